@@ -1,0 +1,1 @@
+"""injectq: dependency injection with resource lifecycle management."""
