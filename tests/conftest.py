@@ -1,0 +1,50 @@
+"""Shared pytest fixtures."""
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# --- real stand-ins for the resource-management page (tests/support) ---------------------
+# Fixtures: ``db_path`` (seeded SQLite file), ``http_server`` (base URL of a local HTTP
+# server; ``.server`` has its stats), ``kv_server`` (a local TCP key-value server) and
+# ``page_env`` (all of them together, as a ``support.page_helpers.Environment``).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support import page_helpers
+from support.http_server import BaseURL
+from support.http_server import http_server as _http_server
+from support.kv_server import KVServer
+from support.kv_server import kv_server as _kv_server
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return page_helpers.init_database(tmp_path / "app.sqlite3")
+
+
+@pytest.fixture
+def http_server() -> Iterator[BaseURL]:
+    with _http_server() as url:
+        yield url
+
+
+@pytest.fixture
+def kv_server() -> Iterator[KVServer]:
+    with _kv_server() as server:
+        yield server
+
+
+@pytest.fixture
+def page_env(
+    db_path: Path, kv_server: KVServer, http_server: BaseURL, tmp_path: Path
+) -> page_helpers.Environment:
+    files = tmp_path / "files"
+    files.mkdir()
+    return page_helpers.Environment(
+        db_path=db_path, kv_url=kv_server.url, http_url=str(http_server), files_dir=files
+    )
+
+
+# --- end of the resource-page stand-ins -----------------------------------------------------
