@@ -1,0 +1,1 @@
+"""On-demand benchmark harness (not part of the test suite). See docs/benchmarks.md."""
