@@ -1,0 +1,160 @@
+"""Planning, step one: read a callable's signature once.
+
+The result depends only on the callable, never on the registry, so it is cached per
+callable for the life of the process. Forward references are resolved here, lazily: at
+the first resolution, not at decoration time, so classes may refer to ones defined later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import sys
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Final
+
+from injectq.utils.exceptions import InjectionError
+
+__all__ = ["EMPTY", "Param", "analyze", "is_autowirable", "is_primitive"]
+
+
+class _Empty:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<empty>"
+
+
+EMPTY: Final = _Empty()
+
+_PRIMITIVES: Final = frozenset(
+    {str, int, float, bool, bytes, bytearray, complex, list, dict, set, frozenset, tuple,
+     type, object, types.NoneType}
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    annotation: Any  # the resolved type, or EMPTY
+    default: Any  # the default value, or EMPTY
+    keyword_only: bool
+    inject_key: Any  # from an ``Inject[T]`` default, or EMPTY
+    optional: bool  # annotated ``T | None``
+
+    def describe(self) -> str:
+        if self.annotation is EMPTY:
+            return self.name
+        ann = self.annotation
+        name = getattr(ann, "__qualname__", None) or getattr(ann, "__name__", None) or repr(ann)
+        return f"{self.name}: {name}"
+
+
+def is_primitive(tp: Any) -> bool:
+    return tp in _PRIMITIVES
+
+
+def is_autowirable(tp: Any) -> bool:
+    """Concrete, non-builtin classes can be built from their type hints."""
+    if not isinstance(tp, type) or tp in _PRIMITIVES:
+        return False
+    if inspect.isabstract(tp) or getattr(tp, "_is_protocol", False):
+        return False
+    return tp.__module__ != "builtins"
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(tp) if a is not types.NoneType]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    if origin is typing.Annotated:
+        return _unwrap_optional(typing.get_args(tp)[0])
+    return tp, False
+
+
+def _target_function(fn: Any) -> tuple[Callable[..., Any], bool]:
+    """The function whose signature describes a call of ``fn``; and whether to skip self."""
+    if isinstance(fn, type):
+        init = fn.__init__
+        if init is object.__init__:
+            return init, True
+        return init, True
+    return fn, False
+
+
+def _hints(fn: Any, owner: type | None) -> dict[str, Any]:
+    target = fn.func if isinstance(fn, functools.partial) else fn
+    target = inspect.unwrap(target) if callable(target) else target
+    globalns: dict[str, Any] = dict(getattr(target, "__globals__", {}) or {})
+    if owner is not None:
+        module = sys.modules.get(owner.__module__)
+        if module is not None:
+            globalns = {**vars(module), **globalns}
+    localns: dict[str, Any] | None = dict(vars(owner)) if owner is not None else None
+    try:
+        return typing.get_type_hints(target, globalns, localns, include_extras=False)
+    except NameError as exc:
+        name = getattr(owner or target, "__qualname__", repr(target))
+        raise InjectionError(
+            f"Cannot resolve the type hints of {name}: {exc}. Define the referenced class "
+            "before resolving, or import it in the module that uses it."
+        ) from exc
+    except Exception:
+        return dict(getattr(target, "__annotations__", {}) or {})
+
+
+@functools.cache
+def _analyze_cached(fn: Any) -> tuple[Param, ...]:
+    return _analyze(fn)
+
+
+def analyze(fn: Any) -> tuple[Param, ...]:
+    """The injectable parameters of a class constructor or a callable (cached)."""
+    try:
+        return _analyze_cached(fn)
+    except TypeError:  # unhashable callable
+        return _analyze(fn)
+
+
+def _analyze(fn: Any) -> tuple[Param, ...]:
+    from injectq.decorators.markers import inject_key_of  # late: decorators import core
+
+    owner = fn if isinstance(fn, type) else None
+    target, _skip_self = _target_function(fn)
+    if target is object.__init__:
+        return ()
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return ()
+    hints = _hints(target if owner is not None else fn, owner)
+    params: list[Param] = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        annotation = hints.get(p.name, EMPTY if p.annotation is p.empty else p.annotation)
+        if isinstance(annotation, str):
+            annotation = EMPTY  # an unresolvable string annotation: inject by name only
+        optional = False
+        if annotation is not EMPTY:
+            annotation, optional = _unwrap_optional(annotation)
+        default = EMPTY if p.default is p.empty else p.default
+        inject_key = inject_key_of(default)
+        if inject_key is not EMPTY:
+            default = EMPTY
+        params.append(
+            Param(
+                name=p.name,
+                annotation=annotation,
+                default=default,
+                keyword_only=p.kind is p.KEYWORD_ONLY,
+                inject_key=inject_key,
+                optional=optional,
+            )
+        )
+    return tuple(params)

@@ -1,0 +1,142 @@
+"""Registration: what a key is bound to.
+
+A :class:`Binding` is a frozen record made once at ``bind`` time; everything later
+(planning, code generation, runtime) reads it and never changes it. Classifying the
+provider here, once, is what keeps the resolution path free of ``isinstance`` checks.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from injectq.utils.exceptions import BindingError, describe_key
+
+
+class ScopeType(enum.StrEnum):
+    """The built-in lifetimes. Any other string names a custom scope."""
+
+    SINGLETON = "singleton"
+    TRANSIENT = "transient"
+    REQUEST = "request"
+    ACTION = "action"
+
+
+SINGLETON: Final = "singleton"
+TRANSIENT: Final = "transient"
+
+
+class Kind(enum.Enum):
+    CLASS = "class"  # autowired constructor call
+    FACTORY = "factory"  # a function whose parameters are injected
+    INSTANCE = "instance"  # a ready object, returned as it is
+    CONTEXT = "context"  # a (async) generator / context-manager factory: enter = init, exit = dispose
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    key: Any
+    provider: Any
+    kind: Kind
+    scope: str
+    allow_none: bool = False
+    #: Keyword-level timeouts for CONTEXT factories (from ``@resource(...)``).
+    init_timeout: float | None = None
+    dispose_timeout: float | None = None
+
+    @property
+    def label(self) -> str:
+        return describe_key(self.key)
+
+
+def normalize_scope(scope: Any) -> str:
+    if isinstance(scope, enum.Enum):
+        scope = scope.value
+    if not isinstance(scope, str) or not scope:
+        raise BindingError(
+            f"scope must be a non-empty string such as 'singleton', 'transient' or 'request', "
+            f"got {scope!r}"
+        )
+    return scope
+
+
+def is_factory_callable(obj: Any) -> bool:
+    """Functions, lambdas, methods and partials are factories (DESIGN §3a)."""
+    return isinstance(obj, functools.partial) or inspect.isfunction(obj) or inspect.ismethod(obj)
+
+
+def context_factory_info(fn: Any) -> tuple[bool, dict[str, Any]] | None:
+    """If ``fn`` is a generator/context-manager factory, return (is_async, resource options)."""
+    options: dict[str, Any] | None = getattr(fn, "_injectq_resource_options", None)
+    target = fn.func if isinstance(fn, functools.partial) else fn
+    if inspect.isasyncgenfunction(target):
+        return True, options or {}
+    if inspect.isgeneratorfunction(target):
+        return False, options or {}
+    if options is not None:
+        # @resource() on a function returning a context manager (e.g. @contextmanager)
+        return bool(options.get("is_async", False)), options
+    return None
+
+
+def make_binding(
+    key: Any,
+    impl: Any,
+    scope: Any,
+    *,
+    allow_none: bool = False,
+    as_instance: bool = False,
+    scope_given: bool = True,
+) -> Binding:
+    """Classify ``impl`` and build the binding record; raise ``BindingError`` on bad input."""
+    if key is None:
+        raise BindingError("Cannot bind the key None; use a type or a string key.")
+    scope_name = normalize_scope(scope)
+    if as_instance:
+        if impl is None and not allow_none:
+            raise BindingError(
+                f"Cannot bind None to {describe_key(key)}; pass allow_none=True to allow it."
+            )
+        return Binding(key, impl, Kind.INSTANCE, SINGLETON, allow_none)
+    if impl is None:
+        if allow_none:
+            return Binding(key, None, Kind.INSTANCE, SINGLETON, True)
+        if isinstance(key, type):
+            impl = key
+        else:
+            raise BindingError(
+                f"bind({describe_key(key)}) needs an implementation: a class, a factory "
+                "function or an instance."
+            )
+    if isinstance(impl, type):
+        if inspect.isabstract(impl):
+            raise BindingError(
+                f"Cannot bind {describe_key(key)} to abstract class {impl.__qualname__}: "
+                "bind it to a concrete implementation, e.g. "
+                f"container.bind({describe_key(key)}, MyImplementation)."
+            )
+        declared = getattr(impl, "_injectq_scope", None)
+        if not scope_given and declared is not None:
+            scope_name = declared
+        return Binding(key, impl, Kind.CLASS, scope_name, allow_none)
+    if is_factory_callable(impl):
+        info = context_factory_info(impl)
+        if info is not None:
+            _, options = info
+            if not scope_given and options.get("scope"):
+                scope_name = normalize_scope(options["scope"])
+            return Binding(
+                key,
+                impl,
+                Kind.CONTEXT,
+                scope_name,
+                allow_none,
+                options.get("init_timeout"),
+                options.get("dispose_timeout"),
+            )
+        return Binding(key, impl, Kind.FACTORY, scope_name, allow_none)
+    return Binding(key, impl, Kind.INSTANCE, SINGLETON, allow_none)

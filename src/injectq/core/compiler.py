@@ -1,0 +1,754 @@
+"""Planning, step two, and code generation.
+
+For a key, :meth:`Compiler.plan` decides which binding feeds every parameter (this is
+where the registry is consulted, cycles are found and errors get their full path), and
+the ``build*`` methods turn the plan into one generated Python function per key, so a
+transient graph ``A(B(C()), D())`` resolves with one call and four constructor calls,
+exactly what a person would write. Singletons already built are inlined as constants.
+
+Everything compiled is thrown away when the registry changes (the container clears the
+caches), so generated code never sees a stale binding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
+from injectq.core.bindings import SINGLETON, TRANSIENT, Binding, Kind, context_factory_info
+from injectq.resources.lifecycle import (
+    LIVE,
+    ContextEntry,
+    ResourceSpec,
+    context_manager_of,
+    resource_spec,
+    state_of,
+)
+from injectq.utils.exceptions import (
+    CircularDependencyError,
+    DependencyNotFoundError,
+    InjectionError,
+    InjectQError,
+    ResourceInitializationError,
+    ScopeError,
+    describe_key,
+    format_path,
+)
+
+if TYPE_CHECKING:
+    from injectq.core.container import InjectQ
+    from injectq.core.scopes import Scope
+
+__all__ = ["Compiler", "Node"]
+
+_log = logging.getLogger("injectq")
+_MISS: Any = object()
+_ids = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A parameter filled with its default (or None for an optional dependency)."""
+
+    value: Any
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """The plan for one key: its binding and, per parameter, where the value comes from."""
+
+    key: Any
+    binding: Binding
+    label: str
+    args: list[tuple[Param, Node | Value]] = field(default_factory=list)
+    spec: ResourceSpec | None = None
+    is_async_factory: bool = False
+    needs_async: bool = False
+
+    @property
+    def lifetime(self) -> str:
+        return SINGLETON if self.binding.kind is Kind.INSTANCE else self.binding.scope
+
+    @property
+    def dependencies(self) -> list[Node]:
+        return [dep for _, dep in self.args if isinstance(dep, Node)]
+
+
+class _Unit:
+    """One generated function: its source expression and the names it refers to."""
+
+    __slots__ = ("complete", "ns")
+
+    def __init__(self) -> None:
+        self.ns: dict[str, Any] = {}
+        self.complete = True
+
+    def ref(self, obj: Any) -> str:
+        name = f"_v{len(self.ns)}"
+        self.ns[name] = obj
+        return name
+
+
+def _scope_missing(label: str, scope_name: str) -> ScopeError:
+    return ScopeError(
+        f"{label} is bound to scope {scope_name!r} but no {scope_name!r} scope is active. "
+        f"Resolve it inside `with container.scope({scope_name!r}):` "
+        f"(or `async with`)."
+    )
+
+
+def _scope_closed(scope: Scope) -> ScopeError:
+    return ScopeError(
+        f"Scope {scope.label!r} is closed; its resources were disposed. A task still "
+        "running after its scope ended must open a scope of its own."
+    )
+
+
+def _raise_closed(scope: Scope) -> None:
+    raise _scope_closed(scope)
+
+
+class Compiler:
+    """Plans and generated resolvers of one container, valid for one registry version."""
+
+    def __init__(self, container: InjectQ) -> None:
+        self.c = container
+        self.lock = threading.RLock()
+        self.nodes: dict[Any, Node] = {}
+        self.builds: dict[Any, Callable[[Scope], Any]] = {}
+        self.abuilds: dict[Any, Callable[[Scope], Any]] = {}
+        self.singleton_resolvers: dict[Any, Callable[[], Any]] = {}
+        self.asingleton_resolvers: dict[Any, Callable[[], Any]] = {}
+        self.scoped_resolvers: dict[Any, Callable[[], Any]] = {}
+        self.ascoped_resolvers: dict[Any, Callable[[], Any]] = {}
+        self.makers: dict[Any, Callable[..., Any]] = {}
+        self.amakers: dict[Any, Callable[..., Any]] = {}
+        self._warned_root_transients: set[Any] = set()
+
+    # ------------------------------------------------------------------ planning
+    def binding_for(self, key: Any) -> Binding | None:
+        binding = self.c._bindings.get(key)
+        if binding is not None:
+            return binding
+        if is_autowirable(key):
+            from injectq.core.bindings import make_binding
+
+            scope = getattr(key, "_injectq_scope", None) or TRANSIENT
+            return make_binding(key, key, scope)
+        return None
+
+    def plan(self, key: Any) -> Node:
+        node = self.nodes.get(key)
+        if node is not None:
+            return node
+        with self.lock:
+            return self._plan(key, [], {})
+
+    def _plan(self, key: Any, path: list[str], visiting: dict[Any, int]) -> Node:
+        node = self.nodes.get(key)
+        if node is not None:
+            return node
+        label = describe_key(key)
+        if key in visiting:
+            cycle = [*path[visiting[key]:], label]
+            raise CircularDependencyError(cycle)
+        binding = self.binding_for(key)
+        if binding is None:
+            raise self._not_found(key, path)
+        node = Node(key, binding, label)
+        provider = binding.provider
+        if binding.kind is Kind.INSTANCE:
+            if provider is not None:
+                node.spec = resource_spec(type(provider))
+                node.needs_async = node.spec is not None and node.spec.init_async is not False
+            self.nodes[key] = node
+            return node
+        if binding.kind is Kind.CLASS:
+            node.spec = resource_spec(provider)
+        elif binding.kind is Kind.FACTORY:
+            target = getattr(provider, "func", provider)
+            node.is_async_factory = inspect.iscoroutinefunction(target)
+        visiting[key] = len(path)
+        path.append(label)
+        try:
+            params = analyze(provider)
+            for param in params:
+                node.args.append((param, self._plan_param(node, param, path, visiting)))
+        finally:
+            path.pop()
+            del visiting[key]
+        node.needs_async = (
+            node.is_async_factory
+            or (binding.kind is Kind.CONTEXT and bool(context_factory_info(provider)[0]))  # type: ignore[index]
+            or (node.spec is not None and node.spec.init_async is not False)
+            or any(dep.needs_async for dep in node.dependencies)
+        )
+        self.nodes[key] = node
+        return node
+
+    def _plan_param(
+        self, owner: Node, param: Param, path: list[str], visiting: dict[Any, int]
+    ) -> Node | Value:
+        bindings = self.c._bindings
+        if param.inject_key is not EMPTY:
+            return self._plan(param.inject_key, path, visiting)
+        ann = param.annotation
+        if ann is not EMPTY and not is_primitive(ann):
+            if ann in bindings or is_autowirable(ann):
+                try:
+                    return self._plan(ann, path, visiting)
+                except DependencyNotFoundError:
+                    if param.default is EMPTY and not param.optional:
+                        raise
+                    return Value(param.default if param.default is not EMPTY else None)
+        if param.name in bindings:
+            return self._plan(param.name, path, visiting)
+        if param.default is not EMPTY:
+            return Value(param.default)
+        if param.optional:
+            return Value(None)
+        where = format_path([*path[:-1], f"{path[-1]}({param.describe()})"])
+        hint = (
+            f"bind it with container[{param.name!r}] = ..., give the parameter a default"
+            if ann is EMPTY or is_primitive(ann)
+            else f"bind {describe_key(ann)} with container.bind({describe_key(ann)}, ...)"
+        )
+        raise DependencyNotFoundError(
+            f"Cannot resolve parameter '{param.describe()}' of {owner.label}: {hint}. "
+            f"Path: {where}",
+            key=ann if ann is not EMPTY else param.name,
+            path=[*path[:-1], f"{path[-1]}({param.describe()})"],
+        )
+
+    def _not_found(self, key: Any, path: list[str]) -> DependencyNotFoundError:
+        label = describe_key(key)
+        full = [*path, label]
+        if isinstance(key, str):
+            hint = f"bind it with container[{key!r}] = value"
+        elif isinstance(key, type) and inspect.isabstract(key):
+            hint = f"{label} is abstract: bind it with container.bind({label}, Implementation)"
+        elif isinstance(key, type) and is_primitive(key):
+            hint = f"builtin types are never autowired; bind a value with container.bind({label}, value)"
+        else:
+            hint = f"bind it with container.bind({label}, ...)"
+        suffix = f" Path: {format_path(full)}" if path else ""
+        return DependencyNotFoundError(
+            f"No binding for {label}: {hint}.{suffix}", key=key, path=full
+        )
+
+    # ------------------------------------------------------------------ activation
+    def activate_sync(self, inst: Any, key: Any, owner: Scope) -> None:
+        st = state_of(inst, key)
+        st.bind_owner(owner, key)
+        st.check_owner(owner)
+        if st.status == LIVE:
+            st.hold(owner)
+            return
+        if st.spec.init_async is False:
+            st.initialize_sync(owner)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            if st.spec.init_async is True:
+                raise ResourceInitializationError(
+                    f"{st.label} has an async initialize(); with no running event loop use "
+                    f"`await container.aget({st.label})` (or `await container.start()`)."
+                )
+            st.initialize_sync(owner)
+            return
+        if owner.is_async is False:
+            raise ScopeError(
+                f"{st.label} has an async initialize() and cannot be owned by a sync scope; "
+                "use `async with` for the scope."
+            )
+        st.schedule_init(owner, loop)
+
+    async def activate_async(self, inst: Any, key: Any, owner: Scope) -> None:
+        st = state_of(inst, key)
+        st.bind_owner(owner, key)
+        st.check_owner(owner)
+        if st.status == LIVE:
+            st.hold(owner)
+            return
+        await st.initialize_async(owner)
+
+    def _maker(self, node: Node) -> Callable[..., Any]:
+        """Construct-and-activate for a node that is more than a constructor call."""
+        made = self.makers.get(node.key)
+        if made is not None:
+            return made
+        binding, label, key = node.binding, node.label, node.key
+        provider = binding.provider
+        activate = self.activate_sync
+
+        if binding.kind is Kind.CONTEXT:
+            is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
+
+            def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                if is_async:
+                    raise ResourceInitializationError(
+                        f"{label} is an async resource factory; use `await container.aget(...)`."
+                    )
+                cm = context_manager_of(provider(*args, **kwargs), False)
+                return ContextEntry.enter_sync(
+                    cm, label, _o, binding.init_timeout, binding.dispose_timeout
+                )
+
+        elif node.is_async_factory:
+
+            def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                raise InjectionError(
+                    f"{label} is provided by an async factory; use `await container.aget({label})`."
+                )
+
+        elif binding.kind is Kind.FACTORY:
+            allow_none = binding.allow_none
+
+            def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                value = provider(*args, **kwargs)
+                if value is None:
+                    if not allow_none:
+                        raise InjectionError(
+                            f"The factory for {label} returned None; bind with allow_none=True "
+                            "if None is a valid value."
+                        )
+                    return None
+                if inspect.isawaitable(value):
+                    if inspect.iscoroutine(value):
+                        value.close()
+                    raise InjectionError(
+                        f"The factory for {label} returned an awaitable; use "
+                        f"`await container.aget({label})`."
+                    )
+                if resource_spec(type(value)) is not None:
+                    activate(value, key, _o)
+                return value
+
+        else:
+
+            def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                inst = provider(*args, **kwargs)
+                activate(inst, key, _o)
+                return inst
+
+        self.makers[key] = make
+        return make
+
+    def _amaker(self, node: Node) -> Callable[..., Any]:
+        made = self.amakers.get(node.key)
+        if made is not None:
+            return made
+        binding, label, key = node.binding, node.label, node.key
+        provider = binding.provider
+        activate = self.activate_async
+
+        if binding.kind is Kind.CONTEXT:
+            is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
+
+            async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                cm = context_manager_of(provider(*args, **kwargs), is_async)
+                if is_async:
+                    return await ContextEntry.enter_async(
+                        cm, label, _o, binding.init_timeout, binding.dispose_timeout
+                    )
+                return ContextEntry.enter_sync(
+                    cm, label, _o, binding.init_timeout, binding.dispose_timeout
+                )
+
+        elif binding.kind is Kind.FACTORY:
+            allow_none = binding.allow_none
+
+            async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                value = provider(*args, **kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+                if value is None:
+                    if not allow_none:
+                        raise InjectionError(
+                            f"The factory for {label} returned None; bind with allow_none=True "
+                            "if None is a valid value."
+                        )
+                    return None
+                if resource_spec(type(value)) is not None:
+                    await activate(value, key, _o)
+                return value
+
+        else:
+
+            async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                inst = provider(*args, **kwargs)
+                await activate(inst, key, _o)
+                return inst
+
+        self.amakers[key] = make
+        return make
+
+    # ------------------------------------------------------------------ expressions
+    def _needs_maker(self, node: Node) -> bool:
+        binding = node.binding
+        return (
+            node.spec is not None
+            or binding.kind is Kind.CONTEXT
+            or (binding.kind is Kind.FACTORY)
+        )
+
+    def _args(self, node: Node, unit: _Unit, owner: str, is_async: bool) -> str:
+        positional: list[str] = []
+        keywords: list[str] = []
+        for param, dep in node.args:
+            if isinstance(dep, Value):
+                expr = unit.ref(dep.value)
+            elif is_async:
+                expr = self._aexpr(dep, unit, owner)
+            else:
+                expr = self._expr(dep, unit, owner)
+            if param.keyword_only:
+                keywords.append(f"{param.name}={expr}")
+            else:
+                positional.append(expr)
+        return ", ".join(positional + keywords)
+
+    def _construct(self, node: Node, unit: _Unit, owner: str) -> str:
+        args = self._args(node, unit, owner, False)
+        if self._needs_maker(node):
+            sep = ", " if args else ""
+            return f"{unit.ref(self._maker(node))}({owner}{sep}{args})"
+        return f"{unit.ref(node.binding.provider)}({args})"
+
+    def _expr(self, node: Node, unit: _Unit, owner: str) -> str:
+        binding = node.binding
+        if binding.kind is Kind.INSTANCE:
+            if node.spec is None:
+                return unit.ref(binding.provider)
+            inst, key, activate = binding.provider, node.key, self.activate_sync
+
+            def activate_instance(_o: Scope) -> Any:
+                activate(inst, key, _o)
+                return inst
+
+            return f"{unit.ref(activate_instance)}({owner})"
+        scope = binding.scope
+        if scope == SINGLETON:
+            ready = self.c._ready_get(node.key, _MISS)
+            if ready is not _MISS:
+                return unit.ref(ready)
+            unit.complete = False
+            return f"{unit.ref(self.singleton_resolver(node))}()"
+        if scope == TRANSIENT:
+            return self._construct(node, unit, owner)
+        return f"{unit.ref(self.scoped_resolver(node))}()"
+
+    def _aexpr(self, node: Node, unit: _Unit, owner: str) -> str:
+        if not node.needs_async:
+            return self._expr(node, unit, owner)
+        binding = node.binding
+        if binding.kind is Kind.INSTANCE:
+            inst, key, activate = binding.provider, node.key, self.activate_async
+
+            async def activate_instance(_o: Scope) -> Any:
+                await activate(inst, key, _o)
+                return inst
+
+            return f"(await {unit.ref(activate_instance)}({owner}))"
+        scope = binding.scope
+        if scope == SINGLETON:
+            ready = self.c._ready_get(node.key, _MISS)
+            if ready is not _MISS:
+                return unit.ref(ready)
+            unit.complete = False
+            return f"(await {unit.ref(self.asingleton_resolver(node))}())"
+        if scope == TRANSIENT:
+            args = self._args(node, unit, owner, True)
+            if self._needs_maker(node) or node.is_async_factory:
+                sep = ", " if args else ""
+                return f"(await {unit.ref(self._amaker(node))}({owner}{sep}{args}))"
+            return f"{unit.ref(binding.provider)}({args})"
+        return f"(await {unit.ref(self.ascoped_resolver(node))}())"
+
+    def _exec(self, source: str, unit: _Unit, name: str) -> Any:
+        namespace = dict(unit.ns)
+        exec(compile(source, f"<injectq {name}>", "exec"), namespace)
+        return namespace[name]
+
+    # ------------------------------------------------------------------ build functions
+    def build(self, node: Node) -> Callable[[Scope], Any]:
+        """``build(owner)``: a new instance of ``node`` (no caching), deps resolved."""
+        fn = self.builds.get(node.key)
+        if fn is not None:
+            return fn
+        unit = _Unit()
+        expr = self._construct(node, unit, "_o")
+        fn = self._exec(f"def _build(_o):\n    return {expr}\n", unit, "_build")
+        if unit.complete:
+            self.builds[node.key] = fn
+        return fn  # type: ignore[no-any-return]
+
+    def abuild(self, node: Node) -> Callable[[Scope], Any]:
+        fn = self.abuilds.get(node.key)
+        if fn is not None:
+            return fn
+        unit = _Unit()
+        args = self._args(node, unit, "_o", True)
+        if self._needs_maker(node) or node.is_async_factory:
+            sep = ", " if args else ""
+            expr = f"(await {unit.ref(self._amaker(node))}(_o{sep}{args}))"
+        else:
+            expr = f"{unit.ref(node.binding.provider)}({args})"
+        fn = self._exec(f"async def _abuild(_o):\n    return {expr}\n", unit, "_abuild")
+        if unit.complete:
+            self.abuilds[node.key] = fn
+        return fn  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ lifetimes
+    def singleton_resolver(self, node: Node) -> Callable[[], Any]:
+        resolver = self.singleton_resolvers.get(node.key)
+        if resolver is not None:
+            return resolver
+        key, c = node.key, self.c
+        ready_get = c._ready_get
+        if node.binding.kind is Kind.INSTANCE:
+            inst = node.binding.provider
+
+            def resolve_instance() -> Any:
+                c._ready[key] = inst
+                return inst
+
+            resolver = resolve_instance
+        else:
+            create = c._create_singleton
+            build = self.build
+
+            def resolve() -> Any:
+                value = ready_get(key, _MISS)
+                if value is not _MISS:
+                    return value
+                return create(key, lambda owner: build(node)(owner))
+
+            resolver = resolve
+        self.singleton_resolvers[key] = resolver
+        return resolver
+
+    def asingleton_resolver(self, node: Node) -> Callable[[], Any]:
+        resolver = self.asingleton_resolvers.get(node.key)
+        if resolver is not None:
+            return resolver
+        key, c = node.key, self.c
+        ready_get = c._ready_get
+        acreate = c._acreate_singleton
+        abuild = self.abuild
+
+        async def resolve() -> Any:
+            value = ready_get(key, _MISS)
+            if value is not _MISS:
+                return value
+            return await acreate(key, lambda owner: abuild(node)(owner))
+
+        self.asingleton_resolvers[key] = resolve
+        return resolve
+
+    def _find_scope(self, name: str, label: str) -> Scope:
+        scope: Scope | None = self.c._scope_var.get()
+        while scope is not None:
+            if scope.name == name:
+                if scope.closed:
+                    raise _scope_closed(scope)
+                return scope
+            scope = scope.parent
+        raise _scope_missing(label, name)
+
+    def scoped_resolver(self, node: Node) -> Callable[[], Any]:
+        resolver = self.scoped_resolvers.get(node.key)
+        if resolver is not None:
+            return resolver
+        key, name, label = node.key, node.binding.scope, node.label
+        var_get = self.c._scope_var.get
+        build = self.build
+
+        def resolve() -> Any:
+            scope: Scope | None = var_get()
+            while scope is not None and scope.name != name:
+                scope = scope.parent
+            if scope is None:
+                raise _scope_missing(label, name)
+            if scope.closed:
+                raise _scope_closed(scope)
+            cache = scope.cache
+            value = cache.get(key, _MISS)
+            if value is not _MISS:
+                return value
+            with scope.lock:
+                value = cache.get(key, _MISS)
+                if value is _MISS:
+                    value = build(node)(scope)
+                    cache[key] = value
+            return value
+
+        self.scoped_resolvers[key] = resolve
+        return resolve
+
+    def ascoped_resolver(self, node: Node) -> Callable[[], Any]:
+        resolver = self.ascoped_resolvers.get(node.key)
+        if resolver is not None:
+            return resolver
+        key, name, label = node.key, node.binding.scope, node.label
+        var_get = self.c._scope_var.get
+        abuild = self.abuild
+        is_resource = node.spec is not None
+
+        async def resolve() -> Any:
+            scope: Scope | None = var_get()
+            while scope is not None and scope.name != name:
+                scope = scope.parent
+            if scope is None:
+                raise _scope_missing(label, name)
+            if scope.closed:
+                raise _scope_closed(scope)
+            cache = scope.cache
+            value = cache.get(key, _MISS)
+            if value is not _MISS:
+                if is_resource:
+                    await state_of(value, key).initialize_async(None)
+                return value
+            pending = scope.inflight.get(key)
+            if pending is not None:
+                return await asyncio.shield(pending)
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            scope.inflight[key] = future
+            try:
+                value = await abuild(node)(scope)
+            except BaseException as exc:
+                future.set_exception(
+                    exc if isinstance(exc, Exception) else InjectQError(f"creation of {label} was interrupted")
+                )
+                future.exception()  # retrieved: the raise below reports it
+                raise
+            finally:
+                del scope.inflight[key]
+            cache[key] = value
+            future.set_result(value)
+            return value
+
+        self.ascoped_resolvers[key] = resolve
+        return resolve
+
+    # ------------------------------------------------------------------ roots
+    def root_resolver(self, key: Any) -> tuple[Callable[[], Any], bool]:
+        """The function ``get(key)`` calls on a miss, and whether it may be cached."""
+        node = self.plan(key)
+        lifetime = node.lifetime
+        if lifetime == SINGLETON:
+            return self.singleton_resolver(node), True
+        if lifetime != TRANSIENT:
+            return self.scoped_resolver(node), True
+        unit = _Unit()
+        expr = self._construct(node, unit, "_o")
+        warn = ""
+        if node.spec is not None or node.binding.kind is Kind.CONTEXT:
+            warn = f"    if _o is _root:\n        _warn({unit.ref(node.key)})\n"
+        unit.ns.update(_get=self.c._scope_var.get, _closed=_raise_closed,
+                       _root=self.c._root, _warn=self.warn_root_transient)
+        source = (
+            "def _resolve():\n"
+            "    _o = _get()\n"
+            "    if _o.closed:\n"
+            "        _closed(_o)\n"
+            f"{warn}"
+            f"    return {expr}\n"
+        )
+        return self._exec(source, unit, "_resolve"), unit.complete
+
+    def aroot_resolver(self, key: Any) -> tuple[Callable[[], Any], bool]:
+        node = self.plan(key)
+        if not node.needs_async:
+            sync, complete = self.root_resolver(key)
+
+            async def resolve_sync() -> Any:
+                value = sync()
+                if node.spec is not None or node.binding.kind is Kind.FACTORY:
+                    st = getattr(value, "_injectq_resource_state", None)
+                    if st is not None and st.status != LIVE:
+                        await st.initialize_async(None)
+                return value
+
+            return resolve_sync, complete
+        lifetime = node.lifetime
+        if lifetime == SINGLETON:
+            if node.binding.kind is Kind.INSTANCE:
+                inst, activate = node.binding.provider, self.activate_async
+                var_get = self.c._scope_var.get
+
+                async def resolve_instance() -> Any:
+                    await activate(inst, key, var_get())
+                    return inst
+
+                return resolve_instance, True
+            return self.asingleton_resolver(node), True
+        if lifetime != TRANSIENT:
+            return self.ascoped_resolver(node), True
+        unit = _Unit()
+        expr = self._aexpr(node, unit, "_o")
+        unit.ns.update(_get=self.c._scope_var.get, _closed=_raise_closed,
+                       _root=self.c._root, _warn=self.warn_root_transient)
+        warn = ""
+        if node.spec is not None or node.binding.kind is Kind.CONTEXT:
+            warn = f"    if _o is _root:\n        _warn({unit.ref(node.key)})\n"
+        source = (
+            "async def _aresolve():\n"
+            "    _o = _get()\n"
+            "    if _o.closed:\n"
+            "        _closed(_o)\n"
+            f"{warn}"
+            f"    return {expr}\n"
+        )
+        return self._exec(source, unit, "_aresolve"), unit.complete
+
+    def warn_root_transient(self, key: Any) -> None:
+        if key in self._warned_root_transients:
+            return
+        self._warned_root_transients.add(key)
+        _log.warning(
+            "Transient resource %s was resolved outside any resource scope: the container "
+            "owns it until close(). Resolve it inside `with container.resource_scope():` "
+            "so it is disposed when the work is done.",
+            describe_key(key),
+        )
+
+    # ------------------------------------------------------------------ calling functions
+    def caller(self, fn: Callable[..., Any], is_async: bool) -> tuple[Callable[[], Any], bool]:
+        """A zero-argument function calling ``fn`` with every parameter injected."""
+        params = analyze(fn)
+        node = Node(fn, _pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
+        with self.lock:
+            path = [node.label]
+            for param in params:
+                node.args.append((param, self._plan_param(node, param, path, {})))
+        unit = _Unit()
+        fn_ref = unit.ref(fn)
+        needs_async = any(dep.needs_async for dep in node.dependencies)
+        unit.ns.update(_get=self.c._scope_var.get)
+        if is_async and needs_async:
+            args = self._args(node, unit, "_o", True)
+            source = f"async def _call():\n    _o = _get()\n    return await {fn_ref}({args})\n"
+        else:
+            args = self._args(node, unit, "_o", False)
+            source = f"def _call():\n    _o = _get()\n    return {fn_ref}({args})\n"
+        return self._exec(source, unit, "_call"), unit.complete
+
+
+def _pseudo_binding(fn: Callable[..., Any]) -> Binding:
+    return Binding(fn, fn, Kind.FACTORY, TRANSIENT)
+
+
+def new_singleton_future() -> concurrent.futures.Future[Any]:
+    return concurrent.futures.Future()

@@ -1,0 +1,750 @@
+"""The ``InjectQ`` façade: registration calls in, resolution and lifetimes out.
+
+The hot path is deliberately tiny. ``container.get`` *is* the ``__getitem__`` of a dict
+of ready objects (built singletons and plain instances); only a miss reaches Python code,
+which runs a resolver generated once per key by :mod:`injectq.core.compiler`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from injectq.core.bindings import (
+    SINGLETON,
+    TRANSIENT,
+    Binding,
+    Kind,
+    make_binding,
+    normalize_scope,
+)
+from injectq.core.compiler import Compiler
+from injectq.core.scopes import Scope, _raise_after_exit
+from injectq.resources.lifecycle import LIVE, resource_spec
+from injectq.resources.monitor import ResourceMonitor
+from injectq.utils.exceptions import (
+    AlreadyRegisteredError,
+    BindingError,
+    DependencyNotFoundError,
+    InjectQError,
+    ResourceInitializationError,
+    describe_key,
+)
+
+if TYPE_CHECKING:
+    from injectq.modules.base import Module
+
+__all__ = ["InjectQ"]
+
+T = TypeVar("T")
+_MISS: Any = object()
+_DEFAULT_SCOPE: Any = object()
+
+_active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", default=None)
+_default_container: InjectQ | None = None
+_default_lock = threading.Lock()
+_live_containers: weakref.WeakSet[InjectQ] = weakref.WeakSet()
+
+
+class _Ready(dict[Any, Any]):
+    """Built singletons and plain instances; a miss falls through to resolution."""
+
+    __slots__ = ("_resolve",)
+
+    def __missing__(self, key: Any) -> Any:
+        return self._resolve(key)
+
+
+class InjectQ:
+    """A dependency-injection container that owns the lifecycle of what it creates."""
+
+    def __init__(
+        self,
+        modules: Iterable[Module] | None = None,
+        *,
+        thread_safe: bool = True,
+        allow_override: bool = True,
+        default_init_timeout: float | None = None,
+        default_dispose_timeout: float | None = None,
+        monitor: ResourceMonitor | None = None,
+    ) -> None:
+        self.thread_safe = thread_safe
+        self.allow_override = allow_override
+        self._default_init_timeout = default_init_timeout
+        self._default_dispose_timeout = default_dispose_timeout
+        self.resource_monitor = monitor if monitor is not None else ResourceMonitor()
+        self._bindings: dict[Any, Binding] = {}
+        self._ready = _Ready()
+        self._ready._resolve = self._resolve_miss
+        self._ready_get = self._ready.get
+        self._resolvers: dict[Any, Callable[[], Any]] = {}
+        self._aresolvers: dict[Any, Callable[[], Any]] = {}
+        self._callers: dict[Any, Callable[[], Any]] = {}
+        self._inflight: dict[Any, concurrent.futures.Future[Any]] = {}
+        self._pending_singletons: dict[Any, Any] = {}
+        self._slot_lock = threading.Lock()
+        self._registry_lock = threading.RLock()
+        self._root = Scope(self, None, root=True)
+        self._scope_var: ContextVar[Scope] = ContextVar(f"injectq.scope.{id(self)}", default=self._root)
+        self._compiler = Compiler(self)
+        self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
+        self._bindings[ResourceMonitor] = Binding(
+            ResourceMonitor, self.resource_monitor, Kind.INSTANCE, SINGLETON
+        )
+        # get() is the ready-dict's own __getitem__: a hit costs one C call.
+        if type(self).get is InjectQ.get:
+            self.__dict__["get"] = self._ready.__getitem__
+        _live_containers.add(self)
+        if modules:
+            for module in modules:
+                self.install_module(module)
+
+    def __repr__(self) -> str:
+        return f"<InjectQ {len(self._bindings)} binding(s)>"
+
+    # ------------------------------------------------------------------ default instance
+    @classmethod
+    def get_instance(cls) -> InjectQ:
+        """The container active in this context (``with c.context()``), else the
+        process-wide default, created on first use."""
+        active = _active_container.get()
+        if active is not None:
+            return active
+        global _default_container
+        if _default_container is None:
+            with _default_lock:
+                if _default_container is None:
+                    _default_container = cls()
+        return _default_container
+
+    @classmethod
+    def reset_instance(cls) -> None:
+        global _default_container
+        with _default_lock:
+            _default_container = None
+
+    @contextlib.contextmanager
+    def context(self) -> Iterator[InjectQ]:
+        """Make this the container ``InjectQ.get_instance()`` and ``@inject`` use here."""
+        token = _active_container.set(self)
+        try:
+            yield self
+        finally:
+            _active_container.reset(token)
+
+    def activate(self) -> contextlib.AbstractContextManager[InjectQ]:
+        """Activate for the rest of this context; also usable as ``with c.activate():``."""
+        token = _active_container.set(self)
+
+        @contextlib.contextmanager
+        def undo() -> Iterator[InjectQ]:
+            try:
+                yield self
+            finally:
+                _active_container.reset(token)
+
+        return undo()
+
+    @classmethod
+    @contextlib.contextmanager
+    def test_mode(cls) -> Iterator[InjectQ]:
+        """A fresh container, active (and the default) for the block; nothing leaks out."""
+        global _default_container
+        container = cls()
+        with _default_lock:
+            saved, _default_container = _default_container, container
+        token = _active_container.set(container)
+        try:
+            yield container
+        finally:
+            _active_container.reset(token)
+            with _default_lock:
+                _default_container = saved
+            with contextlib.suppress(Exception):
+                container.close()
+
+    # ------------------------------------------------------------------ registration
+    def _invalidate(self) -> None:
+        """Drop everything compiled: it may have inlined a binding that changed."""
+        self._resolvers.clear()
+        self._aresolvers.clear()
+        self._callers.clear()
+        self._compiler = Compiler(self)
+
+    def _store(self, binding: Binding) -> None:
+        with self._registry_lock:
+            key = binding.key
+            if not self.allow_override and key in self._bindings:
+                raise AlreadyRegisteredError(
+                    f"{describe_key(key)} is already bound and this container was created "
+                    "with allow_override=False; unbind it first or use override()."
+                )
+            self._bindings[key] = binding
+            self._ready.pop(key, None)
+            self._pending_singletons.pop(key, None)
+            self._invalidate()
+
+    def bind(
+        self,
+        service_type: Any,
+        implementation: Any = None,
+        scope: Any = _DEFAULT_SCOPE,
+        allow_none: bool = False,
+        to: Any = None,
+    ) -> None:
+        """Bind a key to a class (autowired), a factory function, or an instance.
+
+        Classes and factories default to ``"singleton"``; ``scope=`` may name any
+        lifetime: ``"singleton"``, ``"transient"``, ``"request"``, ``"action"`` or your own.
+        """
+        impl = implementation if implementation is not None else to
+        given = scope is not _DEFAULT_SCOPE
+        binding = make_binding(
+            service_type,
+            impl,
+            scope if given else SINGLETON,
+            allow_none=allow_none,
+            scope_given=given,
+        )
+        self._store(binding)
+
+    def bind_instance(self, service_type: Any, instance: Any, allow_none: bool = False) -> None:
+        """Bind a ready object, returned as it is (callables included)."""
+        self._store(make_binding(service_type, instance, SINGLETON, allow_none=allow_none,
+                                 as_instance=True))
+
+    def bind_factory(
+        self,
+        service_type: Any,
+        factory: Callable[..., Any],
+        scope: Any = TRANSIENT,
+        allow_none: bool = False,
+    ) -> None:
+        """Bind a factory whose parameters are injected; transient unless ``scope=``."""
+        if not callable(factory):
+            raise BindingError(f"bind_factory needs a callable, got {factory!r}")
+        if isinstance(factory, type):
+            binding = make_binding(service_type, factory, scope, allow_none=allow_none)
+        else:
+            binding = make_binding(service_type, factory, scope, allow_none=allow_none)
+            if binding.kind is Kind.INSTANCE:  # a callable object: call it as a factory
+                binding = Binding(service_type, factory, Kind.FACTORY, normalize_scope(scope),
+                                  allow_none)
+        self._store(binding)
+
+    def unbind(self, service_type: Any) -> None:
+        with self._registry_lock:
+            if service_type not in self._bindings:
+                raise DependencyNotFoundError(
+                    f"{describe_key(service_type)} is not bound", key=service_type
+                )
+            del self._bindings[service_type]
+            self._ready.pop(service_type, None)
+            self._pending_singletons.pop(service_type, None)
+            self._invalidate()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.bind(key, value, allow_none=value is None)
+
+    def __delitem__(self, key: Any) -> None:
+        self.unbind(key)
+
+    def __contains__(self, key: Any) -> bool:
+        return self.has(key)
+
+    def has(self, key: Any) -> bool:
+        """Whether ``key`` is bound, or is a concrete class that can be autowired."""
+        return key in self._bindings or self._compiler.binding_for(key) is not None
+
+    def install_module(self, module: Module) -> None:
+        """Apply a module's bindings; if ``configure`` fails, nothing is changed."""
+        with self._registry_lock:
+            saved = dict(self._bindings)
+            try:
+                module.configure(self)
+            except BaseException:
+                self._bindings.clear()
+                self._bindings.update(saved)
+                self._invalidate()
+                raise
+
+    @property
+    def bindings(self) -> dict[Any, Binding]:
+        """A copy of the registry, for diagnostics."""
+        return dict(self._bindings)
+
+    # ------------------------------------------------------------------ resolution
+    @overload
+    def get(self, service_type: type[T]) -> T: ...
+    @overload
+    def get(self, service_type: Any) -> Any: ...
+    def get(self, service_type: Any) -> Any:
+        """Resolve ``service_type``. Singletons already built cost one dict lookup."""
+        return self._ready[service_type]
+
+    def __getitem__(self, service_type: Any) -> Any:
+        return self._ready[service_type]
+
+    def _resolve_miss(self, key: Any) -> Any:
+        resolver = self._resolvers.get(key)
+        if resolver is None:
+            with self._compiler.lock:
+                resolver, complete = self._compiler.root_resolver(key)
+                if complete:
+                    self._resolvers[key] = resolver
+        return resolver()
+
+    @overload
+    async def aget(self, service_type: type[T]) -> T: ...
+    @overload
+    async def aget(self, service_type: Any) -> Any: ...
+    async def aget(self, service_type: Any) -> Any:
+        """Resolve in async code: async factories are awaited, resources come back
+        initialized."""
+        value = self._ready_get(service_type, _MISS)
+        if value is not _MISS:
+            return value
+        resolver = self._aresolvers.get(service_type)
+        if resolver is None:
+            with self._compiler.lock:
+                resolver, complete = self._compiler.aroot_resolver(service_type)
+                if complete:
+                    self._aresolvers[service_type] = resolver
+        return await resolver()
+
+    @overload
+    def try_get(self, service_type: type[T], default: T | None = None) -> T | None: ...
+    @overload
+    def try_get(self, service_type: Any, default: Any = None) -> Any: ...
+    def try_get(self, service_type: Any, default: Any = None) -> Any:
+        """Like ``get``, but ``default`` when nothing is bound or autowirable."""
+        try:
+            return self.get(service_type)
+        except DependencyNotFoundError as exc:
+            if exc.key is service_type or exc.key == service_type:
+                return default
+            raise
+
+    @overload
+    async def atry_get(self, service_type: type[T], default: T | None = None) -> T | None: ...
+    @overload
+    async def atry_get(self, service_type: Any, default: Any = None) -> Any: ...
+    async def atry_get(self, service_type: Any, default: Any = None) -> Any:
+        try:
+            return await self.aget(service_type)
+        except DependencyNotFoundError as exc:
+            if exc.key is service_type or exc.key == service_type:
+                return default
+            raise
+
+    # singleton creation: per key, never one lock held while user code runs
+    def _create_singleton(self, key: Any, build: Callable[[Scope], Any]) -> Any:
+        me = threading.get_ident()
+        with self._slot_lock:
+            value = self._ready_get(key, _MISS)
+            if value is not _MISS:
+                return value
+            pending = self._pending_singletons.get(key, _MISS)
+            if pending is not _MISS:
+                return pending
+            future = self._inflight.get(key)
+            mine = future is None
+            if future is None:
+                future = self._inflight[key] = concurrent.futures.Future()
+                future.owner = me  # type: ignore[attr-defined]
+        if not mine:
+            if future.owner == me:  # type: ignore[attr-defined]
+                from injectq.utils.exceptions import CircularDependencyError
+
+                raise CircularDependencyError([describe_key(key), describe_key(key)])
+            return future.result()
+        try:
+            value = build(self._root)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            with self._slot_lock:
+                self._inflight.pop(key, None)
+        self._publish_singleton(key, value)
+        future.set_result(value)
+        return value
+
+    async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
+        with self._slot_lock:
+            value = self._ready_get(key, _MISS)
+            if value is not _MISS:
+                return value
+            pending = self._pending_singletons.get(key, _MISS)
+            future = self._inflight.get(key)
+            mine = future is None and pending is _MISS
+            if mine:
+                future = self._inflight[key] = concurrent.futures.Future()
+                future.owner = None  # type: ignore[attr-defined]
+        if pending is not _MISS:
+            state = getattr(pending, "_injectq_resource_state", None)
+            if state is not None:
+                await state.initialize_async(None)
+            self._publish_singleton(key, pending)
+            return pending
+        assert future is not None
+        if not mine:
+            return await asyncio.shield(asyncio.wrap_future(future))
+        try:
+            value = await abuild(self._root)
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception)
+                                 else InjectQError(f"creation of {describe_key(key)} was interrupted"))
+            raise
+        finally:
+            with self._slot_lock:
+                self._inflight.pop(key, None)
+        self._publish_singleton(key, value)
+        future.set_result(value)
+        return value
+
+    def _publish_singleton(self, key: Any, value: Any) -> None:
+        state = getattr(value, "_injectq_resource_state", None)
+        if state is not None and state.status != LIVE:
+            # get() inside a loop scheduled its async initialize(): ready once it is done
+            self._pending_singletons[key] = value
+            return
+        self._pending_singletons.pop(key, None)
+        self._ready[key] = value
+        self._invalidate_compiled_only()
+
+    def _invalidate_compiled_only(self) -> None:
+        # generated code may now inline the new singleton as a constant
+        self._compiler.builds.clear()
+        self._compiler.abuilds.clear()
+
+    # ------------------------------------------------------------------ calling
+    def _call_with_injection(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Call ``fn`` with the caller's arguments, injecting only the rest."""
+        if not args and not kwargs:
+            caller = self._callers.get(fn)
+            if caller is None:
+                caller, complete = self._compiler.caller(fn, False)
+                if complete:
+                    self._callers[fn] = caller
+            return caller()
+        return fn(*args, **self._missing_arguments(fn, args, kwargs, False), **kwargs)
+
+    async def _acall_with_injection(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        injected = await self._amissing_arguments(fn, args, kwargs)
+        result = fn(*args, **injected, **kwargs)
+        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            return await result
+        return result
+
+    def _missing_plan(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[tuple[str, Any]]:
+        from injectq.core.analysis import analyze
+        from injectq.core.compiler import Node, Value, _pseudo_binding
+
+        params = analyze(fn)
+        node = Node(fn, _pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
+        filled = 0
+        plan: list[tuple[str, Any]] = []
+        for param in params:
+            if not param.keyword_only and filled < len(args):
+                filled += 1
+                continue
+            if param.name in kwargs:
+                continue
+            dep = self._compiler._plan_param(node, param, [node.label], {})
+            plan.append((param.name, dep.value if isinstance(dep, Value) else dep))
+        return plan
+
+    def _missing_arguments(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], _a: bool
+    ) -> dict[str, Any]:
+        from injectq.core.compiler import Node
+
+        return {
+            name: self.get(dep.key) if isinstance(dep, Node) else dep
+            for name, dep in self._missing_plan(fn, args, kwargs)
+        }
+
+    async def _amissing_arguments(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        from injectq.core.compiler import Node
+
+        result: dict[str, Any] = {}
+        for name, dep in self._missing_plan(fn, args, kwargs):
+            result[name] = await self.aget(dep.key) if isinstance(dep, Node) else dep
+        return result
+
+    def _factory_of(self, service_type: Any) -> Callable[..., Any]:
+        binding = self._bindings.get(service_type)
+        if binding is None:
+            raise DependencyNotFoundError(
+                f"No binding for {describe_key(service_type)}", key=service_type
+            )
+        if binding.kind is Kind.INSTANCE:
+            raise BindingError(
+                f"{describe_key(service_type)} is bound to an instance, not a factory"
+            )
+        return binding.provider  # type: ignore[no-any-return]
+
+    def get_factory(self, service_type: Any) -> Callable[..., Any]:
+        """The raw factory (or class) bound to ``service_type``."""
+        return self._factory_of(service_type)
+
+    def call_factory(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the bound factory with exactly these arguments (nothing injected)."""
+        return self._factory_of(service_type)(*args, **kwargs)
+
+    async def acall_factory(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        result = self.call_factory(service_type, *args, **kwargs)
+        if asyncio.iscoroutine(result):
+            return await result
+        return result
+
+    def invoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the bound factory with some arguments given, the rest injected."""
+        fn = self._factory_of(service_type)
+        return fn(*args, **self._missing_arguments(fn, args, kwargs, False), **kwargs)
+
+    async def ainvoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self._acall_with_injection(self._factory_of(service_type), args, kwargs)
+
+    # ------------------------------------------------------------------ scopes
+    def scope(self, name: Any = "request") -> Scope:
+        """A new scope: ``with c.scope("request"):`` or ``async with c.scope("request"):``."""
+        scope_name = normalize_scope(name)
+        if scope_name in (SINGLETON, TRANSIENT):
+            raise BindingError(f"{scope_name!r} is a lifetime, not a scope you can enter")
+        return Scope(self, scope_name)
+
+    def async_scope(self, name: Any = "request") -> Scope:
+        """Alias of :meth:`scope` (InjectQ compatibility); use with ``async with``."""
+        return self.scope(name)
+
+    def resource_scope(self) -> Scope:
+        """An anonymous scope that owns the resources activated in it."""
+        return Scope(self, None)
+
+    def current_scope(self) -> Scope | None:
+        scope = self._scope_var.get()
+        return None if scope is self._root else scope
+
+    # ------------------------------------------------------------------ overrides
+    @contextlib.contextmanager
+    def override(self, service_type: Any, value: Any, *, scope: Any = None) -> Iterator[Any]:
+        """Temporarily bind ``service_type`` to ``value``; restores everything on exit.
+
+        Singletons built during the override are dropped at exit (they may hold the
+        override); singletons built before it are kept and never rebuilt.
+        """
+        with self._registry_lock:
+            original = self._bindings.get(service_type)
+            if scope is not None:
+                new_scope = scope
+            elif original is not None and original.kind is not Kind.INSTANCE:
+                new_scope = original.scope
+            else:
+                new_scope = SINGLETON
+            if isinstance(value, type) or callable(value) and not hasattr(value, "__self__") and \
+                    getattr(value, "__name__", None) == "<lambda>":
+                binding = make_binding(service_type, value, new_scope, allow_none=True)
+            else:
+                binding = make_binding(service_type, value, SINGLETON, allow_none=True,
+                                       as_instance=True)
+            saved_ready = self._ready_get(service_type, _MISS)
+            ready_before = set(self._ready)
+            self._bindings[service_type] = binding
+            self._ready.pop(service_type, None)
+            self._invalidate()
+        try:
+            yield value
+        finally:
+            with self._registry_lock:
+                if original is None:
+                    self._bindings.pop(service_type, None)
+                else:
+                    self._bindings[service_type] = original
+                for key in list(self._ready):
+                    if key not in ready_before:
+                        del self._ready[key]
+                if saved_ready is not _MISS:
+                    self._ready[service_type] = saved_ready
+                else:
+                    self._ready.pop(service_type, None)
+                self._invalidate()
+
+    # ------------------------------------------------------------------ lifecycle
+    def get_all_resources(self) -> dict[Any, Any]:
+        """``{binding key: instance}`` of live resources of the root and the current
+        scope chain (the first instance per key)."""
+        result: dict[Any, Any] = {}
+        for key, instance in self._live_resource_entries():
+            result.setdefault(key, instance)
+        return result
+
+    def _live_resource_entries(self) -> list[tuple[Any, Any]]:
+        scopes: list[Scope] = []
+        scope: Scope | None = self._scope_var.get()
+        while scope is not None:
+            scopes.append(scope)
+            scope = scope.parent
+        if self._root not in scopes:
+            scopes.append(self._root)
+        entries: list[tuple[Any, Any]] = []
+        seen: set[int] = set()
+        for owner in reversed(scopes):
+            for entry in list(owner.stack):
+                if not entry.is_live or id(entry) in seen:
+                    continue
+                seen.add(id(entry))
+                key = getattr(entry, "key", None)
+                if key is None:
+                    key = entry.label
+                entries.append((key, entry.instance))
+        return entries
+
+    def resource_metrics(self) -> dict[str, dict[str, Any]]:
+        """Snapshot of the resource monitor: per resource type counters and timings."""
+        return self.resource_monitor.snapshot()
+
+    def _root_needs_async(self) -> bool:
+        return bool(self._root.pending) or any(
+            entry.needs_async_release for entry in self._root.stack if entry.is_live
+        )
+
+    def _after_root_close(self) -> None:
+        with self._slot_lock:
+            keep = {InjectQ, ResourceMonitor}
+            for key in list(self._ready):
+                if key not in keep:
+                    del self._ready[key]
+            self._pending_singletons.clear()
+        self._invalidate()
+        self._root.closed = False
+
+    def close(self) -> None:
+        """Dispose everything the container owns (singletons, root-owned transients),
+        in reverse order. Async disposals run on a private loop when no loop is running."""
+        if self._root_needs_async():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(self.aclose())
+                return
+            raise InjectQError(
+                "This container owns resources with async dispose(); inside a running "
+                "event loop use `await container.aclose()`."
+            )
+        errors, interrupt = self._root.close_sync(None)
+        self._after_root_close()
+        _raise_after_exit("root", errors, interrupt, None)
+
+    async def aclose(self) -> None:
+        """Dispose everything the container owns, awaiting async disposals."""
+        errors, interrupt = await self._root.close_async(None)
+        self._after_root_close()
+        _raise_after_exit("root", errors, interrupt, None)
+
+    def __enter__(self) -> InjectQ:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> InjectQ:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    def _singleton_resource_keys(self, keys: tuple[Any, ...]) -> list[Any]:
+        if keys:
+            return list(keys)
+        chosen = []
+        for key, binding in self._bindings.items():
+            if binding.kind is Kind.INSTANCE:
+                continue
+            if binding.scope != SINGLETON:
+                continue
+            if binding.kind is Kind.CONTEXT or (
+                binding.kind is Kind.CLASS and resource_spec(binding.provider) is not None
+            ):
+                chosen.append(key)
+        return chosen
+
+    async def start(self, *keys: Any) -> None:
+        """Initialize singleton resources eagerly, dependencies first; on failure
+        dispose what was started (reverse order) and raise."""
+        try:
+            for key in self._singleton_resource_keys(keys):
+                await self.aget(key)
+        except BaseException as exc:
+            errors, interrupt = await self._root.close_async(exc)
+            self._after_root_close()
+            for err in errors:
+                exc.add_note(f"rollback disposal failed: {err!r}")
+            raise
+
+    def start_sync(self, *keys: Any) -> None:
+        """Sync twin of :meth:`start` for resources with sync ``initialize``."""
+        try:
+            for key in self._singleton_resource_keys(keys):
+                self.get(key)
+        except BaseException as exc:
+            if self._root_needs_async():
+                errors, _ = asyncio.run(self._root.close_async(exc))
+            else:
+                errors, _ = self._root.close_sync(exc)
+            self._after_root_close()
+            for err in errors:
+                exc.add_note(f"rollback disposal failed: {err!r}")
+            if isinstance(exc, ResourceInitializationError):
+                raise
+            raise
+
+    # ------------------------------------------------------------------ diagnostics
+    def validate(self) -> None:
+        """Plan every binding; raise the first missing dependency or cycle found."""
+        with self._compiler.lock:
+            for key in list(self._bindings):
+                self._compiler.plan(key)
+
+    def get_dependency_graph(self) -> dict[Any, list[Any]]:
+        """``{key: [keys it depends on]}`` for every binding."""
+        graph: dict[Any, list[Any]] = {}
+        with self._compiler.lock:
+            for key in list(self._bindings):
+                node = self._compiler.plan(key)
+                graph[key] = [dep.key for dep in node.dependencies]
+        return graph
+
+    def __del__(self) -> None:
+        try:
+            live = [entry.label for entry in self._root.stack if entry.is_live]
+        except Exception:
+            return
+        if live:
+            warnings.warn(
+                f"InjectQ container garbage-collected with live resources: {', '.join(live)}. "
+                "Call close()/aclose() (or use `with container:`) to dispose them.",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+
+@contextlib.asynccontextmanager
+async def _noop() -> AsyncIterator[None]:
+    yield

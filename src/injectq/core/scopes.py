@@ -1,0 +1,272 @@
+"""Scopes: a cache of scoped instances plus a disposal stack, and nothing else.
+
+A scope is entered with ``with`` or ``async with``; the innermost scope lives in the
+container's ``ContextVar`` so each thread and asyncio task sees its own, and tasks created
+inside a scope inherit it. The container's root is a scope too (it owns singletons).
+Leaving a scope releases its stack in reverse order through the resource state machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import warnings
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from injectq.resources.lifecycle import CREATED, ResourceState
+from injectq.resources.monitor import ResourceMonitor
+from injectq.utils.exceptions import ResourceDisposalError, ScopeError
+
+if TYPE_CHECKING:
+    from injectq.core.container import InjectQ
+
+__all__ = ["Scope"]
+
+_log = logging.getLogger("injectq.resources")
+_lock_factory = threading.Lock()
+
+
+class Scope:
+    """One scope activation. Named scopes (``"request"``) cache scoped bindings; every
+    scope owns the resources activated while it is the innermost one."""
+
+    __slots__ = (
+        "__weakref__",
+        "_lock",
+        "_token",
+        "cache",
+        "closed",
+        "container",
+        "default_dispose_timeout",
+        "default_init_timeout",
+        "failures",
+        "inflight",
+        "is_async",
+        "label",
+        "monitor",
+        "name",
+        "parent",
+        "pending",
+        "stack",
+    )
+
+    def __init__(self, container: InjectQ, name: str | None, *, root: bool = False) -> None:
+        self.container = container
+        self.name = name
+        self.label = "root" if root else (name or "resource_scope")
+        self.parent: Scope | None = None
+        self.cache: dict[Any, Any] = {}
+        self.stack: list[Any] = []
+        self.pending: list[asyncio.Task[Any]] = []
+        self.failures: list[tuple[ResourceState, BaseException]] = []
+        self.inflight: dict[Any, asyncio.Future[Any]] = {}
+        self.closed = False
+        self.is_async: bool | None = None
+        self.monitor: ResourceMonitor = container.resource_monitor
+        self.default_init_timeout = container._default_init_timeout
+        self.default_dispose_timeout = container._default_dispose_timeout
+        self._token: Token[Scope] | None = None
+        self._lock: threading.RLock | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<Scope {self.label} {state}, {len(self.stack)} resource(s)>"
+
+    @property
+    def lock(self) -> threading.RLock:
+        lock = self._lock
+        if lock is None:
+            with _lock_factory:
+                if self._lock is None:
+                    self._lock = threading.RLock()
+                lock = self._lock
+        return lock
+
+    # -- entering ------------------------------------------------------------------------
+    def _enter(self, is_async: bool) -> Scope:
+        if self._token is not None or self.closed:
+            raise ScopeError(
+                f"Scope {self.label!r} was already entered; create a new one with "
+                "container.scope(...) for each use."
+            )
+        var = self.container._scope_var
+        self.parent = var.get()
+        self.is_async = is_async
+        self._token = var.set(self)
+        return self
+
+    def __enter__(self) -> Scope:
+        return self._enter(False)
+
+    async def __aenter__(self) -> Scope:
+        return self._enter(True)
+
+    def _leave_context(self) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                self.container._scope_var.reset(token)
+            except ValueError:
+                # exited in another context than entered (e.g. a framework's generator
+                # dependency): restore the parent explicitly
+                if self.parent is not None:
+                    self.container._scope_var.set(self.parent)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._leave_context()
+        errors, interrupt = self.close_sync(exc)
+        _raise_after_exit(self.label, errors, interrupt, exc)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._leave_context()
+        errors, interrupt = await self.close_async(exc)
+        _raise_after_exit(self.label, errors, interrupt, exc)
+
+    # -- closing -------------------------------------------------------------------------
+    def close_sync(
+        self, exc: BaseException | None = None
+    ) -> tuple[list[Exception], BaseException | None]:
+        """Release the stack in reverse order; return (failures, first interruption)."""
+        self.closed = True
+        errors: list[Exception] = []
+        interrupt: BaseException | None = None
+        if self.pending:
+            raise ScopeError(
+                f"Scope {self.label!r} has async initializations in flight; "
+                "close it with `async with` / `await container.aclose()`."
+            )
+        stack = self.stack
+        while stack:
+            entry = stack.pop()
+            try:
+                err = entry.release_sync(self, exc)
+            except BaseException as unexpected:  # release_* return errors; belt and braces
+                err = unexpected
+            if err is None:
+                continue
+            if isinstance(err, Exception):
+                errors.append(err)
+            elif interrupt is None:
+                interrupt = err
+        self._collect_failures(errors)
+        self.cache.clear()
+        return errors, interrupt
+
+    async def close_async(
+        self, exc: BaseException | None = None
+    ) -> tuple[list[Exception], BaseException | None]:
+        self.closed = True
+        errors: list[Exception] = []
+        interrupt: BaseException | None = None
+        while self.pending:
+            # join initializations that get() scheduled: they belong to this scope
+            task = self.pending.pop()
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError as cancelled:
+                if not task.done():
+                    interrupt = interrupt or cancelled
+                    await _wait_shielded(task)
+            except BaseException:
+                pass  # the failure was recorded in self.failures (or delivered to a waiter)
+        stack = self.stack
+        while stack:
+            if isinstance(interrupt, asyncio.CancelledError):
+                # cancelled already: finish every remaining disposal in a shielded task
+                drain = asyncio.ensure_future(_drain(self, exc, errors))
+                await _wait_shielded(drain)
+                break
+            entry = stack.pop()
+            try:
+                err = await entry.release_async(self, exc)
+            except BaseException as unexpected:
+                err = unexpected
+            if err is None:
+                continue
+            if isinstance(err, Exception):
+                errors.append(err)
+            elif interrupt is None:
+                interrupt = err
+        stack.clear()
+        self._collect_failures(errors)
+        self.cache.clear()
+        return errors, interrupt
+
+    def _collect_failures(self, errors: list[Exception]) -> None:
+        """Scheduled initializations that failed and were never reported to anyone."""
+        failures, self.failures = self.failures, []
+        for state, error in failures:
+            if state.status == CREATED and isinstance(error, Exception):
+                errors.append(error)
+
+    def live_entries(self) -> list[Any]:
+        return [entry for entry in self.stack if entry.is_live]
+
+    def __del__(self) -> None:
+        if self.closed or self.parent is None and self._token is None and not self.stack:
+            return
+        live = [getattr(entry, "label", repr(entry)) for entry in self.stack if entry.is_live]
+        if live:
+            warnings.warn(
+                f"Scope {self.label!r} was garbage-collected with live resources: "
+                f"{', '.join(live)}. Use `with`/`async with` so they are disposed.",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+
+async def _drain(scope: Scope, exc: BaseException | None, errors: list[Exception]) -> None:
+    stack = scope.stack
+    while stack:
+        entry = stack.pop()
+        err = await entry.release_async(scope, exc)
+        if isinstance(err, Exception):
+            errors.append(err)
+
+
+async def _wait_shielded(task: asyncio.Future[Any]) -> None:
+    """Wait for ``task`` to finish even if we are cancelled (again) meanwhile."""
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+        except BaseException:
+            return
+
+
+def _raise_after_exit(
+    label: str,
+    errors: list[Exception],
+    interrupt: BaseException | None,
+    body_exc: BaseException | None,
+) -> None:
+    """Report disposal failures: raised when the body succeeded, attached as notes when
+    the body raised; an interruption (cancellation, KeyboardInterrupt) wins after
+    everything was disposed."""
+    if interrupt is not None:
+        for err in errors:
+            interrupt.add_note(f"disposal also failed: {err!r}")
+        raise interrupt
+    if not errors:
+        return
+    if body_exc is None:
+        raise ResourceDisposalError(
+            f"{len(errors)} resource(s) failed to dispose at the exit of scope {label!r}", errors
+        )
+    for err in errors:
+        notes = "; ".join(getattr(err, "__notes__", []) or [])
+        body_exc.add_note(f"disposal failed: {err!r} ({notes})" if notes else f"disposal failed: {err!r}")

@@ -1,0 +1,80 @@
+"""``@inject``: call a function with its parameters injected.
+
+The signature is read once (at the first call, so forward references work); with no
+arguments from the caller the call runs through a generated function with singletons
+inlined. Arguments the caller passes, positional or keyword, are honoured and only the
+rest is injected.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from injectq.core.container import InjectQ
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["inject"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _wrap(fn: F, container: InjectQ | None) -> F:
+    if isinstance(fn, (staticmethod, classmethod)):
+        inner = _wrap(fn.__func__, container)
+        return type(fn)(inner)  # type: ignore[return-value]
+    if not callable(fn):
+        raise TypeError(f"@inject applies to functions and methods, not {fn!r}")
+    get_instance = InjectQ.get_instance
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            c = container if container is not None else get_instance()
+            if not args and not kwargs:
+                caller = c._callers.get(fn)
+                if caller is None:
+                    caller, complete = c._compiler.caller(fn, True)
+                    if complete:
+                        c._callers[fn] = caller
+                return await caller()
+            return await c._acall_with_injection(fn, args, kwargs)
+
+        wrapper: Any = async_wrapper
+    else:
+
+        @functools.wraps(fn)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            c = container if container is not None else get_instance()
+            if not args and not kwargs:
+                caller = c._callers.get(fn)
+                if caller is not None:
+                    return caller()
+            return c._call_with_injection(fn, args, kwargs)
+
+        wrapper = sync_wrapper
+    wrapper._injectq_wrapped = fn
+    return wrapper  # type: ignore[no-any-return]
+
+
+@overload
+def inject(func: F, /) -> F: ...
+@overload
+def inject(func: None = None, /, *, container: InjectQ | None = None) -> Callable[[F], F]: ...
+def inject(func: Any = None, /, *, container: InjectQ | None = None) -> Any:
+    """``@inject`` or ``@inject(container=c)``: inject the parameters the caller omits.
+
+    Without ``container=`` the container is looked up at call time: the one active in this
+    context (``with c.context():``), else the process-wide default.
+    """
+    if func is None:
+        return lambda f: _wrap(f, container)
+    if isinstance(func, InjectQ):
+        container_ = func
+        return lambda f: _wrap(f, container_)
+    return _wrap(func, container)

@@ -1,0 +1,70 @@
+"""``Inject[T]``: the parameter-default marker.
+
+Kept apart from ``@inject`` so planning can recognise markers without importing the
+decorator machinery (imports point one way: decorators use core, not the reverse).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Inject", "inject_key_of"]
+
+T = TypeVar("T")
+
+_EMPTY_SENTINEL: Any = None
+
+
+def _empty() -> Any:
+    global _EMPTY_SENTINEL
+    if _EMPTY_SENTINEL is None:
+        from injectq.core.analysis import EMPTY
+
+        _EMPTY_SENTINEL = EMPTY
+    return _EMPTY_SENTINEL
+
+
+class Inject(Generic[T]):
+    """``def handler(svc: Service = Inject[Service])``: inject ``Service`` here.
+
+    Outside ``@inject`` the marker resolves lazily on first attribute access from the
+    active container (``InjectQ.get_instance()``), as InjectQ does.
+    """
+
+    __slots__ = ("_injectq_key", "_injectq_value")
+
+    def __init__(self, key: Any) -> None:
+        object.__setattr__(self, "_injectq_key", key)
+        object.__setattr__(self, "_injectq_value", _empty())
+
+    def __class_getitem__(cls, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, TypeVar):
+            return super().__class_getitem__(key)  # type: ignore[misc]
+        return cls(key)
+
+    def _injectq_resolve(self) -> Any:
+        value = object.__getattribute__(self, "_injectq_value")
+        if value is _empty():
+            from injectq.core.container import InjectQ
+
+            value = InjectQ.get_instance().get(object.__getattribute__(self, "_injectq_key"))
+            object.__setattr__(self, "_injectq_value", value)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._injectq_resolve(), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._injectq_resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        key = object.__getattribute__(self, "_injectq_key")
+        return f"Inject[{getattr(key, '__qualname__', key)!s}]"
+
+
+def inject_key_of(default: Any) -> Any:
+    """The key an ``Inject[...]`` default asks for, or EMPTY."""
+    if type(default) is Inject:
+        return object.__getattribute__(default, "_injectq_key")
+    return _empty()
+

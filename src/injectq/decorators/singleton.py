@@ -1,0 +1,62 @@
+"""Lifetime decorators: ``@singleton``, ``@transient``, ``@scoped(name)``, ``register_as``.
+
+They record the lifetime on the class (so any container autowiring it honours it) and
+register the class in the active or default container, as InjectQ does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from injectq.core.bindings import SINGLETON, TRANSIENT, normalize_scope
+from injectq.core.container import InjectQ
+from injectq.utils.exceptions import BindingError
+
+__all__ = ["register_as", "scoped", "singleton", "transient"]
+
+C = TypeVar("C", bound=type)
+
+
+def _register(cls: Any, scope: str, container: InjectQ | None, key: Any = None,
+              decorator: str = "") -> Any:
+    if not isinstance(cls, type):
+        raise BindingError(f"{decorator} can only be applied to classes, not {cls!r}")
+    if key is None:
+        cls._injectq_scope = scope
+    target = container if container is not None else InjectQ.get_instance()
+    target.bind(key if key is not None else cls, cls, scope=scope)
+    return cls
+
+
+def singleton(cls: C, container: InjectQ | None = None) -> C:
+    """Register ``cls`` as a singleton: one instance per container."""
+    return _register(cls, SINGLETON, container, decorator="@singleton")  # type: ignore[no-any-return]
+
+
+def transient(cls: C, container: InjectQ | None = None) -> C:
+    """Register ``cls`` as transient: a new instance for every resolution."""
+    return _register(cls, TRANSIENT, container, decorator="@transient")  # type: ignore[no-any-return]
+
+
+def scoped(scope_name: str, container: InjectQ | None = None) -> Callable[[C], C]:
+    """Register ``cls`` in a named scope: one instance per ``with c.scope(name):``."""
+    name = normalize_scope(scope_name)
+
+    def decorator(cls: C) -> C:
+        return _register(cls, name, container, decorator=f"@scoped({name!r})")  # type: ignore[no-any-return]
+
+    return decorator
+
+
+def register_as(
+    service_type: Any, scope: str = SINGLETON, container: InjectQ | None = None
+) -> Callable[[C], C]:
+    """Register the decorated class as the implementation of ``service_type``."""
+    name = normalize_scope(scope)
+
+    def decorator(cls: C) -> C:
+        return _register(cls, name, container, key=service_type,  # type: ignore[no-any-return]
+                         decorator=f"@register_as({service_type!r})")
+
+    return decorator

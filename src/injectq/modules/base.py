@@ -1,0 +1,110 @@
+"""Modules: bundles of bindings applied with ``install_module`` or ``InjectQ(modules=...)``."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from injectq.core.bindings import TRANSIENT
+from injectq.utils.exceptions import BindingError
+
+if TYPE_CHECKING:
+    from injectq.core.container import InjectQ
+
+__all__ = ["ConfigurationModule", "Module", "ProviderModule", "SimpleModule", "provider"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Module(ABC):
+    """Subclass and implement ``configure(binder)``; ``binder`` is the container."""
+
+    @abstractmethod
+    def configure(self, binder: InjectQ) -> None: ...
+
+
+class SimpleModule(Module):
+    """Fluent bindings: ``SimpleModule().bind(A, AImpl).bind_instance("url", "...")``."""
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[InjectQ], None]] = []
+
+    def bind(self, service_type: Any, implementation: Any = None, scope: Any = None,
+             to: Any = None, allow_none: bool = False) -> SimpleModule:
+        impl = implementation if implementation is not None else to
+
+        def step(binder: InjectQ) -> None:
+            if scope is None:
+                binder.bind(service_type, impl, allow_none=allow_none)
+            else:
+                binder.bind(service_type, impl, scope=scope, allow_none=allow_none)
+
+        self._steps.append(step)
+        return self
+
+    def bind_instance(self, service_type: Any, instance: Any) -> SimpleModule:
+        self._steps.append(lambda binder: binder.bind_instance(service_type, instance))
+        return self
+
+    def bind_factory(self, service_type: Any, factory: Callable[..., Any],
+                     scope: Any = TRANSIENT) -> SimpleModule:
+        self._steps.append(lambda binder: binder.bind_factory(service_type, factory, scope))
+        return self
+
+    def configure(self, binder: InjectQ) -> None:
+        for step in self._steps:
+            step(binder)
+
+
+@overload
+def provider(func: F, /) -> F: ...
+@overload
+def provider(func: None = None, /, *, scope: str = ...) -> Callable[[F], F]: ...
+def provider(func: Any = None, /, *, scope: str = TRANSIENT) -> Any:
+    """Mark a ``ProviderModule`` method as the factory of its return type; its parameters
+    are injected. ``@provider(scope="singleton")`` chooses the lifetime (transient by
+    default, as in InjectQ)."""
+
+    def mark(fn: F) -> F:
+        fn._injectq_provider_scope = scope  # type: ignore[attr-defined]
+        fn._is_provider = True  # type: ignore[attr-defined]
+        return fn
+
+    return mark if func is None else mark(func)
+
+
+class ProviderModule(Module):
+    """A module whose ``@provider`` methods are bound as factories of their return types."""
+
+    def configure(self, binder: InjectQ) -> None:
+        for name, member in inspect.getmembers(type(self)):
+            if not getattr(member, "_is_provider", False):
+                continue
+            method = getattr(self, name)
+            try:
+                hints = typing.get_type_hints(member)
+            except Exception as exc:
+                raise BindingError(f"Cannot read the return type of provider {name}: {exc}") from exc
+            key = hints.get("return")
+            if key is None:
+                raise BindingError(
+                    f"Provider method {type(self).__name__}.{name} needs a return type "
+                    "annotation: it is the key the provider is bound to."
+                )
+            binder.bind_factory(key, method, member._injectq_provider_scope)
+
+
+class ConfigurationModule(Module):
+    """Binds each ``{key: value}`` pair as an instance (string keys feed parameters of
+    that name)."""
+
+    def __init__(self, config: Mapping[Any, Any]) -> None:
+        self.config = dict(config)
+
+    def configure(self, binder: InjectQ) -> None:
+        for key, value in self.config.items():
+            binder.bind_instance(key if isinstance(key, (str, type)) else str(key), value,
+                                 allow_none=value is None)

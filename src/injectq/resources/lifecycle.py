@@ -1,0 +1,747 @@
+"""The resource state machine. It exists here once; scopes and the container drive it.
+
+One :class:`ResourceState` per resource *instance* walks
+created -> initializing -> live -> disposing -> disposed (and may be activated again).
+One :class:`ContextEntry` per entered generator / context-manager factory.
+
+Both kinds sit on an owner's disposal stack (a scope or the container's root) and are
+released there in reverse order of successful initialization. The user's own calls to
+``initialize()`` / ``dispose()`` go through the same state, so they and the container's
+calls are one call per activation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from injectq.resources.monitor import ResourceMonitor
+from injectq.utils.exceptions import (
+    ResourceInitializationError,
+    ResourceTimeoutError,
+    ScopeError,
+)
+
+__all__ = [
+    "ContextEntry",
+    "Owner",
+    "ResourceSpec",
+    "ResourceState",
+    "resource_spec",
+    "state_of",
+]
+
+_log = logging.getLogger("injectq.resources")
+
+CREATED, INITIALIZING, LIVE, DISPOSING, DISPOSED = range(5)
+_STATUS_NAMES = ("created", "initializing", "live", "disposing", "disposed")
+
+# Guards state transitions only: held for a few attribute writes, never while user code
+# runs, so it is not a container-wide lock in the sense of DESIGN §3.8.
+_transition = threading.Lock()
+_perf = time.perf_counter
+_get_ident = threading.get_ident
+
+
+class Owner(Protocol):
+    """What the state machine needs from a scope (or the container's root)."""
+
+    label: str
+    is_async: bool | None
+    monitor: ResourceMonitor
+    default_init_timeout: float | None
+    default_dispose_timeout: float | None
+    stack: list[Any]
+    pending: list[asyncio.Task[Any]]
+
+
+def _loop_running() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _me() -> object:
+    """Who is running: the current asyncio task if any, else the thread."""
+    if _loop_running() is not None:
+        task = asyncio.current_task()
+        if task is not None:
+            return task
+    return _get_ident()
+
+
+# --------------------------------------------------------------------------- specs
+@dataclass(frozen=True, slots=True)
+class ResourceSpec:
+    """How to drive one resource class: read once, when the container first sees it."""
+
+    cls: type
+    init: Callable[[Any], Any] | None
+    dispose: Callable[[Any], Any] | None
+    #: True/False when known from the function; None when only the call can tell (lambdas).
+    init_async: bool | None
+    dispose_async: bool | None
+    init_timeout: float | None
+    dispose_timeout: float | None
+
+
+_SPECS: dict[type, ResourceSpec | None] = {}
+
+
+def resource_spec(cls: type) -> ResourceSpec | None:
+    """The spec of a resource class, or None when ``cls`` is not a resource."""
+    try:
+        return _SPECS[cls]
+    except KeyError:
+        pass
+    spec = _prepare(cls) if getattr(cls, "_is_injectq_resource", False) is True else None
+    _SPECS[cls] = spec
+    return spec
+
+
+def _kind(fn: Callable[..., Any] | None) -> bool | None:
+    if fn is None:
+        return False
+    if inspect.iscoroutinefunction(fn):
+        return True
+    if inspect.isfunction(fn) and fn.__name__ == "<lambda>":
+        return None  # a lambda may return a coroutine; only calling it tells
+    return False
+
+
+def _prepare(cls: type) -> ResourceSpec:
+    options: dict[str, Any] = dict(getattr(cls, "_injectq_resource_options", None) or {})
+    init_fn = _method_or_func(cls, options.get("initialize_func", "initialize"), "initialize")
+    dispose_fn = _method_or_func(cls, options.get("dispose_func", "dispose"), "dispose")
+    return ResourceSpec(
+        cls=cls,
+        init=init_fn,
+        dispose=dispose_fn,
+        init_async=_kind(init_fn),
+        dispose_async=_kind(dispose_fn),
+        init_timeout=options.get("init_timeout"),
+        dispose_timeout=options.get("dispose_timeout"),
+    )
+
+
+def _method_or_func(cls: type, target: Any, public_name: str) -> Callable[[Any], Any] | None:
+    """Resolve a method name or a callable to the original function, installing the
+    joining wrapper on the class so user calls and container calls are one call."""
+    if target is None:
+        return None
+    if isinstance(target, str):
+        method = inspect.getattr_static(cls, target, None)
+        if method is None:
+            return None
+        if isinstance(method, (staticmethod, classmethod)):
+            raise TypeError(f"{cls.__qualname__}.{target} must be a plain method")
+        original: Callable[[Any], Any] = getattr(method, "_injectq_original", method)
+        if not getattr(method, "_injectq_original", None):
+            setattr(cls, target, _joining_wrapper(original, public_name))
+        return original
+    if callable(target):
+        if public_name not in cls.__dict__ and not hasattr(cls, public_name):
+            # managed_resource with a callable: give users the same joining method
+            setattr(cls, public_name, _joining_wrapper(target, public_name))
+        return target  # type: ignore[no-any-return]
+    raise TypeError(f"{public_name}_func must be a method name or a callable, got {target!r}")
+
+
+def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., Any]:
+    if which == "initialize":
+        if inspect.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def initialize(self: Any, *args: Any, **kwargs: Any) -> None:
+                st = state_of(self)
+                if st.status == INITIALIZING and st.initializer is _me():
+                    await original(self, *args, **kwargs)  # super().initialize()
+                    return
+                await st.initialize_async(None)
+
+            wrapper: Callable[..., Any] = initialize
+        else:
+
+            @functools.wraps(original)
+            def initialize_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+                st = state_of(self)
+                if st.status == INITIALIZING and st.initializer in (_me(), _get_ident()):
+                    return original(self, *args, **kwargs)
+                if st.spec.init_async is None and _loop_running() is not None:
+                    return st.initialize_async(None)
+                st.initialize_sync(None)
+                return None
+
+            wrapper = initialize_sync
+    else:
+        if inspect.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def dispose(self: Any, *args: Any, **kwargs: Any) -> None:
+                st = state_of(self)
+                if st.status == DISPOSING and st.initializer is _me():
+                    await original(self, *args, **kwargs)
+                    return
+                error = await st.dispose_async_by_user()
+                if error is not None:
+                    raise error
+
+            wrapper = dispose
+        else:
+
+            @functools.wraps(original)
+            def dispose_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+                st = state_of(self)
+                if st.status == DISPOSING and st.initializer in (_me(), _get_ident()):
+                    return original(self, *args, **kwargs)
+                if st.spec.dispose_async is None and _loop_running() is not None:
+                    return _raise_if_error(st.dispose_async_by_user())
+                error = st.dispose_sync_by_user()
+                if error is not None:
+                    raise error
+                return None
+
+            wrapper = dispose_sync
+    wrapper._injectq_original = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+async def _raise_if_error(awaitable: Awaitable[BaseException | None]) -> None:
+    error = await awaitable
+    if error is not None:
+        raise error
+
+
+# --------------------------------------------------------------------------- states
+_STATE_ATTR = "_injectq_resource_state"
+_states_by_id: dict[int, ResourceState] = {}  # for instances that refuse attributes
+
+
+def state_of(instance: Any, key: Any = None) -> ResourceState:
+    """The state of a resource instance, created on first use."""
+    try:
+        return instance.__dict__[_STATE_ATTR]  # type: ignore[no-any-return]
+    except (AttributeError, KeyError):
+        pass
+    st = _states_by_id.get(id(instance))
+    if st is not None and st.instance is instance:
+        return st
+    spec = resource_spec(type(instance))
+    if spec is None:
+        raise TypeError(f"{type(instance).__qualname__} is not a resource")
+    with _transition:
+        st = instance.__dict__.get(_STATE_ATTR) if hasattr(instance, "__dict__") else None
+        if st is None:
+            st = ResourceState(instance, spec, key)
+            try:
+                object.__setattr__(instance, _STATE_ATTR, st)
+            except (AttributeError, TypeError):
+                _states_by_id[id(instance)] = st
+    return st
+
+
+def _describe(key: Any, instance: Any) -> str:
+    if key is None:
+        return type(instance).__qualname__
+    if isinstance(key, str):
+        return key
+    return getattr(key, "__qualname__", None) or repr(key)
+
+
+def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
+    """Run a sync call, bounded by ``timeout`` when one is set (in a helper thread,
+    since Python cannot interrupt a thread: an overrunning call is left to finish)."""
+    if timeout is None:
+        return fn()
+    done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            done.set_result(fn())
+        except BaseException as exc:
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name=f"injectq-{what}", daemon=True).start()
+    try:
+        return done.result(timeout)
+    except concurrent.futures.TimeoutError:
+        raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from None
+
+
+async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
+    if timeout is None:
+        return await awaitable
+    try:
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    except TimeoutError as exc:
+        if isinstance(exc, ResourceTimeoutError):
+            raise
+        raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from exc
+
+
+def _init_error(label: str, exc: BaseException) -> ResourceInitializationError:
+    if isinstance(exc, ResourceInitializationError):
+        return exc
+    err = ResourceInitializationError(f"Failed to initialize resource {label}: {exc!r}")
+    err.__cause__ = exc
+    return err
+
+
+class ResourceState:
+    """The lifecycle of one resource instance (see module docstring)."""
+
+    __slots__ = (
+        "dispose_timeout",
+        "holders",
+        "init_timeout",
+        "initializer",
+        "instance",
+        "key",
+        "label",
+        "live_since",
+        "monitor",
+        "scope_label",
+        "spec",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, instance: Any, spec: ResourceSpec, key: Any = None) -> None:
+        self.instance = instance
+        self.spec = spec
+        self.key = key
+        self.label = _describe(key, instance)
+        self.status = CREATED if spec.init is not None else LIVE
+        self.waiter: concurrent.futures.Future[None] | None = None
+        self.holders: list[Owner] = []
+        self.initializer: object = None
+        self.live_since = _perf()
+        self.monitor: ResourceMonitor | None = None
+        self.scope_label = "-"
+        self.init_timeout = spec.init_timeout
+        self.dispose_timeout = spec.dispose_timeout
+
+    def __repr__(self) -> str:
+        return f"<ResourceState {self.label} {_STATUS_NAMES[self.status]}>"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == LIVE
+
+    @property
+    def needs_async_init(self) -> bool:
+        return self.status != LIVE and self.spec.init_async is True
+
+    # -- activation by the container -----------------------------------------------------
+    def bind_owner(self, owner: Owner, key: Any) -> None:
+        """Called by the container before activating: who disposes it, which limits apply."""
+        if key is not None and self.key is None:
+            self.key = key
+            self.label = _describe(key, self.instance)
+        if self.monitor is None:
+            self.monitor = owner.monitor
+            if self.spec.init_timeout is None:
+                self.init_timeout = owner.default_init_timeout
+            if self.spec.dispose_timeout is None:
+                self.dispose_timeout = owner.default_dispose_timeout
+            self.monitor.record_created(self.label, type(self.instance).__name__, owner.label)
+
+    def check_owner(self, owner: Owner) -> None:
+        """A sync scope cannot await an async dispose: fail now, not at exit (§3.5)."""
+        if owner.is_async is False and self.spec.dispose_async is True:
+            raise ScopeError(
+                f"{self.label} has an async dispose() and cannot be owned by a sync scope. "
+                "Use `async with container.scope(...)` / `async with container.resource_scope()`."
+            )
+
+    def hold(self, owner: Owner | None) -> None:
+        """Make ``owner`` one of the scopes that must exit before this is disposed."""
+        if owner is None:
+            return
+        with _transition:
+            if owner in self.holders:
+                return
+            self.holders.append(owner)
+        owner.stack.append(self)
+
+    def _begin(self) -> tuple[bool, concurrent.futures.Future[None] | None]:
+        """Claim the initialization, or get the future to wait on. Under the lock."""
+        me = _me()
+        with _transition:
+            status = self.status
+            if status == LIVE:
+                return False, None
+            if status == INITIALIZING:
+                if self.initializer == me:
+                    return False, None
+                if self.waiter is None:
+                    self.waiter = concurrent.futures.Future()
+                return False, self.waiter
+            if status == DISPOSING:
+                raise ScopeError(f"{self.label} is being disposed; it cannot be used now.")
+            self.status = INITIALIZING
+            self.initializer = me
+            return True, None
+
+    def _succeeded(self, owner: Owner | None, started: float) -> None:
+        now = _perf()
+        with _transition:
+            self.status = LIVE
+            self.live_since = now
+            self.initializer = None
+            waiter, self.waiter = self.waiter, None
+        if owner is not None:
+            self.scope_label = owner.label
+        self.hold(owner)
+        if self.monitor is not None:
+            self.monitor.record_initialized(
+                self.label, type(self.instance).__name__, self.scope_label, now - started
+            )
+        if waiter is not None:
+            waiter.set_result(None)
+
+    def _failed(self, exc: BaseException, started: float) -> ResourceInitializationError:
+        error = _init_error(self.label, exc)
+        with _transition:
+            self.status = CREATED
+            self.initializer = None
+            waiter, self.waiter = self.waiter, None
+        if self.monitor is not None:
+            self.monitor.record_init_failed(
+                self.label, type(self.instance).__name__, self.scope_label, _perf() - started, exc
+            )
+        if waiter is not None:
+            waiter.set_exception(error)
+        return error
+
+    def initialize_sync(self, owner: Owner | None) -> None:
+        if self.status == LIVE:
+            self.hold(owner)
+            return
+        mine, waiter = self._begin()
+        if not mine:
+            if waiter is not None:
+                waiter.result()
+            self.hold(owner)
+            return
+        started = _perf()
+        init = self.spec.init
+        if init is None:  # re-activation of a resource that has only dispose()
+            self._succeeded(owner, started)
+            return
+        try:
+            result = _timed_call(
+                functools.partial(init, self.instance), self.init_timeout, f"{self.label}.initialize()"
+            )
+            if inspect.isawaitable(result):
+                # A lambda that turned out async, reached from sync code with no loop.
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise ResourceInitializationError(
+                    f"{self.label} has an async initialize(); resolve it with "
+                    "`await container.aget(...)` inside a running event loop."
+                )
+        except BaseException as exc:
+            error = self._failed(exc, started)
+            if not isinstance(exc, Exception):
+                raise
+            raise error from exc
+        self._succeeded(owner, started)
+
+    async def initialize_async(self, owner: Owner | None) -> None:
+        if self.status == LIVE:
+            self.hold(owner)
+            return
+        mine, waiter = self._begin()
+        if not mine:
+            if waiter is not None:
+                await asyncio.shield(asyncio.wrap_future(waiter))
+            self.hold(owner)
+            return
+        await self._run_init_async(owner)
+
+    async def _run_init_async(self, owner: Owner | None) -> None:
+        """Run the claimed initialization in this task."""
+        started = _perf()
+        init = self.spec.init
+        if init is None:
+            self._succeeded(owner, started)
+            return
+        what = f"{self.label}.initialize()"
+        try:
+            if self.spec.init_async is False:
+                result = _timed_call(functools.partial(init, self.instance), self.init_timeout, what)
+            else:
+                result = init(self.instance)
+            if inspect.isawaitable(result):
+                await _timed_await(result, self.init_timeout, what)
+        except BaseException as exc:
+            error = self._failed(exc, started)
+            if not isinstance(exc, Exception):
+                raise
+            raise error from exc
+        self._succeeded(owner, started)
+
+    def schedule_init(self, owner: Owner, loop: asyncio.AbstractEventLoop) -> None:
+        """``get()`` inside a running loop: start the async initialization as a task.
+
+        Claimed synchronously, so any later ``initialize()``/``aget`` joins this one call.
+        """
+        mine, _ = self._begin()
+        if not mine:
+            if self.status == LIVE:
+                self.hold(owner)
+            else:
+                task = loop.create_task(self.initialize_async(owner))
+                owner.pending.append(task)
+            return
+        task = loop.create_task(self._run_init_async(owner))
+        with _transition:
+            if self.status == INITIALIZING:
+                self.initializer = task
+        owner.pending.append(task)
+
+    # -- disposal -------------------------------------------------------------------------
+    def _claim_dispose(self, owner: Owner | None) -> bool:
+        """Drop ``owner``'s hold; True when this caller must dispose now."""
+        with _transition:
+            if owner is not None:
+                if owner in self.holders:
+                    self.holders.remove(owner)
+                if self.holders:
+                    return False
+            else:
+                self.holders.clear()
+            if self.status != LIVE:
+                return False
+            self.status = DISPOSING
+            self.initializer = _me()
+            return True
+
+    def _disposed(self, started: float, error: BaseException | None) -> BaseException | None:
+        now = _perf()
+        with _transition:
+            self.status = DISPOSED
+            self.initializer = None
+            self.holders.clear()
+        if error is not None:
+            error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
+            _log.error("Failed to dispose resource %s", self.label, exc_info=error)
+        if self.monitor is not None:
+            self.monitor.record_disposed(
+                self.label,
+                type(self.instance).__name__,
+                self.scope_label,
+                now - started,
+                now - self.live_since,
+                error,
+            )
+        return error
+
+    def _dispose_sync_now(self) -> BaseException | None:
+        started = _perf()
+        error: BaseException | None = None
+        dispose = self.spec.dispose
+        if dispose is not None:
+            what = f"{self.label}.dispose()"
+            try:
+                result = _timed_call(
+                    functools.partial(dispose, self.instance), self.dispose_timeout, what
+                )
+                if inspect.isawaitable(result):
+                    asyncio.run(_timed_await(result, self.dispose_timeout, what))  # type: ignore[arg-type]
+            except BaseException as exc:
+                error = exc
+        return self._disposed(started, error)
+
+    async def _dispose_async_now(self) -> BaseException | None:
+        started = _perf()
+        error: BaseException | None = None
+        dispose = self.spec.dispose
+        if dispose is not None:
+            what = f"{self.label}.dispose()"
+            try:
+                if self.spec.dispose_async is False:
+                    result = _timed_call(
+                        functools.partial(dispose, self.instance), self.dispose_timeout, what
+                    )
+                else:
+                    result = dispose(self.instance)
+                if inspect.isawaitable(result):
+                    await _timed_await(result, self.dispose_timeout, what)
+            except BaseException as exc:
+                error = exc
+        return self._disposed(started, error)
+
+    def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
+        if not self._claim_dispose(owner):
+            return None
+        return self._dispose_sync_now()
+
+    async def release_async(
+        self, owner: Owner | None, exc: BaseException | None
+    ) -> BaseException | None:
+        if not self._claim_dispose(owner):
+            return None
+        return await self._dispose_async_now()
+
+    @property
+    def needs_async_release(self) -> bool:
+        return self.spec.dispose_async is not False
+
+    def dispose_sync_by_user(self) -> BaseException | None:
+        if not self._claim_dispose(None):
+            return None
+        return self._dispose_sync_now()
+
+    async def dispose_async_by_user(self) -> BaseException | None:
+        if not self._claim_dispose(None):
+            return None
+        return await self._dispose_async_now()
+
+
+class ContextEntry:
+    """One entered context-manager factory (``@resource()`` generators included):
+    ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules)."""
+
+    __slots__ = ("cm", "dispose_timeout", "is_async", "label", "live_since", "monitor",
+                 "scope_label", "type_name", "value")
+
+    def __init__(self, cm: Any, is_async: bool, label: str, owner: Owner,
+                 dispose_timeout: float | None) -> None:
+        self.cm = cm
+        self.is_async = is_async
+        self.label = label
+        self.monitor = owner.monitor
+        self.scope_label = owner.label
+        self.dispose_timeout = (
+            dispose_timeout if dispose_timeout is not None else owner.default_dispose_timeout
+        )
+        self.value: Any = None
+        self.type_name = label
+        self.live_since = 0.0
+
+    @property
+    def instance(self) -> Any:
+        return self.value
+
+    @property
+    def is_live(self) -> bool:
+        return self.cm is not None
+
+    @property
+    def needs_async_release(self) -> bool:
+        return self.is_async
+
+    @classmethod
+    def enter_sync(cls, cm: Any, label: str, owner: Owner, init_timeout: float | None,
+                   dispose_timeout: float | None) -> Any:
+        entry = cls(cm, False, label, owner, dispose_timeout)
+        timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
+        entry.monitor.record_created(label, label, owner.label)
+        started = _perf()
+        try:
+            value = _timed_call(cm.__enter__, timeout, f"{label} (enter)")
+        except BaseException as exc:
+            entry.monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
+            if not isinstance(exc, Exception):
+                raise
+            raise _init_error(label, exc) from exc
+        entry._entered(value, owner, started)
+        return value
+
+    @classmethod
+    async def enter_async(cls, cm: Any, label: str, owner: Owner, init_timeout: float | None,
+                          dispose_timeout: float | None) -> Any:
+        entry = cls(cm, True, label, owner, dispose_timeout)
+        timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
+        entry.monitor.record_created(label, label, owner.label)
+        started = _perf()
+        try:
+            value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
+        except BaseException as exc:
+            entry.monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
+            if not isinstance(exc, Exception):
+                raise
+            raise _init_error(label, exc) from exc
+        entry._entered(value, owner, started)
+        return value
+
+    def _entered(self, value: Any, owner: Owner, started: float) -> None:
+        self.value = value
+        now = _perf()
+        self.live_since = now
+        owner.stack.append(self)
+        self.monitor.record_initialized(self.label, self.type_name, owner.label, now - started)
+
+    def _exc_args(self, exc: BaseException | None) -> tuple[Any, Any, Any]:
+        if exc is None:
+            return None, None, None
+        return type(exc), exc, exc.__traceback__
+
+    def _finish(self, started: float, error: BaseException | None,
+                body_exc: BaseException | None) -> BaseException | None:
+        if error is not None and error is body_exc:
+            error = None  # the generator let the body's exception through: not a failure
+        if error is not None:
+            error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
+            _log.error("Failed to dispose resource %s", self.label, exc_info=error)
+        now = _perf()
+        self.monitor.record_disposed(self.label, self.type_name, self.scope_label,
+                                     now - started, now - self.live_since, error)
+        return error
+
+    def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
+        cm, self.cm = self.cm, None
+        if cm is None:
+            return None
+        started = _perf()
+        error: BaseException | None = None
+        try:
+            if self.is_async:
+                asyncio.run(_timed_await(cm.__aexit__(*self._exc_args(exc)),
+                                         self.dispose_timeout, f"{self.label} (exit)"))
+            else:
+                _timed_call(functools.partial(cm.__exit__, *self._exc_args(exc)),
+                            self.dispose_timeout, f"{self.label} (exit)")
+        except BaseException as err:
+            error = err
+        return self._finish(started, error, exc)
+
+    async def release_async(self, owner: Owner | None,
+                            exc: BaseException | None) -> BaseException | None:
+        cm, self.cm = self.cm, None
+        if cm is None:
+            return None
+        started = _perf()
+        error: BaseException | None = None
+        try:
+            if self.is_async:
+                await _timed_await(cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout,
+                                   f"{self.label} (exit)")
+            else:
+                _timed_call(functools.partial(cm.__exit__, *self._exc_args(exc)),
+                            self.dispose_timeout, f"{self.label} (exit)")
+        except BaseException as err:
+            error = err
+        return self._finish(started, error, exc)
+
+
+def context_manager_of(factory_result: Any, is_async_gen: bool | None) -> Any:
+    """Normalise what a context factory returned into a context manager."""
+    if inspect.isasyncgen(factory_result):
+        return contextlib.asynccontextmanager(lambda: factory_result)()
+    if inspect.isgenerator(factory_result):
+        return contextlib.contextmanager(lambda: factory_result)()
+    return factory_result

@@ -1,0 +1,221 @@
+"""Lifecycle metrics: always on, cheap enough to never turn off.
+
+The resource state machine reports every transition here. Counting is a few integer
+increments and one ``perf_counter`` delta per transition; event records are only built
+when somebody subscribed, so an unobserved container pays almost nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["ResourceEvent", "ResourceMonitor", "ResourceTypeStats", "logging_subscriber"]
+
+_log = logging.getLogger("injectq.resources")
+
+EventKind = Literal["created", "initialized", "init_failed", "disposed", "dispose_failed"]
+
+#: How many recent lifetimes/durations each type keeps for median and p95.
+_SAMPLE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceEvent:
+    """One lifecycle transition, as delivered to subscribers."""
+
+    kind: EventKind
+    key: str
+    resource_type: str
+    scope: str
+    duration: float | None = None
+    lifetime: float | None = None
+    error: BaseException | None = None
+
+
+def _summary(samples: deque[float]) -> dict[str, float]:
+    if not samples:
+        return {"count": 0, "mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
+    data = sorted(samples)
+    p95 = data[min(len(data) - 1, int(round(0.95 * (len(data) - 1))))]
+    return {
+        "count": len(data),
+        "mean": statistics.fmean(data),
+        "median": statistics.median(data),
+        "p95": p95,
+        "max": data[-1],
+    }
+
+
+@dataclass(slots=True)
+class ResourceTypeStats:
+    """Running counters for one resource type."""
+
+    created: int = 0
+    initialized: int = 0
+    disposed: int = 0
+    init_errors: int = 0
+    dispose_errors: int = 0
+    lifetimes: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLE_SIZE))
+    init_durations: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLE_SIZE))
+    dispose_durations: deque[float] = field(default_factory=lambda: deque(maxlen=_SAMPLE_SIZE))
+    max_lifetime: float = 0.0
+
+    @property
+    def active(self) -> int:
+        return self.initialized - self.disposed
+
+    def snapshot(self) -> dict[str, Any]:
+        lifetime = _summary(self.lifetimes)
+        lifetime["max"] = max(lifetime["max"], self.max_lifetime)
+        return {
+            "created": self.created,
+            "initialized": self.initialized,
+            "disposed": self.disposed,
+            "active": self.active,
+            "init_errors": self.init_errors,
+            "dispose_errors": self.dispose_errors,
+            "lifetime": lifetime,
+            "init_duration": _summary(self.init_durations),
+            "dispose_duration": _summary(self.dispose_durations),
+        }
+
+
+class ResourceMonitor:
+    """Per resource type counts, durations and lifetimes, plus event subscriptions.
+
+    ``container.resource_monitor`` is the container's monitor; ``snapshot()`` (also
+    ``container.resource_metrics()``) returns plain dicts safe to serialise.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._stats: dict[str, ResourceTypeStats] = {}
+        self._subscribers: tuple[Callable[[ResourceEvent], Any], ...] = ()
+        self._lock = threading.Lock()
+
+    # -- reading -------------------------------------------------------------------
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: stats.snapshot() for name, stats in sorted(self._stats.items())}
+
+    def stats_for(self, resource_type: str | type) -> dict[str, Any]:
+        name = resource_type if isinstance(resource_type, str) else resource_type.__name__
+        with self._lock:
+            stats = self._stats.get(name)
+            return (stats or ResourceTypeStats()).snapshot()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stats.clear()
+
+    # -- subscribing ---------------------------------------------------------------
+    def subscribe(self, callback: Callable[[ResourceEvent], Any]) -> Callable[[], None]:
+        """Call ``callback(event)`` on every transition; returns the unsubscribe function."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                subs = list(self._subscribers)
+                if callback in subs:
+                    subs.remove(callback)
+                self._subscribers = tuple(subs)
+
+        return unsubscribe
+
+    # -- recording (called by the state machine) -------------------------------------
+    def _entry(self, resource_type: str) -> ResourceTypeStats:
+        stats = self._stats.get(resource_type)
+        if stats is None:
+            with self._lock:
+                stats = self._stats.setdefault(resource_type, ResourceTypeStats())
+        return stats
+
+    def _publish(self, event: ResourceEvent) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception:
+                # A broken subscriber must never break a lifecycle; it is logged, not hidden.
+                _log.exception("ResourceMonitor subscriber %r failed on %s", callback, event)
+
+    def record_created(self, key: str, resource_type: str, scope: str) -> None:
+        if not self.enabled:
+            return
+        self._entry(resource_type).created += 1
+        if self._subscribers:
+            self._publish(ResourceEvent("created", key, resource_type, scope))
+
+    def record_initialized(self, key: str, resource_type: str, scope: str, duration: float) -> None:
+        if not self.enabled:
+            return
+        stats = self._entry(resource_type)
+        stats.initialized += 1
+        stats.init_durations.append(duration)
+        if self._subscribers:
+            self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
+
+    def record_init_failed(
+        self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
+    ) -> None:
+        if not self.enabled:
+            return
+        self._entry(resource_type).init_errors += 1
+        if self._subscribers:
+            self._publish(
+                ResourceEvent("init_failed", key, resource_type, scope, duration, error=error)
+            )
+
+    def record_disposed(
+        self,
+        key: str,
+        resource_type: str,
+        scope: str,
+        duration: float,
+        lifetime: float,
+        error: BaseException | None = None,
+    ) -> None:
+        if not self.enabled:
+            return
+        stats = self._entry(resource_type)
+        stats.disposed += 1
+        stats.dispose_durations.append(duration)
+        stats.lifetimes.append(lifetime)
+        if lifetime > stats.max_lifetime:
+            stats.max_lifetime = lifetime
+        if error is not None:
+            stats.dispose_errors += 1
+        if self._subscribers:
+            kind: EventKind = "disposed" if error is None else "dispose_failed"
+            self._publish(
+                ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error)
+            )
+
+
+def logging_subscriber(
+    logger: logging.Logger | None = None, level: int = logging.INFO
+) -> Callable[[ResourceEvent], None]:
+    """A ready-made subscriber that writes one log line per lifecycle event."""
+    target = logger or _log
+
+    def log_event(event: ResourceEvent) -> None:
+        duration = "" if event.duration is None else f" in {event.duration * 1000:.2f} ms"
+        error = "" if event.error is None else f": {event.error!r}"
+        target.log(
+            logging.WARNING if event.error is not None else level,
+            "%s %s [%s] scope=%s%s%s",
+            event.kind,
+            event.resource_type,
+            event.key,
+            event.scope,
+            duration,
+            error,
+        )
+
+    return log_event
