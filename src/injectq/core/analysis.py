@@ -31,8 +31,23 @@ class _Empty:
 EMPTY: Final = _Empty()
 
 _PRIMITIVES: Final = frozenset(
-    {str, int, float, bool, bytes, bytearray, complex, list, dict, set, frozenset, tuple,
-     type, object, types.NoneType}
+    {
+        str,
+        int,
+        float,
+        bool,
+        bytes,
+        bytearray,
+        complex,
+        list,
+        dict,
+        set,
+        frozenset,
+        tuple,
+        type,
+        object,
+        types.NoneType,
+    }
 )
 
 
@@ -80,7 +95,7 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
 def _target_function(fn: Any) -> tuple[Callable[..., Any], bool]:
     """The function whose signature describes a call of ``fn``; and whether to skip self."""
     if isinstance(fn, type):
-        init = fn.__init__
+        init = fn.__init__  # type: ignore[misc]
         if init is object.__init__:
             return init, True
         return init, True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,7 +33,9 @@ class Kind(enum.Enum):
     CLASS = "class"  # autowired constructor call
     FACTORY = "factory"  # a function whose parameters are injected
     INSTANCE = "instance"  # a ready object, returned as it is
-    CONTEXT = "context"  # a (async) generator / context-manager factory: enter = init, exit = dispose
+    CONTEXT = (
+        "context"  # a (async) generator / context-manager factory: enter = init, exit = dispose
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,7 @@ class Compiler:
             return node
         label = describe_key(key)
         if key in visiting:
-            cycle = [*path[visiting[key]:], label]
+            cycle = [*path[visiting[key] :], label]
             raise CircularDependencyError(cycle)
         binding = self.binding_for(key)
         if binding is None:
@@ -201,14 +201,13 @@ class Compiler:
         if param.inject_key is not EMPTY:
             return self._plan(param.inject_key, path, visiting)
         ann = param.annotation
-        if ann is not EMPTY and not is_primitive(ann):
-            if ann in bindings or is_autowirable(ann):
-                try:
-                    return self._plan(ann, path, visiting)
-                except DependencyNotFoundError:
-                    if param.default is EMPTY and not param.optional:
-                        raise
-                    return Value(param.default if param.default is not EMPTY else None)
+        if ann is not EMPTY and not is_primitive(ann) and (ann in bindings or is_autowirable(ann)):
+            try:
+                return self._plan(ann, path, visiting)
+            except DependencyNotFoundError:
+                if param.default is EMPTY and not param.optional:
+                    raise
+                return Value(param.default if param.default is not EMPTY else None)
         if param.name in bindings:
             return self._plan(param.name, path, visiting)
         if param.default is not EMPTY:
@@ -398,9 +397,7 @@ class Compiler:
     def _needs_maker(self, node: Node) -> bool:
         binding = node.binding
         return (
-            node.spec is not None
-            or binding.kind is Kind.CONTEXT
-            or (binding.kind is Kind.FACTORY)
+            node.spec is not None or binding.kind is Kind.CONTEXT or (binding.kind is Kind.FACTORY)
         )
 
     def _args(self, node: Node, unit: _Unit, owner: str, is_async: bool) -> str:
@@ -629,7 +626,9 @@ class Compiler:
                 value = await abuild(node)(scope)
             except BaseException as exc:
                 future.set_exception(
-                    exc if isinstance(exc, Exception) else InjectQError(f"creation of {label} was interrupted")
+                    exc
+                    if isinstance(exc, Exception)
+                    else InjectQError(f"creation of {label} was interrupted")
                 )
                 future.exception()  # retrieved: the raise below reports it
                 raise
@@ -656,8 +655,12 @@ class Compiler:
         warn = ""
         if node.spec is not None or node.binding.kind is Kind.CONTEXT:
             warn = f"    if _o is _root:\n        _warn({unit.ref(node.key)})\n"
-        unit.ns.update(_get=self.c._scope_var.get, _closed=_raise_closed,
-                       _root=self.c._root, _warn=self.warn_root_transient)
+        unit.ns.update(
+            _get=self.c._scope_var.get,
+            _closed=_raise_closed,
+            _root=self.c._root,
+            _warn=self.warn_root_transient,
+        )
         source = (
             "def _resolve():\n"
             "    _o = _get()\n"
@@ -698,8 +701,12 @@ class Compiler:
             return self.ascoped_resolver(node), True
         unit = _Unit()
         expr = self._aexpr(node, unit, "_o")
-        unit.ns.update(_get=self.c._scope_var.get, _closed=_raise_closed,
-                       _root=self.c._root, _warn=self.warn_root_transient)
+        unit.ns.update(
+            _get=self.c._scope_var.get,
+            _closed=_raise_closed,
+            _root=self.c._root,
+            _warn=self.warn_root_transient,
+        )
         warn = ""
         if node.spec is not None or node.binding.kind is Kind.CONTEXT:
             warn = f"    if _o is _root:\n        _warn({unit.ref(node.key)})\n"

@@ -57,6 +57,7 @@ class _Ready(dict[Any, Any]):
     """Built singletons and plain instances; a miss falls through to resolution."""
 
     __slots__ = ("_resolve",)
+    _resolve: Callable[[Any], Any]
 
     def __missing__(self, key: Any) -> Any:
         return self._resolve(key)
@@ -92,7 +93,9 @@ class InjectQ:
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
         self._root = Scope(self, None, root=True)
-        self._scope_var: ContextVar[Scope] = ContextVar(f"injectq.scope.{id(self)}", default=self._root)
+        self._scope_var: ContextVar[Scope] = ContextVar(
+            f"injectq.scope.{id(self)}", default=self._root
+        )
         self._compiler = Compiler(self)
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
         self._bindings[ResourceMonitor] = Binding(
@@ -217,8 +220,9 @@ class InjectQ:
 
     def bind_instance(self, service_type: Any, instance: Any, allow_none: bool = False) -> None:
         """Bind a ready object, returned as it is (callables included)."""
-        self._store(make_binding(service_type, instance, SINGLETON, allow_none=allow_none,
-                                 as_instance=True))
+        self._store(
+            make_binding(service_type, instance, SINGLETON, allow_none=allow_none, as_instance=True)
+        )
 
     def bind_factory(
         self,
@@ -235,8 +239,9 @@ class InjectQ:
         else:
             binding = make_binding(service_type, factory, scope, allow_none=allow_none)
             if binding.kind is Kind.INSTANCE:  # a callable object: call it as a factory
-                binding = Binding(service_type, factory, Kind.FACTORY, normalize_scope(scope),
-                                  allow_none)
+                binding = Binding(
+                    service_type, factory, Kind.FACTORY, normalize_scope(scope), allow_none
+                )
         self._store(binding)
 
     def unbind(self, service_type: Any) -> None:
@@ -400,8 +405,11 @@ class InjectQ:
         try:
             value = await abuild(self._root)
         except BaseException as exc:
-            future.set_exception(exc if isinstance(exc, Exception)
-                                 else InjectQError(f"creation of {describe_key(key)} was interrupted"))
+            future.set_exception(
+                exc
+                if isinstance(exc, Exception)
+                else InjectQError(f"creation of {describe_key(key)} was interrupted")
+            )
             raise
         finally:
             with self._slot_lock:
@@ -558,12 +566,16 @@ class InjectQ:
                 new_scope = original.scope
             else:
                 new_scope = SINGLETON
-            if isinstance(value, type) or callable(value) and not hasattr(value, "__self__") and \
-                    getattr(value, "__name__", None) == "<lambda>":
+            if isinstance(value, type) or (
+                callable(value)
+                and not hasattr(value, "__self__")
+                and getattr(value, "__name__", None) == "<lambda>"
+            ):
                 binding = make_binding(service_type, value, new_scope, allow_none=True)
             else:
-                binding = make_binding(service_type, value, SINGLETON, allow_none=True,
-                                       as_instance=True)
+                binding = make_binding(
+                    service_type, value, SINGLETON, allow_none=True, as_instance=True
+                )
             saved_ready = self._ready_get(service_type, _MISS)
             ready_before = set(self._ready)
             self._bindings[service_type] = binding
@@ -692,7 +704,7 @@ class InjectQ:
             for key in self._singleton_resource_keys(keys):
                 await self.aget(key)
         except BaseException as exc:
-            errors, interrupt = await self._root.close_async(exc)
+            errors, _interrupt = await self._root.close_async(exc)
             self._after_root_close()
             for err in errors:
                 exc.add_note(f"rollback disposal failed: {err!r}")

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 import warnings
-from contextvars import ContextVar, Token
+from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -216,7 +216,7 @@ class Scope:
         return [entry for entry in self.stack if entry.is_live]
 
     def __del__(self) -> None:
-        if self.closed or self.parent is None and self._token is None and not self.stack:
+        if self.closed or (self.parent is None and self._token is None and not self.stack):
             return
         live = [getattr(entry, "label", repr(entry)) for entry in self.stack if entry.is_live]
         if live:
@@ -269,4 +269,6 @@ def _raise_after_exit(
         )
     for err in errors:
         notes = "; ".join(getattr(err, "__notes__", []) or [])
-        body_exc.add_note(f"disposal failed: {err!r} ({notes})" if notes else f"disposal failed: {err!r}")
+        body_exc.add_note(
+            f"disposal failed: {err!r} ({notes})" if notes else f"disposal failed: {err!r}"
+        )

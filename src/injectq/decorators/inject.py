@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _wrap(fn: F, container: InjectQ | None) -> F:
     if isinstance(fn, (staticmethod, classmethod)):
         inner = _wrap(fn.__func__, container)
-        return type(fn)(inner)  # type: ignore[return-value]
+        return type(fn)(inner)
     if not callable(fn):
         raise TypeError(f"@inject applies to functions and methods, not {fn!r}")
     get_instance = InjectQ.get_instance

@@ -37,7 +37,7 @@ class Inject(Generic[T]):
         object.__setattr__(self, "_injectq_key", key)
         object.__setattr__(self, "_injectq_value", _empty())
 
-    def __class_getitem__(cls, key: Any) -> Any:  # type: ignore[override]
+    def __class_getitem__(cls, key: Any) -> Any:
         if isinstance(key, TypeVar):
             return super().__class_getitem__(key)  # type: ignore[misc]
         return cls(key)
@@ -67,4 +67,3 @@ def inject_key_of(default: Any) -> Any:
     if type(default) is Inject:
         return object.__getattribute__(default, "_injectq_key")
     return _empty()
-

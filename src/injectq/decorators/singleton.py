@@ -18,12 +18,13 @@ __all__ = ["register_as", "scoped", "singleton", "transient"]
 C = TypeVar("C", bound=type)
 
 
-def _register(cls: Any, scope: str, container: InjectQ | None, key: Any = None,
-              decorator: str = "") -> Any:
+def _register(
+    cls: Any, scope: str, container: InjectQ | None, key: Any = None, decorator: str = ""
+) -> Any:
     if not isinstance(cls, type):
         raise BindingError(f"{decorator} can only be applied to classes, not {cls!r}")
     if key is None:
-        cls._injectq_scope = scope
+        cls._injectq_scope = scope  # type: ignore[attr-defined]
     target = container if container is not None else InjectQ.get_instance()
     target.bind(key if key is not None else cls, cls, scope=scope)
     return cls
@@ -56,7 +57,9 @@ def register_as(
     name = normalize_scope(scope)
 
     def decorator(cls: C) -> C:
-        return _register(cls, name, container, key=service_type,  # type: ignore[no-any-return]
-                         decorator=f"@register_as({service_type!r})")
+        registered: C = _register(
+            cls, name, container, key=service_type, decorator=f"@register_as({service_type!r})"
+        )
+        return registered
 
     return decorator

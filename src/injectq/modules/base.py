@@ -32,8 +32,14 @@ class SimpleModule(Module):
     def __init__(self) -> None:
         self._steps: list[Callable[[InjectQ], None]] = []
 
-    def bind(self, service_type: Any, implementation: Any = None, scope: Any = None,
-             to: Any = None, allow_none: bool = False) -> SimpleModule:
+    def bind(
+        self,
+        service_type: Any,
+        implementation: Any = None,
+        scope: Any = None,
+        to: Any = None,
+        allow_none: bool = False,
+    ) -> SimpleModule:
         impl = implementation if implementation is not None else to
 
         def step(binder: InjectQ) -> None:
@@ -49,8 +55,9 @@ class SimpleModule(Module):
         self._steps.append(lambda binder: binder.bind_instance(service_type, instance))
         return self
 
-    def bind_factory(self, service_type: Any, factory: Callable[..., Any],
-                     scope: Any = TRANSIENT) -> SimpleModule:
+    def bind_factory(
+        self, service_type: Any, factory: Callable[..., Any], scope: Any = TRANSIENT
+    ) -> SimpleModule:
         self._steps.append(lambda binder: binder.bind_factory(service_type, factory, scope))
         return self
 
@@ -87,7 +94,9 @@ class ProviderModule(Module):
             try:
                 hints = typing.get_type_hints(member)
             except Exception as exc:
-                raise BindingError(f"Cannot read the return type of provider {name}: {exc}") from exc
+                raise BindingError(
+                    f"Cannot read the return type of provider {name}: {exc}"
+                ) from exc
             key = hints.get("return")
             if key is None:
                 raise BindingError(
@@ -106,5 +115,6 @@ class ConfigurationModule(Module):
 
     def configure(self, binder: InjectQ) -> None:
         for key, value in self.config.items():
-            binder.bind_instance(key if isinstance(key, (str, type)) else str(key), value,
-                                 allow_none=value is None)
+            binder.bind_instance(
+                key if isinstance(key, (str, type)) else str(key), value, allow_none=value is None
+            )

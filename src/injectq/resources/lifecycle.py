@@ -442,7 +442,9 @@ class ResourceState:
             return
         try:
             result = _timed_call(
-                functools.partial(init, self.instance), self.init_timeout, f"{self.label}.initialize()"
+                functools.partial(init, self.instance),
+                self.init_timeout,
+                f"{self.label}.initialize()",
             )
             if inspect.isawaitable(result):
                 # A lambda that turned out async, reached from sync code with no loop.
@@ -481,7 +483,9 @@ class ResourceState:
         what = f"{self.label}.initialize()"
         try:
             if self.spec.init_async is False:
-                result = _timed_call(functools.partial(init, self.instance), self.init_timeout, what)
+                result = _timed_call(
+                    functools.partial(init, self.instance), self.init_timeout, what
+                )
             else:
                 result = init(self.instance)
             if inspect.isawaitable(result):
@@ -560,7 +564,7 @@ class ResourceState:
                     functools.partial(dispose, self.instance), self.dispose_timeout, what
                 )
                 if inspect.isawaitable(result):
-                    asyncio.run(_timed_await(result, self.dispose_timeout, what))  # type: ignore[arg-type]
+                    asyncio.run(_timed_await(result, self.dispose_timeout, what))
             except BaseException as exc:
                 error = exc
         return self._disposed(started, error)
@@ -615,11 +619,21 @@ class ContextEntry:
     """One entered context-manager factory (``@resource()`` generators included):
     ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules)."""
 
-    __slots__ = ("cm", "dispose_timeout", "is_async", "label", "live_since", "monitor",
-                 "scope_label", "type_name", "value")
+    __slots__ = (
+        "cm",
+        "dispose_timeout",
+        "is_async",
+        "label",
+        "live_since",
+        "monitor",
+        "scope_label",
+        "type_name",
+        "value",
+    )
 
-    def __init__(self, cm: Any, is_async: bool, label: str, owner: Owner,
-                 dispose_timeout: float | None) -> None:
+    def __init__(
+        self, cm: Any, is_async: bool, label: str, owner: Owner, dispose_timeout: float | None
+    ) -> None:
         self.cm = cm
         self.is_async = is_async
         self.label = label
@@ -645,8 +659,14 @@ class ContextEntry:
         return self.is_async
 
     @classmethod
-    def enter_sync(cls, cm: Any, label: str, owner: Owner, init_timeout: float | None,
-                   dispose_timeout: float | None) -> Any:
+    def enter_sync(
+        cls,
+        cm: Any,
+        label: str,
+        owner: Owner,
+        init_timeout: float | None,
+        dispose_timeout: float | None,
+    ) -> Any:
         entry = cls(cm, False, label, owner, dispose_timeout)
         timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
         entry.monitor.record_created(label, label, owner.label)
@@ -662,8 +682,14 @@ class ContextEntry:
         return value
 
     @classmethod
-    async def enter_async(cls, cm: Any, label: str, owner: Owner, init_timeout: float | None,
-                          dispose_timeout: float | None) -> Any:
+    async def enter_async(
+        cls,
+        cm: Any,
+        label: str,
+        owner: Owner,
+        init_timeout: float | None,
+        dispose_timeout: float | None,
+    ) -> Any:
         entry = cls(cm, True, label, owner, dispose_timeout)
         timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
         entry.monitor.record_created(label, label, owner.label)
@@ -690,16 +716,23 @@ class ContextEntry:
             return None, None, None
         return type(exc), exc, exc.__traceback__
 
-    def _finish(self, started: float, error: BaseException | None,
-                body_exc: BaseException | None) -> BaseException | None:
+    def _finish(
+        self, started: float, error: BaseException | None, body_exc: BaseException | None
+    ) -> BaseException | None:
         if error is not None and error is body_exc:
             error = None  # the generator let the body's exception through: not a failure
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
         now = _perf()
-        self.monitor.record_disposed(self.label, self.type_name, self.scope_label,
-                                     now - started, now - self.live_since, error)
+        self.monitor.record_disposed(
+            self.label,
+            self.type_name,
+            self.scope_label,
+            now - started,
+            now - self.live_since,
+            error,
+        )
         return error
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
@@ -710,17 +743,26 @@ class ContextEntry:
         error: BaseException | None = None
         try:
             if self.is_async:
-                asyncio.run(_timed_await(cm.__aexit__(*self._exc_args(exc)),
-                                         self.dispose_timeout, f"{self.label} (exit)"))
+                asyncio.run(
+                    _timed_await(
+                        cm.__aexit__(*self._exc_args(exc)),
+                        self.dispose_timeout,
+                        f"{self.label} (exit)",
+                    )
+                )
             else:
-                _timed_call(functools.partial(cm.__exit__, *self._exc_args(exc)),
-                            self.dispose_timeout, f"{self.label} (exit)")
+                _timed_call(
+                    functools.partial(cm.__exit__, *self._exc_args(exc)),
+                    self.dispose_timeout,
+                    f"{self.label} (exit)",
+                )
         except BaseException as err:
             error = err
         return self._finish(started, error, exc)
 
-    async def release_async(self, owner: Owner | None,
-                            exc: BaseException | None) -> BaseException | None:
+    async def release_async(
+        self, owner: Owner | None, exc: BaseException | None
+    ) -> BaseException | None:
         cm, self.cm = self.cm, None
         if cm is None:
             return None
@@ -728,11 +770,15 @@ class ContextEntry:
         error: BaseException | None = None
         try:
             if self.is_async:
-                await _timed_await(cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout,
-                                   f"{self.label} (exit)")
+                await _timed_await(
+                    cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
+                )
             else:
-                _timed_call(functools.partial(cm.__exit__, *self._exc_args(exc)),
-                            self.dispose_timeout, f"{self.label} (exit)")
+                _timed_call(
+                    functools.partial(cm.__exit__, *self._exc_args(exc)),
+                    self.dispose_timeout,
+                    f"{self.label} (exit)",
+                )
         except BaseException as err:
             error = err
         return self._finish(started, error, exc)

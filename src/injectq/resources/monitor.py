@@ -42,7 +42,7 @@ def _summary(samples: deque[float]) -> dict[str, float]:
     if not samples:
         return {"count": 0, "mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
     data = sorted(samples)
-    p95 = data[min(len(data) - 1, int(round(0.95 * (len(data) - 1))))]
+    p95 = data[min(len(data) - 1, round(0.95 * (len(data) - 1)))]
     return {
         "count": len(data),
         "mean": statistics.fmean(data),
@@ -193,9 +193,7 @@ class ResourceMonitor:
             stats.dispose_errors += 1
         if self._subscribers:
             kind: EventKind = "disposed" if error is None else "dispose_failed"
-            self._publish(
-                ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error)
-            )
+            self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
 
 
 def logging_subscriber(

@@ -69,8 +69,9 @@ def create_test_module(bindings: Mapping[Any, Any] | None = None) -> TestModule:
 class MockFactory:
     """Records calls and returns a fixed value (or the result of ``side_effect``)."""
 
-    def __init__(self, return_value: Any = None,
-                 side_effect: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self, return_value: Any = None, side_effect: Callable[..., Any] | None = None
+    ) -> None:
         self.return_value = return_value
         self.side_effect = side_effect
         self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -86,15 +87,16 @@ class MockFactory:
         return self.return_value
 
 
-def mock_factory(return_value: Any = None,
-                 side_effect: Callable[..., Any] | None = None) -> MockFactory:
+def mock_factory(
+    return_value: Any = None, side_effect: Callable[..., Any] | None = None
+) -> MockFactory:
     return MockFactory(return_value, side_effect)
 
 
 def pytest_container_fixture() -> Callable[[], Iterator[InjectQ]]:
     """Return a generator function to register as a pytest fixture::
 
-        container = pytest.fixture(pytest_container_fixture())
+    container = pytest.fixture(pytest_container_fixture())
     """
 
     def fixture() -> Iterator[InjectQ]:

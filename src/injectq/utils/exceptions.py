@@ -93,7 +93,7 @@ class ResourceExhaustedError(ResourceError):
     """A pool had no item free within its acquire timeout."""
 
 
-class ResourceDisposalError(ResourceError, ExceptionGroup):  # type: ignore[misc]
+class ResourceDisposalError(ResourceError, ExceptionGroup):
     """One or more ``dispose()`` calls failed at a scope's exit.
 
     An :class:`ExceptionGroup` of the original exceptions; each carries a note that names
