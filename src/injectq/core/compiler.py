@@ -646,6 +646,16 @@ class Compiler:
         """The function ``get(key)`` calls on a miss, and whether it may be cached."""
         node = self.plan(key)
         lifetime = node.lifetime
+        if node.binding.kind is Kind.INSTANCE and node.spec is not None:
+            # a bound resource instance is activated by the innermost scope using it
+            inst, activate = node.binding.provider, self.activate_sync
+            var_get = self.c._scope_var.get
+
+            def resolve_instance() -> Any:
+                activate(inst, key, var_get())
+                return inst
+
+            return resolve_instance, True
         if lifetime == SINGLETON:
             return self.singleton_resolver(node), True
         if lifetime != TRANSIENT:
