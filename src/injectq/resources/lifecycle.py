@@ -355,7 +355,12 @@ class ResourceState:
                 self.init_timeout = owner.default_init_timeout
             if self.spec.dispose_timeout is None:
                 self.dispose_timeout = owner.default_dispose_timeout
+            self.scope_label = owner.label
             self.monitor.record_created(self.label, type(self.instance).__name__, owner.label)
+            if self.status == LIVE:  # no initialize(): live from creation, count it as such
+                self.monitor.record_initialized(
+                    self.label, type(self.instance).__name__, owner.label, 0.0
+                )
 
     def check_owner(self, owner: Owner) -> None:
         """A sync scope cannot await an async dispose: fail now, not at exit (§3.5)."""
