@@ -113,14 +113,37 @@ def _hints(fn: Any, owner: type | None) -> dict[str, Any]:
     localns: dict[str, Any] | None = dict(vars(owner)) if owner is not None else None
     try:
         return typing.get_type_hints(target, globalns, localns, include_extras=False)
-    except NameError as exc:
-        name = getattr(owner or target, "__qualname__", repr(target))
-        raise InjectionError(
-            f"Cannot resolve the type hints of {name}: {exc}. Define the referenced class "
-            "before resolving, or import it in the module that uses it."
-        ) from exc
+    except NameError:
+        pass  # maybe only the return annotation (never injected): resolve one by one
     except Exception:
         return dict(getattr(target, "__annotations__", {}) or {})
+    hints: dict[str, Any] = {}
+    for pname, raw in (getattr(target, "__annotations__", {}) or {}).items():
+        if pname == "return":
+            continue
+        try:
+            hints[pname] = typing.get_type_hints(
+                _Annotated(pname, raw), globalns, localns, include_extras=False
+            )[pname]
+        except NameError as exc:
+            name = getattr(owner or target, "__qualname__", repr(target))
+            raise InjectionError(
+                f"Cannot resolve the type hint of parameter '{pname}' of {name}: {exc}. "
+                "Define the referenced class at module level before resolving, or import it "
+                "in the module that uses it."
+            ) from exc
+        except Exception:
+            hints[pname] = raw
+    return hints
+
+
+class _Annotated:
+    """A stand-in carrying one annotation, so ``get_type_hints`` evaluates just that one."""
+
+    __slots__ = ("__annotations__",)
+
+    def __init__(self, name: str, annotation: Any) -> None:
+        self.__annotations__ = {name: annotation}
 
 
 @functools.cache

@@ -584,11 +584,32 @@ class Compiler:
             value = cache.get(key, _MISS)
             if value is not _MISS:
                 return value
+            # per key: the scope's lock is held only to claim the slot, never while
+            # user code runs (rule 8)
+            inflight = scope.inflight
             with scope.lock:
                 value = cache.get(key, _MISS)
-                if value is _MISS:
-                    value = build(node)(scope)
-                    cache[key] = value
+                if value is not _MISS:
+                    return value
+                slot = inflight.get(key)
+                if slot is None:
+                    slot = inflight[key] = new_slot(False)
+                    mine = True
+                else:
+                    mine = False
+            if not mine:
+                return join_slot_sync(slot, label)
+            try:
+                value = build(node)(scope)
+            except BaseException as exc:
+                with scope.lock:
+                    del inflight[key]
+                fail_slot(slot, exc, key)
+                raise
+            with scope.lock:
+                cache[key] = value
+                del inflight[key]
+            slot.set_result(value)
             return value
 
         self.scoped_resolvers[key] = resolve
@@ -617,25 +638,31 @@ class Compiler:
                 if is_resource:
                     await state_of(value, key).initialize_async(None)
                 return value
-            pending = scope.inflight.get(key)
-            if pending is not None:
-                return await asyncio.shield(pending)
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            scope.inflight[key] = future
+            inflight = scope.inflight
+            with scope.lock:
+                value = cache.get(key, _MISS)
+                slot = inflight.get(key) if value is _MISS else None
+                mine = value is _MISS and slot is None
+                if mine:
+                    slot = inflight[key] = new_slot(True)
+            if value is not _MISS:
+                if is_resource:
+                    await state_of(value, key).initialize_async(None)
+                return value
+            assert slot is not None
+            if not mine:
+                return await join_slot_async(slot, label)
             try:
                 value = await abuild(node)(scope)
             except BaseException as exc:
-                future.set_exception(
-                    exc
-                    if isinstance(exc, Exception)
-                    else InjectQError(f"creation of {label} was interrupted")
-                )
-                future.exception()  # retrieved: the raise below reports it
+                with scope.lock:
+                    del inflight[key]
+                fail_slot(slot, exc, key)
                 raise
-            finally:
-                del scope.inflight[key]
-            cache[key] = value
-            future.set_result(value)
+            with scope.lock:
+                cache[key] = value
+                del inflight[key]
+            slot.set_result(value)
             return value
 
         self.ascoped_resolvers[key] = resolve
@@ -767,5 +794,41 @@ def _pseudo_binding(fn: Callable[..., Any]) -> Binding:
     return Binding(fn, fn, Kind.FACTORY, TRANSIENT)
 
 
-def new_singleton_future() -> concurrent.futures.Future[Any]:
-    return concurrent.futures.Future()
+# ---------------------------------------------------------------------- creation slots
+# One in-flight creation per key (a singleton in the container, a scoped key in its
+# scope): the first caller builds, everyone else joins its future. The slot records who
+# builds it (thread, and task for async builds), so a caller that would wait for itself
+# gets an error instead of a deadlock.
+
+
+def new_slot(is_async: bool) -> concurrent.futures.Future[Any]:
+    slot: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    task = asyncio.current_task() if is_async else None
+    slot.owner = (threading.get_ident(), task)  # type: ignore[attr-defined]
+    return slot
+
+
+def fail_slot(slot: concurrent.futures.Future[Any], exc: BaseException, key: Any) -> None:
+    if not isinstance(exc, Exception):
+        exc = InjectQError(f"creation of {describe_key(key)} was interrupted")
+    slot.set_exception(exc)
+
+
+def join_slot_sync(slot: concurrent.futures.Future[Any], label: str) -> Any:
+    thread, task = slot.owner  # type: ignore[attr-defined]
+    if thread == threading.get_ident():
+        if task is None:
+            raise CircularDependencyError([label, label])
+        raise InjectionError(
+            f"{label} is being created by `await container.aget({label})` in this thread's "
+            f"event loop; a sync get here would block that loop. Use "
+            f"`await container.aget({label})`."
+        )
+    return slot.result()
+
+
+async def join_slot_async(slot: concurrent.futures.Future[Any], label: str) -> Any:
+    thread, task = slot.owner  # type: ignore[attr-defined]
+    if thread == threading.get_ident() and (task is None or task is asyncio.current_task()):
+        raise CircularDependencyError([label, label])
+    return await asyncio.shield(asyncio.wrap_future(slot))

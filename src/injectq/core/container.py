@@ -25,7 +25,7 @@ from injectq.core.bindings import (
     make_binding,
     normalize_scope,
 )
-from injectq.core.compiler import Compiler
+from injectq.core.compiler import Compiler, fail_slot, join_slot_async, join_slot_sync, new_slot
 from injectq.core.scopes import Scope, _raise_after_exit
 from injectq.resources.lifecycle import LIVE, resource_spec
 from injectq.resources.monitor import ResourceMonitor
@@ -351,7 +351,6 @@ class InjectQ:
 
     # singleton creation: per key, never one lock held while user code runs
     def _create_singleton(self, key: Any, build: Callable[[Scope], Any]) -> Any:
-        me = threading.get_ident()
         with self._slot_lock:
             value = self._ready_get(key, _MISS)
             if value is not _MISS:
@@ -360,25 +359,24 @@ class InjectQ:
             if pending is not _MISS:
                 return pending
             future = self._inflight.get(key)
-            mine = future is None
             if future is None:
-                future = self._inflight[key] = concurrent.futures.Future()
-                future.owner = me  # type: ignore[attr-defined]
+                future = self._inflight[key] = new_slot(False)
+                mine = True
+            else:
+                mine = False
         if not mine:
-            if future.owner == me:  # type: ignore[attr-defined]
-                from injectq.utils.exceptions import CircularDependencyError
-
-                raise CircularDependencyError([describe_key(key), describe_key(key)])
-            return future.result()
+            return join_slot_sync(future, describe_key(key))
         try:
             value = build(self._root)
         except BaseException as exc:
-            future.set_exception(exc)
-            raise
-        finally:
             with self._slot_lock:
                 self._inflight.pop(key, None)
-        self._publish_singleton(key, value)
+            fail_slot(future, exc, key)
+            raise
+        with self._slot_lock:
+            # published before the slot is freed: no window where a newcomer sees neither
+            self._publish_singleton(key, value)
+            self._inflight.pop(key, None)
         future.set_result(value)
         return value
 
@@ -391,30 +389,27 @@ class InjectQ:
             future = self._inflight.get(key)
             mine = future is None and pending is _MISS
             if mine:
-                future = self._inflight[key] = concurrent.futures.Future()
-                future.owner = None  # type: ignore[attr-defined]
+                future = self._inflight[key] = new_slot(True)
         if pending is not _MISS:
             state = getattr(pending, "_injectq_resource_state", None)
             if state is not None:
                 await state.initialize_async(None)
-            self._publish_singleton(key, pending)
+            with self._slot_lock:
+                self._publish_singleton(key, pending)
             return pending
         assert future is not None
         if not mine:
-            return await asyncio.shield(asyncio.wrap_future(future))
+            return await join_slot_async(future, describe_key(key))
         try:
             value = await abuild(self._root)
         except BaseException as exc:
-            future.set_exception(
-                exc
-                if isinstance(exc, Exception)
-                else InjectQError(f"creation of {describe_key(key)} was interrupted")
-            )
-            raise
-        finally:
             with self._slot_lock:
                 self._inflight.pop(key, None)
-        self._publish_singleton(key, value)
+            fail_slot(future, exc, key)
+            raise
+        with self._slot_lock:
+            self._publish_singleton(key, value)
+            self._inflight.pop(key, None)
         future.set_result(value)
         return value
 

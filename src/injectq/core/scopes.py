@@ -62,7 +62,7 @@ class Scope:
         self.stack: list[Any] = []
         self.pending: list[asyncio.Task[Any]] = []
         self.failures: list[tuple[ResourceState, BaseException]] = []
-        self.inflight: dict[Any, asyncio.Future[Any]] = {}
+        self.inflight: dict[Any, Any] = {}  # key -> creation slot (compiler)
         self.closed = False
         self.is_async: bool | None = None
         self.monitor: ResourceMonitor = container.resource_monitor
