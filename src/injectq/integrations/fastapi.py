@@ -32,6 +32,7 @@ import this module.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -49,6 +50,7 @@ from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
 
 if TYPE_CHECKING:
     from injectq.core.container import InjectQ
+    from injectq.core.scopes import Scope as RequestScope
 
 __all__ = [
     "InjectAPI",
@@ -198,8 +200,16 @@ class InjectQRequestMiddleware:
                 state = scope["state"] = {}
             state[STATE_KEY] = self.container
             with self.container.context():
-                async with self.container.scope(self.scope_name):
+                request_scope = self.container.scope(self.scope_name)
+                await request_scope.__aenter__()
+                error: BaseException | None = None
+                try:
                     await self.app(scope, receive, send)
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    await _exit_shielded(request_scope, error)
         elif kind == "lifespan":
             with self.container.context():
                 await self.app(scope, receive, self._lifespan_send(send))
@@ -228,6 +238,35 @@ class InjectQRequestMiddleware:
         return lifespan_send
 
 
+async def _exit_shielded(scope: RequestScope, error: BaseException | None) -> None:
+    """Leave ``scope`` (disposing what it owns) so that cancelling the request task, as
+    servers and test clients do when a client goes away, cannot interrupt a disposal
+    half way: the exit runs in its own task; a cancellation is re-raised once it is done.
+    """
+    scope._leave_context()  # this context's current scope is the parent again, now
+    exit_ = asyncio.ensure_future(
+        scope.__aexit__(
+            type(error) if error is not None else None,
+            error,
+            error.__traceback__ if error is not None else None,
+        )
+    )
+    interrupted: asyncio.CancelledError | None = None
+    while not exit_.done():
+        try:
+            await asyncio.shield(exit_)
+        except asyncio.CancelledError as cancelled:
+            if not exit_.done():
+                interrupted = cancelled
+        except BaseException:
+            pass  # the exit's own outcome, raised below
+    if interrupted is not None:
+        if not exit_.cancelled() and (failure := exit_.exception()) is not None:
+            interrupted.add_note(f"disposal at the end of the request failed: {failure!r}")
+        raise interrupted
+    exit_.result()
+
+
 def setup_fastapi(
     container: InjectQ,
     app: Any,
@@ -245,6 +284,7 @@ def setup_fastapi(
         if existing is container:
             return
         raise InjectQError("setup_fastapi: this app is already served by another container")
+    container.scope(scope_name)  # an invalid name fails here, not at the first request
     app.add_middleware(
         InjectQRequestMiddleware,
         container=container,
