@@ -65,7 +65,7 @@ class Param:
             return self.name
         ann = self.annotation
         name = getattr(ann, "__qualname__", None) or getattr(ann, "__name__", None) or repr(ann)
-        return f"{self.name}: {name}"
+        return f"{self.name}: {name.rpartition('<locals>.')[2]}"
 
 
 def is_primitive(tp: Any) -> bool:

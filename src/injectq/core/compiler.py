@@ -327,7 +327,8 @@ class Compiler:
                     if inspect.iscoroutine(value):
                         value.close()
                     raise InjectionError(
-                        f"The factory for {label} returned an awaitable; use "
+                        f"The factory for {label} is a plain function that returned an "
+                        f"awaitable; declare it `async def` and resolve it with "
                         f"`await container.aget({label})`."
                     )
                 if resource_spec(type(value)) is not None:

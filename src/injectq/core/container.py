@@ -272,11 +272,18 @@ class InjectQ:
         """Apply a module's bindings; if ``configure`` fails, nothing is changed."""
         with self._registry_lock:
             saved = dict(self._bindings)
+            saved_ready = dict(self._ready)
+            saved_pending = dict(self._pending_singletons)
             try:
                 module.configure(self)
             except BaseException:
                 self._bindings.clear()
                 self._bindings.update(saved)
+                with self._slot_lock:  # built singletons of the old bindings come back
+                    self._ready.clear()
+                    self._ready.update(saved_ready)
+                    self._pending_singletons.clear()
+                    self._pending_singletons.update(saved_pending)
                 self._invalidate()
                 raise
 
@@ -550,47 +557,52 @@ class InjectQ:
     def override(self, service_type: Any, value: Any, *, scope: Any = None) -> Iterator[Any]:
         """Temporarily bind ``service_type`` to ``value``; restores everything on exit.
 
-        Singletons built during the override are dropped at exit (they may hold the
-        override); singletons built before it are kept and never rebuilt.
+        ``value`` is classified as ``bind`` does (a class is autowired, a function is a
+        factory, anything else is an instance); when the original binding is an instance,
+        the override is one too. Singletons built before the override are kept and never
+        rebuilt; of those built during it, only the ones that depend on the overridden key
+        are dropped at exit.
         """
         with self._registry_lock:
             original = self._bindings.get(service_type)
-            if scope is not None:
-                new_scope = scope
-            elif original is not None and original.kind is not Kind.INSTANCE:
-                new_scope = original.scope
-            else:
-                new_scope = SINGLETON
-            if isinstance(value, type) or (
-                callable(value)
-                and not hasattr(value, "__self__")
-                and getattr(value, "__name__", None) == "<lambda>"
-            ):
-                binding = make_binding(service_type, value, new_scope, allow_none=True)
-            else:
+            if original is not None and original.kind is Kind.INSTANCE:
                 binding = make_binding(
                     service_type, value, SINGLETON, allow_none=True, as_instance=True
                 )
-            saved_ready = self._ready_get(service_type, _MISS)
-            ready_before = set(self._ready)
-            self._bindings[service_type] = binding
-            self._ready.pop(service_type, None)
+            else:
+                implicit = original or self._compiler.binding_for(service_type)
+                if scope is not None:
+                    new_scope = scope
+                elif implicit is not None and implicit.kind is not Kind.INSTANCE:
+                    new_scope = implicit.scope
+                else:
+                    new_scope = SINGLETON
+                binding = make_binding(service_type, value, new_scope, allow_none=True)
+            with self._slot_lock:
+                saved_ready = self._ready_get(service_type, _MISS)
+                ready_before = set(self._ready)
+                self._bindings[service_type] = binding
+                self._ready.pop(service_type, None)
+                self._pending_singletons.pop(service_type, None)
             self._invalidate()
         try:
             yield value
         finally:
             with self._registry_lock:
-                if original is None:
-                    self._bindings.pop(service_type, None)
-                else:
-                    self._bindings[service_type] = original
-                for key in list(self._ready):
-                    if key not in ready_before:
-                        del self._ready[key]
-                if saved_ready is not _MISS:
-                    self._ready[service_type] = saved_ready
-                else:
-                    self._ready.pop(service_type, None)
+                compiler = self._compiler  # plans made while the override was active
+                with self._slot_lock:
+                    for key in list(self._ready):
+                        if key not in ready_before and _depends_on(compiler, key, service_type):
+                            del self._ready[key]
+                    if original is None:
+                        self._bindings.pop(service_type, None)
+                    else:
+                        self._bindings[service_type] = original
+                    self._pending_singletons.pop(service_type, None)
+                    if saved_ready is not _MISS:
+                        self._ready[service_type] = saved_ready
+                    else:
+                        self._ready.pop(service_type, None)
                 self._invalidate()
 
     # ------------------------------------------------------------------ lifecycle
@@ -750,6 +762,29 @@ class InjectQ:
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+def _depends_on(compiler: Compiler, key: Any, target: Any) -> bool:
+    """Whether the plan of ``key`` reaches ``target`` (or cannot be told: then yes)."""
+    if key == target:
+        return True
+    try:
+        with compiler.lock:
+            root = compiler.plan(key)
+    except Exception:
+        return True
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for dep in node.dependencies:
+            if dep.key == target:
+                return True
+            todo.append(dep)
+    return False
 
 
 @contextlib.asynccontextmanager

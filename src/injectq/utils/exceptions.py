@@ -30,7 +30,9 @@ def describe_key(key: Any) -> str:
     if isinstance(key, str):
         return repr(key)
     name = getattr(key, "__qualname__", None) or getattr(key, "__name__", None)
-    return name if isinstance(name, str) else repr(key)
+    if not isinstance(name, str):
+        return repr(key)
+    return name.rpartition("<locals>.")[2]  # a class defined in a function: its own name
 
 
 def format_path(path: Sequence[str]) -> str:
