@@ -33,6 +33,7 @@ import this module.
 
 from __future__ import annotations
 
+import asyncio
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
@@ -233,8 +234,28 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
 
 
 async def _exit_scope(scope: Scope, error: BaseException | None) -> None:
+    """Leave ``scope`` (disposing what it owns) so that cancelling the worker task cannot
+    interrupt a disposal half way: the exit runs in its own task; a cancellation is
+    re-raised once it is done."""
+    scope._leave_context()  # this context's current scope is the parent again, now
     traceback: TracebackType | None = error.__traceback__ if error is not None else None
-    await scope.__aexit__(type(error) if error is not None else None, error, traceback)
+    exit_ = asyncio.ensure_future(
+        scope.__aexit__(type(error) if error is not None else None, error, traceback)
+    )
+    interrupted: asyncio.CancelledError | None = None
+    while not exit_.done():
+        try:
+            await asyncio.shield(exit_)
+        except asyncio.CancelledError as cancelled:
+            if not exit_.done():
+                interrupted = cancelled
+        except BaseException:
+            pass  # the exit's own outcome, raised below
+    if interrupted is not None:
+        if not exit_.cancelled() and (failure := exit_.exception()) is not None:
+            interrupted.add_note(f"disposal at the end of the task failed: {failure!r}")
+        raise interrupted
+    exit_.result()
 
 
 def setup_taskiq(
@@ -254,6 +275,7 @@ def setup_taskiq(
         if existing is container:
             return
         raise InjectQError("setup_taskiq: this broker is already served by another container")
+    container.scope(scope_name)  # an invalid name fails here, not at the first task
     broker.add_middlewares(
         InjectQTaskiqMiddleware(
             container, scope_name=scope_name, close_on_shutdown=close_on_shutdown
