@@ -510,3 +510,14 @@ def test_get_instance_is_thread_safe() -> None:
     InjectQ.reset_instance()
     assert InjectQ.get_instance() is not got[0]
     InjectQ.reset_instance()
+
+
+def test_activate_without_with_lasts_for_the_context() -> None:
+    c = InjectQ()
+
+    def body() -> InjectQ:
+        c.activate()
+        return InjectQ.get_instance()
+
+    assert contextvars.copy_context().run(body) is c
+    assert InjectQ.get_instance() is not c  # the caller's context was not touched

@@ -420,3 +420,29 @@ def test_invoke_unbound_key_raises() -> None:
     c = InjectQ()
     with pytest.raises(DependencyNotFoundError):
         c.invoke("nothing")
+
+
+def test_inject_with_caller_args_sees_rebinding() -> None:
+    c = make_container()
+
+    @inject(container=c)
+    def handler(n: int, db: Db) -> Db:
+        return db
+
+    first = handler(1)
+    assert first is c.get(Db)
+    replacement = Db("replaced")
+    c.bind_instance(Db, replacement)
+    assert handler(2) is replacement
+    with c.override(Db, Db("over")):
+        assert handler(3).url == "over"
+    assert handler(4) is replacement
+
+
+def test_inject_marker_outside_inject_resolves_lazily_from_active_container() -> None:
+    c = make_container()
+    c["url"] = "lazy"
+    marker = Inject[Db]
+    with c.context():
+        assert marker.url == "lazy"  # attribute access resolves from the active container
+    assert repr(Inject[Db]) == "Inject[Db]"

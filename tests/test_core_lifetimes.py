@@ -331,3 +331,13 @@ def test_lifetime_decorator_on_non_class_is_binding_error() -> None:
     c = InjectQ()
     with pytest.raises(BindingError):
         singleton(lambda: 1, container=c)  # type: ignore[type-var]
+
+
+def test_get_of_built_singleton_is_the_ready_dicts_getitem() -> None:
+    c = InjectQ()
+    c.bind(Thing, Thing)
+    thing = c.get(Thing)
+    # the hot path is one C call: no Python frame between the caller and the dict
+    assert type(c.get).__name__ == "builtin_function_or_method"
+    assert isinstance(c.get.__self__, dict)
+    assert c.get.__self__[Thing] is thing

@@ -87,7 +87,7 @@ class InjectQ:
         self._ready_get = self._ready.get
         self._resolvers: dict[Any, Callable[[], Any]] = {}
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
-        self._callers: dict[Any, Callable[[], Any]] = {}
+        self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
         self._inflight: dict[Any, concurrent.futures.Future[Any]] = {}
         self._pending_singletons: dict[Any, Any] = {}
         self._slot_lock = threading.Lock()
@@ -459,6 +459,19 @@ class InjectQ:
         return result
 
     def _missing_plan(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> list[tuple[str, Any]]:
+        cache_key = (fn, len(args), tuple(kwargs))
+        try:
+            cached: list[tuple[str, Any]] | None = self._callers.get(cache_key)  # type: ignore[assignment]
+        except TypeError:  # an unhashable callable: plan every call
+            return self._make_missing_plan(fn, args, kwargs)
+        if cached is None:
+            cached = self._make_missing_plan(fn, args, kwargs)
+            self._callers[cache_key] = cached  # type: ignore[assignment]
+        return cached
+
+    def _make_missing_plan(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> list[tuple[str, Any]]:
         from injectq.core.analysis import analyze
