@@ -531,3 +531,19 @@ def test_importing_injectq_does_not_import_the_frameworks() -> None:
         "assert 'fastapi' in sys.modules and 'taskiq' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------- the docs
+def test_docs_integrations_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```python block of docs/integrations.md runs, in order, in one namespace."""
+    import re
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert len(blocks) == 3
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for index, code in enumerate(blocks):
+        exec(compile(code, f"docs/integrations.md[{index}]", "exec"), namespace)
+    fastapi_app = namespace["app"]
+    assert any(m.cls is InjectQRequestMiddleware for m in fastapi_app.user_middleware)
