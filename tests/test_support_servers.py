@@ -42,13 +42,13 @@ async def test_http_server_with_aiohttp(http_server):
         for _ in range(3):
             async with session.get(f"{http_server}/data") as response:
                 assert (await response.json())["items"][0]["name"] == "alpha"
-    assert http_server.server.wait_for_connections(0) == 0
+    assert await http_server.server.await_connections(0) == 0
     assert http_server.server.stats()["request_count"] == 3
 
 
 async def test_kv_server_protocol_and_connection_tracking(kv_server):
     conn = await kv_client.create_connection(kv_server.url)
-    assert kv_server.wait_for_connections(1) == 1
+    assert await kv_server.await_connections(1) == 1
     assert await conn.ping()
     assert await conn.get("missing") is None
     assert await conn.set("greeting", "hello world")
@@ -61,7 +61,7 @@ async def test_kv_server_protocol_and_connection_tracking(kv_server):
     conn.close()  # sync, as the page calls it
     await conn.wait_closed()
     assert conn.closed
-    assert kv_server.wait_for_connections(0) == 0
+    assert await kv_server.await_connections(0) == 0
     stats = kv_server.stats()
     assert stats["total_connections"] == 1
     assert stats["commands"] == ["PING", "GET", "SET", "GET", "DEL", "DEL"]
@@ -87,7 +87,7 @@ async def test_cache_client_and_server_side_drop(kv_server, page_env):
     with pytest.raises((kv_client.KVError, ConnectionError)):
         await client.ping()
     await client.close()
-    assert kv_server.wait_for_connections(0) == 0
+    assert await kv_server.await_connections(0) == 0
 
 
 async def test_concurrent_kv_commands_on_one_connection(kv_server):
@@ -177,6 +177,6 @@ async def test_stand_in_resources_without_a_container(page_env, kv_server):
     assert await cache.set("a", {"b": 1})  # lazily initializes, like the page's resources
     assert await cache.get("a") == {"b": 1}
     await cache.dispose()
-    assert kv_server.wait_for_connections(0) == 0
+    assert await kv_server.await_connections(0) == 0
     assert page_env.events == ["CacheConnection.initialize", "CacheConnection.dispose"]
     assert ns["DatabaseConfig"]().database == str(page_env.db_path)

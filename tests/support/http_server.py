@@ -8,6 +8,7 @@ client pool reused and then closed its connections.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -120,6 +121,17 @@ class HTTPServer:
     def live_connections(self) -> int:
         """TCP connections the server currently holds open."""
         return len(self._server.server_state.connections)
+
+    async def await_connections(self, count: int, attempts: int = 1000) -> int:
+        """Like :meth:`wait_for_connections`, for async tests: polls without blocking the
+        caller's event loop (a client's close may still need that loop to run)."""
+        seen = self.live_connections()
+        for _ in range(attempts):
+            seen = self.live_connections()
+            if seen == count:
+                break
+            await asyncio.sleep(0.005)
+        return seen
 
     def wait_for_connections(self, count: int, attempts: int = 1000) -> int:
         """Poll (bounded) until the server holds ``count`` live connections; return the last count."""

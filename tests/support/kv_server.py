@@ -146,6 +146,17 @@ class KVServer:
                 "keys": sorted(self.data),
             }
 
+    async def await_connections(self, count: int, attempts: int = 1000) -> int:
+        """Like :meth:`wait_for_connections`, for async tests: polls without blocking the
+        caller's event loop (a client's close may still need that loop to run)."""
+        seen = self.live_connections()
+        for _ in range(attempts):
+            seen = self.live_connections()
+            if seen == count:
+                break
+            await asyncio.sleep(0.005)
+        return seen
+
     def wait_for_connections(self, count: int, attempts: int = _WAIT_ATTEMPTS) -> int:
         """Poll (bounded) until ``count`` clients are connected; return the last count seen.
 
