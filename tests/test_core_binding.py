@@ -200,7 +200,7 @@ def test_callable_bound_with_bind_is_a_factory_with_injected_params() -> None:
 def test_callable_set_with_setitem_is_a_factory() -> None:
     c = InjectQ()
     c["url"] = "u"
-    c[Repo] = lambda db: Repo(db)  # unannotated: filled by the string key? no: by name 'db'
+    c[Repo] = lambda db: Repo(db)  # a factory; its unannotated 'db' is fed by the key 'db'
     c["db"] = Db("named")
     assert c.get(Repo).db.url == "named"
 
