@@ -159,9 +159,74 @@ def analyze(fn: Any) -> tuple[Param, ...]:
         return _analyze(fn)
 
 
+def _plain_function(fn: Any) -> tuple[types.FunctionType, bool] | None:
+    """The plain Python function behind ``fn`` when its code object tells the whole
+    signature (no ``__signature__``, no metaclass ``__call__``, no custom ``__new__``,
+    no wrapper): reading it directly is ~10x cheaper than ``inspect.signature``."""
+    if isinstance(fn, type):
+        if type(fn).__call__ is not type.__call__ or fn.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+            return None
+        if "__signature__" in vars(fn):
+            return None
+        init = fn.__init__  # type: ignore[misc]
+        skip_self = True
+    else:
+        init, skip_self = fn, False
+    if type(init) is not types.FunctionType:
+        return None
+    if hasattr(init, "__wrapped__") or hasattr(init, "__signature__"):
+        return None
+    return init, skip_self
+
+
+_CO_VARARGS = inspect.CO_VARARGS
+_CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
+
+
+def _analyze_plain(fn: Any, init: types.FunctionType, skip_self: bool) -> tuple[Param, ...]:
+    from injectq.decorators.markers import inject_key_of  # late: decorators import core
+
+    code = init.__code__
+    argc, kwonly = code.co_argcount, code.co_kwonlyargcount
+    names = code.co_varnames[: argc + kwonly]
+    defaults = init.__defaults__ or ()
+    kwdefaults = init.__kwdefaults__ or {}
+    annotations = init.__annotations__
+    if any(isinstance(value, str) for value in annotations.values()):
+        annotations = _hints(init, fn if isinstance(fn, type) else None)
+    first_default = argc - len(defaults)
+    params: list[Param] = []
+    for index, name in enumerate(names):
+        if skip_self and index == 0:
+            continue
+        keyword_only = index >= argc
+        if keyword_only:
+            default = kwdefaults.get(name, EMPTY)
+        elif index >= first_default:
+            default = defaults[index - first_default]
+        else:
+            default = EMPTY
+        annotation = annotations.get(name, EMPTY)
+        if isinstance(annotation, str):
+            annotation = EMPTY
+        optional = False
+        if annotation is not EMPTY:
+            annotation, optional = _unwrap_optional(annotation)
+        inject_key = inject_key_of(default)
+        if inject_key is not EMPTY:
+            default = EMPTY
+        params.append(Param(name, annotation, default, keyword_only, inject_key, optional))
+    return tuple(params)
+
+
 def _analyze(fn: Any) -> tuple[Param, ...]:
     from injectq.decorators.markers import inject_key_of  # late: decorators import core
 
+    if isinstance(fn, type) and fn.__init__ is object.__init__ and fn.__new__ is object.__new__:  # type: ignore[misc,comparison-overlap]
+        return ()
+    plain = _plain_function(fn)
+    if plain is not None:
+        return _analyze_plain(fn, *plain)
     owner = fn if isinstance(fn, type) else None
     target, _skip_self = _target_function(fn)
     if target is object.__init__:

@@ -509,6 +509,50 @@ class Compiler:
         return fn  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ lifetimes
+    # ------------------------------------------------------------------ one-off building
+    def construct_now(self, node: Node, owner: Scope) -> Any:
+        """Build ``node`` by walking its plan: for things built once (singletons), where
+        generating code would cost more than it saves."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for param, dep in node.args:
+            value = dep.value if isinstance(dep, Value) else self.resolve_now(dep, owner)
+            if param.keyword_only:
+                kwargs[param.name] = value
+            else:
+                args.append(value)
+        if self._needs_maker(node):
+            return self._maker(node)(owner, *args, **kwargs)
+        return node.binding.provider(*args, **kwargs)
+
+    def resolve_now(self, node: Node, owner: Scope) -> Any:
+        binding = node.binding
+        if binding.kind is Kind.INSTANCE:
+            if node.spec is not None:
+                self.activate_sync(binding.provider, node.key, owner)
+            return binding.provider
+        if binding.scope == SINGLETON:
+            return self.singleton_resolver(node)()
+        if binding.scope == TRANSIENT:
+            return self.construct_now(node, owner)
+        return self.scoped_resolver(node)()
+
+    def reset(self) -> None:
+        """Forget every plan and generated function (the registry changed)."""
+        for cache in (
+            self.nodes,
+            self.builds,
+            self.abuilds,
+            self.singleton_resolvers,
+            self.asingleton_resolvers,
+            self.scoped_resolvers,
+            self.ascoped_resolvers,
+            self.makers,
+            self.amakers,
+        ):
+            if cache:
+                cache.clear()
+
     def singleton_resolver(self, node: Node) -> Callable[[], Any]:
         resolver = self.singleton_resolvers.get(node.key)
         if resolver is not None:
@@ -525,13 +569,14 @@ class Compiler:
             resolver = resolve_instance
         else:
             create = c._create_singleton
-            build = self.build
+            construct_now = self.construct_now
 
             def resolve() -> Any:
                 value = ready_get(key, _MISS)
                 if value is not _MISS:
                     return value
-                return create(key, lambda owner: build(node)(owner))
+                # built once per container: interpreting the plan beats generating code
+                return create(key, lambda owner: construct_now(node, owner))
 
             resolver = resolve
         self.singleton_resolvers[key] = resolver

@@ -97,6 +97,7 @@ class InjectQ:
             f"injectq.scope.{id(self)}", default=self._root
         )
         self._compiler = Compiler(self)
+        self._version = 0  # bumped by every registry change; stale compiles are not kept
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
         self._bindings[ResourceMonitor] = Binding(
             ResourceMonitor, self.resource_monitor, Kind.INSTANCE, SINGLETON
@@ -176,10 +177,11 @@ class InjectQ:
     # ------------------------------------------------------------------ registration
     def _invalidate(self) -> None:
         """Drop everything compiled: it may have inlined a binding that changed."""
-        self._resolvers.clear()
-        self._aresolvers.clear()
-        self._callers.clear()
-        self._compiler = Compiler(self)
+        self._version += 1
+        for cache in (self._resolvers, self._aresolvers, self._callers):
+            if cache:
+                cache.clear()
+        self._compiler.reset()
 
     def _store(self, binding: Binding) -> None:
         with self._registry_lock:
@@ -308,8 +310,9 @@ class InjectQ:
         resolver = self._resolvers.get(key)
         if resolver is None:
             with self._compiler.lock:
+                version = self._version
                 resolver, complete = self._compiler.root_resolver(key)
-                if complete:
+                if complete and version == self._version:
                     self._resolvers[key] = resolver
         return resolver()
 
