@@ -13,7 +13,6 @@ caches), so generated code never sees a stale binding.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import itertools
 import logging
@@ -630,31 +629,23 @@ class Compiler:
             value = cache.get(key, _MISS)
             if value is not _MISS:
                 return value
-            # per key: the scope's lock is held only to claim the slot, never while
-            # user code runs (rule 8)
+            # claim the key (dict.setdefault is atomic): no lock is held while user code
+            # runs, and an unrelated key never waits (rule 8)
             inflight = scope.inflight
-            with scope.lock:
-                value = cache.get(key, _MISS)
-                if value is not _MISS:
-                    return value
-                slot = inflight.get(key)
-                if slot is None:
-                    slot = inflight[key] = new_slot(False)
-                    mine = True
-                else:
-                    mine = False
-            if not mine:
-                return join_slot_sync(slot, label)
-            try:
-                value = build(node)(scope)
-            except BaseException as exc:
-                with scope.lock:
+            slot = new_slot(False)
+            claimed = inflight.setdefault(key, slot)
+            if claimed is not slot:
+                return join_slot_sync(claimed, label)
+            value = cache.get(key, _MISS)
+            if value is _MISS:
+                try:
+                    value = build(node)(scope)
+                except BaseException as exc:
                     del inflight[key]
-                fail_slot(slot, exc, key)
-                raise
-            with scope.lock:
+                    fail_slot(slot, exc, key)
+                    raise
                 cache[key] = value
-                del inflight[key]
+            del inflight[key]
             slot.set_result(value)
             return value
 
@@ -685,29 +676,22 @@ class Compiler:
                     await state_of(value, key).initialize_async(None)
                 return value
             inflight = scope.inflight
-            with scope.lock:
-                value = cache.get(key, _MISS)
-                slot = inflight.get(key) if value is _MISS else None
-                mine = value is _MISS and slot is None
-                if mine:
-                    slot = inflight[key] = new_slot(True)
-            if value is not _MISS:
-                if is_resource:
-                    await state_of(value, key).initialize_async(None)
-                return value
-            assert slot is not None
-            if not mine:
-                return await join_slot_async(slot, label)
-            try:
-                value = await abuild(node)(scope)
-            except BaseException as exc:
-                with scope.lock:
+            slot = new_slot(True)
+            claimed = inflight.setdefault(key, slot)
+            if claimed is not slot:
+                return await join_slot_async(claimed, label)
+            value = cache.get(key, _MISS)
+            if value is _MISS:
+                try:
+                    value = await abuild(node)(scope)
+                except BaseException as exc:
                     del inflight[key]
-                fail_slot(slot, exc, key)
-                raise
-            with scope.lock:
+                    fail_slot(slot, exc, key)
+                    raise
                 cache[key] = value
-                del inflight[key]
+            elif is_resource:
+                await state_of(value, key).initialize_async(None)
+            del inflight[key]
             slot.set_result(value)
             return value
 
@@ -847,23 +831,94 @@ def _pseudo_binding(fn: Callable[..., Any]) -> Binding:
 # gets an error instead of a deadlock.
 
 
-def new_slot(is_async: bool) -> concurrent.futures.Future[Any]:
-    slot: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    task = asyncio.current_task() if is_async else None
-    slot.owner = (threading.get_ident(), task)  # type: ignore[attr-defined]
-    return slot
+class CreationSlot:
+    """Marks a key being created, so concurrent callers wait for that one creation.
+
+    Much cheaper than a ``concurrent.futures.Future`` on the uncontended path (no
+    Condition, no lock): the Event or asyncio futures exist only once someone waits.
+    """
+
+    __slots__ = ("done", "error", "event", "task", "thread", "value", "waiters")
+
+    def __init__(self, thread: int, task: object) -> None:
+        self.thread = thread
+        self.task = task
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.event: threading.Event | None = None
+        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] | None = None
+
+    def _finish(self, value: Any, error: BaseException | None) -> None:
+        with _slot_guard:
+            self.value, self.error, self.done = value, error, True
+            event, waiters = self.event, self.waiters
+        if event is not None:
+            event.set()
+        if waiters:
+            for loop, future in waiters:
+                loop.call_soon_threadsafe(_settle, future, value, error)
+
+    def set_result(self, value: Any) -> None:
+        self._finish(value, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._finish(None, error)
+
+    def result(self) -> Any:
+        event: threading.Event | None = None
+        with _slot_guard:
+            if not self.done:
+                if self.event is None:
+                    self.event = threading.Event()
+                event = self.event
+        if event is not None:
+            event.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    async def aresult(self) -> Any:
+        future: asyncio.Future[Any] | None = None
+        with _slot_guard:
+            if not self.done:
+                loop = asyncio.get_running_loop()
+                future = loop.create_future()
+                if self.waiters is None:
+                    self.waiters = []
+                self.waiters.append((loop, future))
+        if future is not None:
+            return await future
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
-def fail_slot(slot: concurrent.futures.Future[Any], exc: BaseException, key: Any) -> None:
+_slot_guard = threading.Lock()
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def new_slot(is_async: bool) -> CreationSlot:
+    return CreationSlot(threading.get_ident(), asyncio.current_task() if is_async else None)
+
+
+def fail_slot(slot: CreationSlot, exc: BaseException, key: Any) -> None:
     if not isinstance(exc, Exception):
         exc = InjectQError(f"creation of {describe_key(key)} was interrupted")
     slot.set_exception(exc)
 
 
-def join_slot_sync(slot: concurrent.futures.Future[Any], label: str) -> Any:
-    thread, task = slot.owner  # type: ignore[attr-defined]
-    if thread == threading.get_ident():
-        if task is None:
+def join_slot_sync(slot: CreationSlot, label: str) -> Any:
+    if slot.thread == threading.get_ident():
+        if slot.task is None:
             raise CircularDependencyError([label, label])
         raise InjectionError(
             f"{label} is being created by `await container.aget({label})` in this thread's "
@@ -873,8 +928,9 @@ def join_slot_sync(slot: concurrent.futures.Future[Any], label: str) -> Any:
     return slot.result()
 
 
-async def join_slot_async(slot: concurrent.futures.Future[Any], label: str) -> Any:
-    thread, task = slot.owner  # type: ignore[attr-defined]
-    if thread == threading.get_ident() and (task is None or task is asyncio.current_task()):
+async def join_slot_async(slot: CreationSlot, label: str) -> Any:
+    if slot.thread == threading.get_ident() and (
+        slot.task is None or slot.task is asyncio.current_task()
+    ):
         raise CircularDependencyError([label, label])
-    return await asyncio.shield(asyncio.wrap_future(slot))
+    return await slot.aresult()

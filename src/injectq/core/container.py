@@ -8,7 +8,6 @@ which runs a resolver generated once per key by :mod:`injectq.core.compiler`.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import threading
 import warnings
@@ -25,7 +24,14 @@ from injectq.core.bindings import (
     make_binding,
     normalize_scope,
 )
-from injectq.core.compiler import Compiler, fail_slot, join_slot_async, join_slot_sync, new_slot
+from injectq.core.compiler import (
+    Compiler,
+    CreationSlot,
+    fail_slot,
+    join_slot_async,
+    join_slot_sync,
+    new_slot,
+)
 from injectq.core.scopes import Scope, _raise_after_exit
 from injectq.resources.lifecycle import LIVE, resource_spec
 from injectq.resources.monitor import ResourceMonitor
@@ -88,7 +94,7 @@ class InjectQ:
         self._resolvers: dict[Any, Callable[[], Any]] = {}
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
         self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
-        self._inflight: dict[Any, concurrent.futures.Future[Any]] = {}
+        self._inflight: dict[Any, CreationSlot] = {}
         self._pending_singletons: dict[Any, Any] = {}
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
