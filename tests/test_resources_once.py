@@ -1,0 +1,272 @@
+"""DESIGN §3.1/§3.2: exactly once, lazy, user calls join the container's."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from injectq import InjectQ, ResourceInitializationError, resource
+
+
+def make_async_db(path: Path, gate: asyncio.Event | None = None) -> type:
+    @resource
+    class AsyncDb:
+        inits = 0
+        disposals = 0
+
+        def __init__(self) -> None:
+            self.conn: sqlite3.Connection | None = None
+
+        async def initialize(self) -> None:
+            type(self).inits += 1
+            if gate is not None:
+                await gate.wait()
+            else:
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                await asyncio.sleep(0.01)
+            self.conn = sqlite3.connect(path, check_same_thread=False)
+            self.conn.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+
+        async def dispose(self) -> None:
+            type(self).disposals += 1
+            assert self.conn is not None
+            self.conn.close()
+            self.conn = None
+
+    return AsyncDb
+
+
+def make_sync_db(path: Path) -> type:
+    @resource
+    class SyncDb:
+        inits = 0
+        disposals = 0
+        lock = threading.Lock()
+
+        def __init__(self) -> None:
+            self.conn: sqlite3.Connection | None = None
+
+        def initialize(self) -> None:
+            with self.lock:
+                type(self).inits += 1
+            threading.Event().wait(0.05)  # slow: everyone else arrives meanwhile
+            self.conn = sqlite3.connect(path, check_same_thread=False)
+
+        def dispose(self) -> None:
+            type(self).disposals += 1
+            assert self.conn is not None
+            self.conn.close()
+            self.conn = None
+
+    return SyncDb
+
+
+async def test_1000_tasks_initialize_lazy_singleton_once(tmp_path: Path) -> None:
+    Db = make_async_db(tmp_path / "db.sqlite3")
+    c = InjectQ()
+    c.bind(Db, Db)
+    assert Db.inits == 0  # lazy: binding does nothing
+    results = await asyncio.gather(*(c.aget(Db) for _ in range(1000)))
+    first = results[0]
+    assert all(r is first for r in results)
+    assert Db.inits == 1
+    assert first.conn is not None
+    first.conn.execute("INSERT INTO t VALUES (1)")
+    await c.aclose()
+    assert Db.disposals == 1
+    assert first.conn is None
+
+
+async def test_1000_tasks_initialize_bound_instance_once_in_one_scope(tmp_path: Path) -> None:
+    Db = make_async_db(tmp_path / "db.sqlite3")
+    c = InjectQ()
+    db = Db()
+    c.bind_instance(Db, db)
+    async with c.resource_scope():
+        results = await asyncio.gather(*(c.aget(Db) for _ in range(1000)))
+        assert all(r is db for r in results)
+        assert Db.inits == 1
+        assert db.conn is not None
+    assert Db.disposals == 1
+
+
+def test_32_threads_initialize_lazy_singleton_once(tmp_path: Path) -> None:
+    Db = make_sync_db(tmp_path / "db.sqlite3")
+    c = InjectQ()
+    c.bind(Db, Db)
+    barrier = threading.Barrier(32)
+    seen: list[object] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            seen.append(c.get(Db))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert len(seen) == 32
+    assert all(s is seen[0] for s in seen)
+    assert Db.inits == 1
+    c.close()
+    assert Db.disposals == 1
+
+
+def test_32_threads_calling_initialize_on_one_instance_run_it_once(tmp_path: Path) -> None:
+    Db = make_sync_db(tmp_path / "db.sqlite3")
+    c = InjectQ()
+    db = Db()
+    c.bind_instance(Db, db)
+    barrier = threading.Barrier(33)
+    errors: list[BaseException] = []
+
+    def user_call() -> None:
+        try:
+            barrier.wait()
+            db.initialize()
+            assert db.conn is not None
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user_call) for _ in range(32)]
+    for t in threads:
+        t.start()
+    with c.resource_scope():
+        barrier.wait()
+        assert c.get(Db) is db
+        assert db.conn is not None
+        for t in threads:
+            t.join(10)
+    assert errors == []
+    assert Db.inits == 1
+    assert Db.disposals == 1  # the scope was one holder; user calls joined its activation
+
+
+async def test_user_initialize_joins_container_call(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    Db = make_async_db(tmp_path / "db.sqlite3", gate)
+    c = InjectQ()
+    db = Db()
+    c.bind_instance(Db, db)
+    async with c.resource_scope():
+        getter = asyncio.create_task(c.aget(Db))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert Db.inits == 1
+        # the user's own calls, made while the container's is in flight, wait for it
+        user_calls = [asyncio.create_task(db.initialize()) for _ in range(10)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not getter.done()
+        assert not any(t.done() for t in user_calls)
+        gate.set()
+        assert await getter is db
+        await asyncio.gather(*user_calls)
+        assert db.conn is not None
+        assert Db.inits == 1
+        await db.initialize()  # once live: a no-op, not a second initialization
+        assert Db.inits == 1
+    assert Db.disposals == 1
+
+
+async def test_user_initialize_first_then_container_joins(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    Db = make_async_db(tmp_path / "db.sqlite3", gate)
+    c = InjectQ()
+    db = Db()
+    c.bind_instance(Db, db)
+    async with c.resource_scope():
+        user = asyncio.create_task(db.initialize())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        getter = asyncio.create_task(c.aget(Db))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert not getter.done()
+        gate.set()
+        await user
+        assert await getter is db
+        assert Db.inits == 1
+    # the scope took ownership when it activated it: disposed at exit
+    assert Db.disposals == 1
+    assert db.conn is None
+
+
+async def test_get_in_running_loop_schedules_and_aget_joins(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    Db = make_async_db(tmp_path / "db.sqlite3", gate)
+    c = InjectQ()
+    c.bind(Db, Db)
+    db = c.get(Db)  # returns now; its initialization is scheduled
+    assert db.conn is None
+    assert c.get(Db) is db
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert Db.inits == 1
+    waiter = asyncio.create_task(c.aget(Db))
+    user = asyncio.create_task(db.initialize())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not waiter.done() and not user.done()
+    gate.set()
+    assert await waiter is db
+    await user
+    assert db.conn is not None
+    assert Db.inits == 1
+    await c.aclose()
+    assert Db.disposals == 1
+
+
+async def test_get_in_running_loop_inside_scope_joined_by_scope_exit(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    Db = make_async_db(tmp_path / "db.sqlite3", gate)
+    c = InjectQ()
+    c.bind(Db, Db, scope="transient")
+    async with c.resource_scope():
+        db = c.get(Db)
+        assert db.conn is None
+        asyncio.get_running_loop().call_later(0.01, gate.set)
+    # the exit joined the scheduled initialization, then disposed it
+    assert Db.inits == 1
+    assert Db.disposals == 1
+    assert db.conn is None
+
+
+def test_sync_get_of_async_init_without_loop_says_use_aget(tmp_path: Path) -> None:
+    Db = make_async_db(tmp_path / "db.sqlite3")
+    c = InjectQ()
+    c.bind(Db, Db)
+    with pytest.raises(ResourceInitializationError, match="aget"):
+        c.get(Db)
+    assert Db.inits == 0
+    # the container still works from async code afterwards
+    db = asyncio.run(c.aget(Db))
+    assert db.conn is not None
+    asyncio.run(c.aclose())
+    assert Db.disposals == 1
+
+
+def test_sync_initialize_runs_on_get_and_is_lazy(tmp_path: Path) -> None:
+    Db = make_sync_db(tmp_path / "db.sqlite3")
+    c = InjectQ()
+    c.bind(Db, Db)
+    assert Db.inits == 0
+    db = c.get(Db)
+    assert db.conn is not None and Db.inits == 1
+    db.initialize()  # user call on a live resource: joins (no-op)
+    assert Db.inits == 1
+    c.close()
+    assert Db.disposals == 1
+    db.dispose()  # a second dispose of the same activation is a no-op
+    assert Db.disposals == 1
