@@ -728,14 +728,20 @@ class Compiler:
             _root=self.c._root,
             _warn=self.warn_root_transient,
         )
-        source = (
-            "def _resolve():\n"
-            "    _o = _get()\n"
-            "    if _o.closed:\n"
-            "        _closed(_o)\n"
-            f"{warn}"
-            f"    return {expr}\n"
-        )
+        if "_o" not in expr:
+            # plain objects only: no owner is needed, and no resource or scoped instance
+            # could be handed out half-disposed from a closed scope (scoped resolvers
+            # check for themselves), so skip the scope lookup
+            source = f"def _resolve():\n    return {expr}\n"
+        else:
+            source = (
+                "def _resolve():\n"
+                "    _o = _get()\n"
+                "    if _o.closed:\n"
+                "        _closed(_o)\n"
+                f"{warn}"
+                f"    return {expr}\n"
+            )
         return self._exec(source, unit, "_resolve"), unit.complete
 
     def aroot_resolver(self, key: Any) -> tuple[Callable[[], Any], bool]:
