@@ -369,6 +369,39 @@ async def test_transient_resources_are_owned_by_the_request(stats: Stats) -> Non
     assert stats.opens == stats.closes == 2
 
 
+async def test_cancelling_the_request_does_not_interrupt_disposal(stats: Stats) -> None:
+    disposing = asyncio.Event()
+    finished: list[str] = []
+
+    @resource
+    class SlowToClose:
+        async def dispose(self) -> None:
+            disposing.set()
+            await asyncio.sleep(0.2)
+            finished.append("closed")
+
+    c = InjectQ()
+    c.bind_instance(Stats, stats)
+    c.bind(SlowToClose, SlowToClose, scope="request")
+    c.bind(Connection, Connection, scope="request")
+    app = FastAPI()
+    setup_fastapi(c, app)
+
+    @app.get("/")
+    async def index(conn: InjectAPI[Connection], slow: InjectAPI[SlowToClose]) -> str:
+        return "ok"
+
+    async with client_for(app) as client:
+        request = asyncio.create_task(client.get("/"))
+        await asyncio.wait_for(disposing.wait(), 5)
+        request.cancel()  # the server gives up on the request mid-disposal
+        with pytest.raises(asyncio.CancelledError):
+            await request
+    assert finished == ["closed"]  # the interrupted disposal still ran to its end
+    assert stats.opens == stats.closes == 1  # and so did the ones after it
+    assert c.current_scope() is None
+
+
 async def test_without_setup_the_error_says_what_to_do(container: InjectQ) -> None:
     app = FastAPI()
 
