@@ -7,28 +7,19 @@ the first resolution, not at decoration time, so classes may refer to ones defin
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import sys
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
+from injectq.core.markers import EMPTY, inject_key_of
 from injectq.utils.exceptions import InjectionError
 
 __all__ = ["EMPTY", "Param", "analyze", "is_autowirable", "is_primitive"]
 
-
-class _Empty:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<empty>"
-
-
-EMPTY: Final = _Empty()
 
 _PRIMITIVES: Final = frozenset(
     {
@@ -51,8 +42,9 @@ _PRIMITIVES: Final = frozenset(
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Param:
+class Param(NamedTuple):
+    """One injectable parameter (a tuple: cheap to build for thousands of classes)."""
+
     name: str
     annotation: Any  # the resolved type, or EMPTY
     default: Any  # the default value, or EMPTY
@@ -82,6 +74,8 @@ def is_autowirable(tp: Any) -> bool:
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    if type(tp) is type:  # a plain class: the common case, no typing machinery needed
+        return tp, False
     origin = typing.get_origin(tp)
     if origin is typing.Union or origin is types.UnionType:
         args = [a for a in typing.get_args(tp) if a is not types.NoneType]
@@ -166,7 +160,7 @@ def _plain_function(fn: Any) -> tuple[types.FunctionType, bool] | None:
     if isinstance(fn, type):
         if type(fn).__call__ is not type.__call__ or fn.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
             return None
-        if "__signature__" in vars(fn):
+        if "__signature__" in fn.__dict__:
             return None
         init = fn.__init__  # type: ignore[misc]
         skip_self = True
@@ -174,7 +168,8 @@ def _plain_function(fn: Any) -> tuple[types.FunctionType, bool] | None:
         init, skip_self = fn, False
     if type(init) is not types.FunctionType:
         return None
-    if hasattr(init, "__wrapped__") or hasattr(init, "__signature__"):
+    extra = init.__dict__
+    if extra and ("__wrapped__" in extra or "__signature__" in extra):
         return None
     return init, skip_self
 
@@ -184,8 +179,6 @@ _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 
 
 def _analyze_plain(fn: Any, init: types.FunctionType, skip_self: bool) -> tuple[Param, ...]:
-    from injectq.decorators.markers import inject_key_of  # late: decorators import core
-
     code = init.__code__
     argc, kwonly = code.co_argcount, code.co_kwonlyargcount
     names = code.co_varnames[: argc + kwonly]
@@ -220,8 +213,6 @@ def _analyze_plain(fn: Any, init: types.FunctionType, skip_self: bool) -> tuple[
 
 
 def _analyze(fn: Any) -> tuple[Param, ...]:
-    from injectq.decorators.markers import inject_key_of  # late: decorators import core
-
     if isinstance(fn, type) and fn.__init__ is object.__init__ and fn.__new__ is object.__new__:  # type: ignore[misc,comparison-overlap]
         return ()
     plain = _plain_function(fn)

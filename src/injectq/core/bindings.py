@@ -10,8 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from injectq.utils.exceptions import BindingError, describe_key
 
@@ -38,8 +37,9 @@ class Kind(enum.Enum):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Binding:
+class Binding(NamedTuple):
+    """What one key is bound to (immutable; a tuple, so binding thousands stays cheap)."""
+
     key: Any
     provider: Any
     kind: Kind

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
 from injectq.core.bindings import SINGLETON, TRANSIENT, Binding, Kind, context_factory_info
@@ -53,8 +53,7 @@ _MISS: Any = object()
 _ids = itertools.count()
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
+class Value(NamedTuple):
     """A parameter filled with its default (or None for an optional dependency)."""
 
     value: Any

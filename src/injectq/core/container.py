@@ -435,7 +435,11 @@ class InjectQ:
         return value
 
     def _publish_singleton(self, key: Any, value: Any) -> None:
-        state = getattr(value, "_injectq_resource_state", None)
+        state = (
+            getattr(value, "_injectq_resource_state", None)
+            if resource_spec(type(value)) is not None
+            else None
+        )
         if state is not None and state.status != LIVE:
             # get() inside a loop scheduled its async initialize(): ready once it is done
             self._pending_singletons[key] = value

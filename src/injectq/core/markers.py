@@ -1,27 +1,31 @@
 """``Inject[T]``: the parameter-default marker.
 
-Kept apart from ``@inject`` so planning can recognise markers without importing the
-decorator machinery (imports point one way: decorators use core, not the reverse).
+It lives in the core because planning must recognise it; ``injectq.decorators``
+re-exports it (imports point one way: decorators use core, not the reverse).
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
-__all__ = ["Inject", "inject_key_of"]
+__all__ = ["EMPTY", "Inject", "inject_key_of"]
 
 T = TypeVar("T")
 
-_EMPTY_SENTINEL: Any = None
+
+class _Empty:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<empty>"
+
+
+#: "no value": no default, no annotation, no marker.
+EMPTY: Final = _Empty()
 
 
 def _empty() -> Any:
-    global _EMPTY_SENTINEL
-    if _EMPTY_SENTINEL is None:
-        from injectq.core.analysis import EMPTY
-
-        _EMPTY_SENTINEL = EMPTY
-    return _EMPTY_SENTINEL
+    return EMPTY
 
 
 class Inject(Generic[T]):
@@ -66,4 +70,4 @@ def inject_key_of(default: Any) -> Any:
     """The key an ``Inject[...]`` default asks for, or EMPTY."""
     if type(default) is Inject:
         return object.__getattribute__(default, "_injectq_key")
-    return _empty()
+    return EMPTY

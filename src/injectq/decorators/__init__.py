@@ -1,7 +1,7 @@
 """Decorators: injection, lifetimes and resources."""
 
+from injectq.core.markers import Inject
 from injectq.decorators.inject import inject
-from injectq.decorators.markers import Inject
 from injectq.decorators.resource import managed_resource, resource
 from injectq.decorators.singleton import register_as, scoped, singleton, transient
 
