@@ -24,8 +24,9 @@ def _blocks() -> list[tuple[str, int, str]]:
 
 
 @pytest.mark.parametrize(("page", "index", "code"), _blocks(), ids=lambda v: str(v)[:30])
-def test_doc_block_runs(page: str, index: int, code: str, tmp_path: Path,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doc_block_runs(
+    page: str, index: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     script = tmp_path / f"block_{index}.py"
     script.write_text(code)
