@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -67,6 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from injectq.cli.demo import run_demo
 
-        return run_demo(requests=args.requests, seed=args.seed, as_json=args.json)
+        try:
+            code = run_demo(requests=args.requests, seed=args.seed, as_json=args.json)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # the reader went away (``injectq demo | head``): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
+        return code
     parser.print_help(sys.stdout)
     return 0
