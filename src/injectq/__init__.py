@@ -15,6 +15,7 @@ from injectq.decorators import (
 from injectq.modules import ConfigurationModule, Module, ProviderModule, SimpleModule, provider
 from injectq.resources import (
     ResourceEvent,
+    ResourceHealthChecker,
     ResourceMonitor,
     ResourcePool,
     logging_subscriber,
@@ -54,6 +55,7 @@ __all__ = [
     "ResourceError",
     "ResourceEvent",
     "ResourceExhaustedError",
+    "ResourceHealthChecker",
     "ResourceInitializationError",
     "ResourceMonitor",
     "ResourcePool",

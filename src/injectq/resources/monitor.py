@@ -7,19 +7,47 @@ when somebody subscribed, so an unobserved container pays almost nothing.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import statistics
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["ResourceEvent", "ResourceMonitor", "ResourceTypeStats", "logging_subscriber"]
+if TYPE_CHECKING:
+    from injectq.resources.pool import ResourcePool
+
+__all__ = [
+    "LIFECYCLE_KINDS",
+    "EventKind",
+    "ResourceEvent",
+    "ResourceMonitor",
+    "ResourceTypeStats",
+    "logging_subscriber",
+]
 
 _log = logging.getLogger("injectq.resources")
 
-EventKind = Literal["created", "initialized", "init_failed", "disposed", "dispose_failed"]
+EventKind = Literal[
+    "created",
+    "initialized",
+    "init_failed",
+    "disposed",
+    "dispose_failed",
+    # from pools attached with ResourceMonitor.watch_pool():
+    "pool_created",
+    "pool_acquired",
+    "pool_released",
+    "pool_discarded",
+    "pool_initialized",
+    "pool_disposed",
+]
+LIFECYCLE_KINDS: frozenset[str] = frozenset(
+    {"created", "initialized", "init_failed", "disposed", "dispose_failed"}
+)
 
 #: How many recent lifetimes/durations each type keeps for median and p95.
 _SAMPLE_SIZE = 1024
@@ -27,7 +55,14 @@ _SAMPLE_SIZE = 1024
 
 @dataclass(frozen=True, slots=True)
 class ResourceEvent:
-    """One lifecycle transition, as delivered to subscribers."""
+    """One lifecycle transition, as delivered to subscribers.
+
+    ``key`` names the binding (a class's qualname or the string key), ``resource_type``
+    the instance's class, ``scope`` the owning scope (``root`` for the container).
+    ``duration`` is the initialization/disposal time in seconds (a pool's wait time for
+    ``pool_acquired``), ``lifetime`` the seconds from initialized to disposed, ``error``
+    the exception of a failed step.
+    """
 
     kind: EventKind
     key: str
@@ -98,6 +133,8 @@ class ResourceMonitor:
         self._stats: dict[str, ResourceTypeStats] = {}
         self._subscribers: tuple[Callable[[ResourceEvent], Any], ...] = ()
         self._lock = threading.Lock()
+        self._pools: dict[str, ResourcePool[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- reading -------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict[str, Any]]:
@@ -114,9 +151,21 @@ class ResourceMonitor:
         with self._lock:
             self._stats.clear()
 
+    def pool_metrics(self) -> dict[str, dict[str, int | float]]:
+        """``{name: pool.stats()}`` of the pools attached with :meth:`watch_pool`."""
+        with self._lock:
+            pools = sorted(self._pools.items())
+        return {name: pool.stats().as_dict() for name, pool in pools}
+
     # -- subscribing ---------------------------------------------------------------
     def subscribe(self, callback: Callable[[ResourceEvent], Any]) -> Callable[[], None]:
-        """Call ``callback(event)`` on every transition; returns the unsubscribe function."""
+        """Call ``callback(event)`` on every transition; returns the unsubscribe function.
+
+        Callbacks run synchronously in the thread that made the transition, so keep them
+        quick. An ``async def`` callback is scheduled as a task on the running event loop
+        (dropped, with a warning, when there is none). A callback that raises is logged
+        (logger ``injectq.resources``) and never breaks the lifecycle.
+        """
         with self._lock:
             self._subscribers = (*self._subscribers, callback)
 
@@ -137,13 +186,56 @@ class ResourceMonitor:
                 stats = self._stats.setdefault(resource_type, ResourceTypeStats())
         return stats
 
+    def watch_pool(self, pool: ResourcePool[Any], name: str | None = None) -> Callable[[], None]:
+        """Publish ``pool``'s events (``pool_acquired`` with the wait time, ``pool_created``,
+        ``pool_released``, ``pool_discarded``, ...) to the subscribers and list the pool in
+        :meth:`pool_metrics`. Returns the function that detaches it again."""
+        label = name or f"ResourcePool#{id(pool):x}"
+
+        def listener(event: str, source: Any, **info: Any) -> None:
+            if self._subscribers:
+                wait = info.get("wait_time")
+                kind: Any = f"pool_{event}"
+                self._publish(ResourceEvent(kind, label, type(source).__name__, "-", wait))
+
+        with self._lock:
+            self._pools[label] = pool
+        pool._listeners.append(listener)
+
+        def unwatch() -> None:
+            with self._lock:
+                if self._pools.get(label) is pool:
+                    del self._pools[label]
+            if listener in pool._listeners:
+                pool._listeners.remove(listener)
+
+        return unwatch
+
     def _publish(self, event: ResourceEvent) -> None:
         for callback in self._subscribers:
             try:
-                callback(event)
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    self._schedule(callback, result, event)
             except Exception:
                 # A broken subscriber must never break a lifecycle; it is logged, not hidden.
                 _log.exception("ResourceMonitor subscriber %r failed on %s", callback, event)
+
+    def _schedule(self, callback: Any, result: Any, event: ResourceEvent) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            if inspect.iscoroutine(result):
+                result.close()
+            _log.warning(
+                "async ResourceMonitor subscriber %r dropped %s: no running event loop",
+                callback,
+                event,
+            )
+            return
+        task = loop.create_task(_run_subscriber(callback, result, event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def record_created(self, key: str, resource_type: str, scope: str) -> None:
         if not self.enabled:
@@ -196,17 +288,36 @@ class ResourceMonitor:
             self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
 
 
+async def _run_subscriber(callback: Any, result: Any, event: ResourceEvent) -> None:
+    try:
+        await result
+    except Exception:
+        _log.exception("ResourceMonitor subscriber %r failed on %s", callback, event)
+
+
 def logging_subscriber(
     logger: logging.Logger | None = None, level: int = logging.INFO
 ) -> Callable[[ResourceEvent], None]:
-    """A ready-made subscriber that writes one log line per lifecycle event."""
+    """A ready-made subscriber that writes one log line per lifecycle event.
+
+    Failures are logged at ``WARNING``, lifecycle events at ``level`` and pool events
+    (which can be many) at ``DEBUG``.
+    """
     target = logger or _log
 
     def log_event(event: ResourceEvent) -> None:
         duration = "" if event.duration is None else f" in {event.duration * 1000:.2f} ms"
         error = "" if event.error is None else f": {event.error!r}"
+        if event.error is not None:
+            event_level = logging.WARNING
+        elif event.kind in LIFECYCLE_KINDS:
+            event_level = level
+        else:
+            event_level = logging.DEBUG
+        if not target.isEnabledFor(event_level):
+            return
         target.log(
-            logging.WARNING if event.error is not None else level,
+            event_level,
             "%s %s [%s] scope=%s%s%s",
             event.kind,
             event.resource_type,
