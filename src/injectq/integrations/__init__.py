@@ -6,5 +6,7 @@ so ``import injectq`` never pulls in a web framework or task queue:
 - :mod:`injectq.integrations.fastapi`: ``setup_fastapi``, ``InjectAPI`` / ``InjectFastAPI``
   (``pip install injectq[fastapi]``);
 - :mod:`injectq.integrations.taskiq`: ``setup_taskiq``, ``InjectTask`` / ``InjectTaskiq``
-  (``pip install injectq[taskiq]``).
+  (``pip install injectq[taskiq]``);
+- :mod:`injectq.integrations.otel`: ``instrument`` records the resource monitor's
+  metrics through OpenTelemetry (``pip install injectq[otel]``).
 """

@@ -141,6 +141,11 @@ class ResourceMonitor:
         with self._lock:
             return {name: stats.snapshot() for name, stats in sorted(self._stats.items())}
 
+    def active_counts(self) -> dict[str, int]:
+        """``{resource type: live instances}``, without the timing summaries (cheap)."""
+        with self._lock:
+            return {name: stats.active for name, stats in self._stats.items()}
+
     def stats_for(self, resource_type: str | type) -> dict[str, Any]:
         name = resource_type if isinstance(resource_type, str) else resource_type.__name__
         with self._lock:
