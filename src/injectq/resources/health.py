@@ -36,6 +36,7 @@ from injectq.resources.pool import ResourcePool
 
 if TYPE_CHECKING:
     from injectq.core.container import InjectQ
+from injectq.utils.exceptions import describe_key as _describe_key
 
 __all__ = ["HealthResult", "HealthStatus", "ResourceHealthChecker"]
 
@@ -60,11 +61,9 @@ _Probe = tuple[Callable[[], Any], Callable[[Any], _Verdict], bool]
 
 
 def describe_key(key: Any) -> str:
-    """The name a binding key is reported under: a class's qualname or the string key."""
-    if isinstance(key, str):
-        return key
-    name = getattr(key, "__qualname__", None)
-    return name if isinstance(name, str) else repr(key)
+    """The name a binding key is reported under: the class's name (as in error paths,
+    without ``<locals>``) or the string key itself."""
+    return key if isinstance(key, str) else _describe_key(key)
 
 
 def _error_text(exc: BaseException) -> str:
