@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.page_helpers import open_fds_on
 
 from injectq import (
     InjectQ,
@@ -22,6 +21,7 @@ from injectq import (
     logging_subscriber,
     resource,
 )
+from support.page_helpers import open_fds_on
 
 DB: Path  # set by the ``db`` fixture: the resource classes below open this file
 
