@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from injectq import InjectQ, ResourceInitializationError, resource
+from injectq import InjectQ, ResourceDisposalError, ResourceInitializationError, resource
 
 
 def make_async_db(path: Path, gate: asyncio.Event | None = None) -> type:
@@ -270,3 +270,79 @@ def test_sync_initialize_runs_on_get_and_is_lazy(tmp_path: Path) -> None:
     assert Db.disposals == 1
     db.dispose()  # a second dispose of the same activation is a no-op
     assert Db.disposals == 1
+
+
+def make_flaky(events: list[str], fail: list[bool]) -> type:
+    @resource
+    class Flaky:
+        async def initialize(self) -> None:
+            await asyncio.sleep(0)
+            events.append("init")
+            if fail[0]:
+                raise OSError("down")
+
+        async def dispose(self) -> None:
+            events.append("dispose")
+
+    return Flaky
+
+
+@pytest.mark.parametrize("lifetime", ["request", "singleton"])
+async def test_retry_after_failed_scheduled_init_is_still_owned(lifetime: str) -> None:
+    events: list[str] = []
+    fail = [True]
+    Flaky = make_flaky(events, fail)
+    c = InjectQ()
+    c.bind(Flaky, Flaky, scope=lifetime)
+    async with c.scope("request"):
+        first = c.get(Flaky)  # schedules an initialization that fails
+        for _ in range(5):
+            await asyncio.sleep(0)
+        fail[0] = False
+        assert await c.aget(Flaky) is first  # the retry succeeds ...
+    if lifetime == "singleton":
+        assert events == ["init", "init"]
+        await c.aclose()
+    # ... and is disposed by the owner of the scheduled activation
+    assert events == ["init", "init", "dispose"]
+
+
+async def test_unobserved_scheduled_init_failure_is_reported_at_scope_exit(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[str] = []
+    Flaky = make_flaky(events, [True])
+    c = InjectQ()
+    c.bind(Flaky, Flaky, scope="request")
+    with pytest.raises(ResourceDisposalError) as info:
+        async with c.scope("request"):
+            c.get(Flaky)
+    (error,) = info.value.exceptions
+    assert isinstance(error, ResourceInitializationError)
+    assert isinstance(error.__cause__, OSError)
+    assert "scheduled initialization" in str(info.value)
+    assert any(r.name == "injectq.resources" and r.exc_info for r in caplog.records)
+    assert events == ["init"]
+
+
+async def test_observed_scheduled_init_failure_is_not_reported_twice() -> None:
+    gate = asyncio.Event()
+
+    @resource
+    class Flaky:
+        async def initialize(self) -> None:
+            await gate.wait()
+            raise OSError("down")
+
+    c = InjectQ()
+    c.bind(Flaky, Flaky, scope="request")
+    async with c.scope("request"):
+        c.get(Flaky)
+        waiter = asyncio.create_task(c.aget(Flaky))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gate.set()
+        with pytest.raises(ResourceInitializationError):
+            await waiter
+    # the scope exit did not raise: the waiter already got the error
+    assert c.get_all_resources() == {}

@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from injectq.resources.lifecycle import CREATED, ResourceState
 from injectq.resources.monitor import ResourceMonitor
-from injectq.utils.exceptions import ResourceDisposalError, ScopeError
+from injectq.utils.exceptions import (
+    ResourceDisposalError,
+    ResourceInitializationError,
+    ScopeError,
+)
 
 if TYPE_CHECKING:
     from injectq.core.container import InjectQ
@@ -264,9 +268,12 @@ def _raise_after_exit(
     if not errors:
         return
     if body_exc is None:
-        raise ResourceDisposalError(
-            f"{len(errors)} resource(s) failed to dispose at the exit of scope {label!r}", errors
-        )
+        disposals = sum(1 for err in errors if not isinstance(err, ResourceInitializationError))
+        what = f"{disposals} resource(s) failed to dispose"
+        if disposals < len(errors):
+            # initializations scheduled by get() in a running loop that failed unobserved
+            what += f", {len(errors) - disposals} scheduled initialization(s) failed"
+        raise ResourceDisposalError(f"{what} at the exit of scope {label!r}", errors)
     for err in errors:
         notes = "; ".join(getattr(err, "__notes__", []) or [])
         body_exc.add_note(

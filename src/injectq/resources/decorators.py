@@ -62,8 +62,12 @@ def resource(
             return _mark_class(obj, options)
         if callable(obj):
             marked = dict(options)
-            marked["is_async"] = inspect.isasyncgenfunction(obj) or bool(
-                getattr(obj, "_injectq_async_cm", False)
+            # an @asynccontextmanager function is a plain function wrapping an async
+            # generator function: look through the wrapper to see which exit it needs
+            marked["is_async"] = (
+                inspect.isasyncgenfunction(obj)
+                or inspect.isasyncgenfunction(inspect.unwrap(obj))
+                or bool(getattr(obj, "_injectq_async_cm", False))
             )
             obj._injectq_resource_options = marked
             return obj

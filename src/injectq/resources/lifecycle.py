@@ -62,6 +62,7 @@ class Owner(Protocol):
     default_dispose_timeout: float | None
     stack: list[Any]
     pending: list[asyncio.Task[Any]]
+    failures: list[tuple[Any, BaseException]]
 
 
 def _loop_running() -> asyncio.AbstractEventLoop | None:
@@ -311,6 +312,7 @@ class ResourceState:
         "label",
         "live_since",
         "monitor",
+        "pending_owner",
         "scope_label",
         "spec",
         "status",
@@ -331,6 +333,9 @@ class ResourceState:
         self.scope_label = "-"
         self.init_timeout = spec.init_timeout
         self.dispose_timeout = spec.dispose_timeout
+        #: The owner of an activation scheduled by ``get()`` in a running loop: a retry
+        #: after that initialization failed (``aget``, ``initialize()``) still belongs to it.
+        self.pending_owner: Owner | None = None
 
     def __repr__(self) -> str:
         return f"<ResourceState {self.label} {_STATUS_NAMES[self.status]}>"
@@ -406,6 +411,9 @@ class ResourceState:
             self.live_since = now
             self.initializer = None
             waiter, self.waiter = self.waiter, None
+            if owner is None:
+                owner = self.pending_owner
+            self.pending_owner = None
         if owner is not None:
             self.scope_label = owner.label
         self.hold(owner)
@@ -428,6 +436,7 @@ class ResourceState:
             )
         if waiter is not None:
             waiter.set_exception(error)
+            error._injectq_delivered = True  # type: ignore[attr-defined]
         return error
 
     def initialize_sync(self, owner: Owner | None) -> None:
@@ -515,11 +524,29 @@ class ResourceState:
                 task = loop.create_task(self.initialize_async(owner))
                 owner.pending.append(task)
             return
-        task = loop.create_task(self._run_init_async(owner))
+        self.pending_owner = owner
+        task = loop.create_task(self._run_scheduled(owner))
         with _transition:
             if self.status == INITIALIZING:
                 self.initializer = task
         owner.pending.append(task)
+
+    async def _run_scheduled(self, owner: Owner) -> None:
+        """The scheduled initialization: a failure nobody was waiting for is logged and
+        kept on the owner, which reports it at its exit (never silently dropped)."""
+        try:
+            await self._run_init_async(owner)
+        except Exception as exc:
+            if not getattr(exc, "_injectq_delivered", False):
+                _log.error(
+                    "Scheduled initialization of resource %s failed (get() in a running "
+                    "loop); it is reported at the exit of scope %r",
+                    self.label,
+                    owner.label,
+                    exc_info=exc,
+                )
+                owner.failures.append((self, exc))
+            raise
 
     # -- disposal -------------------------------------------------------------------------
     def _claim_dispose(self, owner: Owner | None) -> bool:
