@@ -99,6 +99,7 @@ def test_init_error_raised_by_user_is_not_wrapped_twice() -> None:
         with pytest.raises(ResourceInitializationError) as info:
             c.get(Dependent)
     assert info.value is original
+    assert info.value.__cause__ is None  # never its own cause
 
 
 async def test_nested_dependency_failure_is_not_double_wrapped() -> None:

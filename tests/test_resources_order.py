@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from injectq import InjectQ, ResourceInitializationError, resource
+from injectq import InjectQ, ResourceDisposalError, ResourceInitializationError, resource
 
 _ids = itertools.count()
 
@@ -329,3 +329,58 @@ async def test_concurrent_resolution_in_one_scope_still_disposes_in_reverse(
             await asyncio.gather(*(c.aget(t[name]) for name in names))
         assert log.inits
         assert log.disposals == log.inits[::-1], names
+
+
+def _sync_on_async(events: list[str], fail: bool = False) -> tuple[type, type]:
+    @resource
+    class Backend:
+        async def initialize(self) -> None:
+            await asyncio.sleep(0)
+            events.append("init Backend")
+            if fail:
+                raise OSError("backend down")
+
+        async def dispose(self) -> None:
+            events.append("dispose Backend")
+
+    @resource
+    class Frontend:
+        def __init__(self, backend: Backend) -> None:
+            self.backend = backend
+
+        def initialize(self) -> None:
+            events.append("init Frontend")
+
+        def dispose(self) -> None:
+            events.append("dispose Frontend")
+
+    return Backend, Frontend
+
+
+async def test_sync_dependent_waits_for_scheduled_async_dependency() -> None:
+    events: list[str] = []
+    Backend, Frontend = _sync_on_async(events)
+    c = InjectQ()
+    c.bind(Backend, Backend, scope="transient")
+    c.bind(Frontend, Frontend, scope="transient")
+    async with c.resource_scope():
+        front = c.get(Frontend)  # get() in a running loop: both initializations scheduled
+        assert events == []
+        await front.initialize()  # joins the scheduled one
+        assert events == ["init Backend", "init Frontend"]
+    assert events[2:] == ["dispose Frontend", "dispose Backend"]
+
+
+async def test_failed_scheduled_dependency_fails_dependent_reported_once() -> None:
+    events: list[str] = []
+    Backend, Frontend = _sync_on_async(events, fail=True)
+    c = InjectQ()
+    c.bind(Backend, Backend, scope="transient")
+    c.bind(Frontend, Frontend, scope="transient")
+    with pytest.raises(ResourceDisposalError) as info:
+        async with c.resource_scope():
+            c.get(Frontend)
+    (error,) = info.value.exceptions
+    assert isinstance(error, ResourceInitializationError)
+    assert isinstance(error.__cause__, OSError)
+    assert events == ["init Backend"]  # neither initialized, so nothing disposed

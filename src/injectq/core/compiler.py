@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
 from injectq.core.bindings import SINGLETON, TRANSIENT, Binding, Kind, context_factory_info
 from injectq.resources.lifecycle import (
+    INITIALIZING,
     LIVE,
     ContextEntry,
     ResourceSpec,
@@ -242,14 +243,33 @@ class Compiler:
         )
 
     # ------------------------------------------------------------------ activation
-    def activate_sync(self, inst: Any, key: Any, owner: Scope) -> None:
+    def activate_sync(self, inst: Any, key: Any, owner: Scope, deps: tuple[Any, ...] = ()) -> None:
         st = state_of(inst, key)
         st.bind_owner(owner, key)
         st.check_owner(owner)
         if st.status == LIVE:
             st.hold(owner)
             return
-        if st.spec.init_async is False:
+        if deps and owner.is_async is not False:
+            # a dependency whose initialization get() scheduled in a running loop: this
+            # one is scheduled after it, so dependencies still come first (DESIGN §3a)
+            waiting = [
+                dep_st
+                for dep in deps
+                if (dep_st := getattr(dep, "_injectq_resource_state", None)) is not None
+                and dep_st.status != LIVE
+            ]
+            if waiting:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None:
+                    st.schedule_init(owner, loop, waiting)
+                    return
+        if st.spec.init_async is False and not (
+            st.status == INITIALIZING and isinstance(st.initializer, asyncio.Task)
+        ):
             st.initialize_sync(owner)
             return
         try:
@@ -330,14 +350,14 @@ class Compiler:
                         f"`await container.aget({label})`."
                     )
                 if resource_spec(type(value)) is not None:
-                    activate(value, key, _o)
+                    activate(value, key, _o, args)
                 return value
 
         else:
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 inst = provider(*args, **kwargs)
-                activate(inst, key, _o)
+                activate(inst, key, _o, args or tuple(kwargs.values()))
                 return inst
 
         self.makers[key] = make

@@ -213,7 +213,11 @@ class Scope:
         """Scheduled initializations that failed and were never reported to anyone."""
         failures, self.failures = self.failures, []
         for state, error in failures:
-            if state.status == CREATED and isinstance(error, Exception):
+            if (
+                state.status == CREATED
+                and isinstance(error, Exception)
+                and not any(err is error for err in errors)  # a dependency's, shared
+            ):
                 errors.append(error)
 
     def live_entries(self) -> list[Any]:

@@ -180,6 +180,14 @@ def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., 
                     return original(self, *args, **kwargs)
                 if st.spec.init_async is None and _loop_running() is not None:
                     return st.initialize_async(None)
+                if (
+                    st.status == INITIALIZING
+                    and isinstance(st.initializer, asyncio.Task)
+                    and _loop_running() is st.initializer.get_loop()
+                ):
+                    # scheduled behind an async dependency in this very loop: blocking
+                    # here would deadlock it, so hand back a task to await (it joins)
+                    return asyncio.ensure_future(st.initialize_async(None))
                 st.initialize_sync(None)
                 return None
 
@@ -295,7 +303,7 @@ def _init_error(label: str, exc: BaseException) -> ResourceInitializationError:
     if isinstance(exc, ResourceInitializationError):
         return exc
     err = ResourceInitializationError(f"Failed to initialize resource {label}: {exc!r}")
-    err.__cause__ = exc
+    err.__cause__ = exc  # raised without `from`: an error that already is one keeps its own
     return err
 
 
@@ -304,6 +312,7 @@ class ResourceState:
 
     __slots__ = (
         "dispose_timeout",
+        "failure_observed",
         "holders",
         "init_timeout",
         "initializer",
@@ -336,6 +345,7 @@ class ResourceState:
         #: The owner of an activation scheduled by ``get()`` in a running loop: a retry
         #: after that initialization failed (``aget``, ``initialize()``) still belongs to it.
         self.pending_owner: Owner | None = None
+        self.failure_observed = False
 
     def __repr__(self) -> str:
         return f"<ResourceState {self.label} {_STATUS_NAMES[self.status]}>"
@@ -434,9 +444,9 @@ class ResourceState:
             self.monitor.record_init_failed(
                 self.label, type(self.instance).__name__, self.scope_label, _perf() - started, exc
             )
+        self.failure_observed = waiter is not None
         if waiter is not None:
             waiter.set_exception(error)
-            error._injectq_delivered = True  # type: ignore[attr-defined]
         return error
 
     def initialize_sync(self, owner: Owner | None) -> None:
@@ -472,7 +482,7 @@ class ResourceState:
             error = self._failed(exc, started)
             if not isinstance(exc, Exception):
                 raise
-            raise error from exc
+            raise error from error.__cause__  # exc, or the own cause of an error not wrapped
         self._succeeded(owner, started)
 
     async def initialize_async(self, owner: Owner | None) -> None:
@@ -508,10 +518,15 @@ class ResourceState:
             error = self._failed(exc, started)
             if not isinstance(exc, Exception):
                 raise
-            raise error from exc
+            raise error from error.__cause__
         self._succeeded(owner, started)
 
-    def schedule_init(self, owner: Owner, loop: asyncio.AbstractEventLoop) -> None:
+    def schedule_init(
+        self,
+        owner: Owner,
+        loop: asyncio.AbstractEventLoop,
+        after: list[ResourceState] | None = None,
+    ) -> None:
         """``get()`` inside a running loop: start the async initialization as a task.
 
         Claimed synchronously, so any later ``initialize()``/``aget`` joins this one call.
@@ -525,19 +540,30 @@ class ResourceState:
                 owner.pending.append(task)
             return
         self.pending_owner = owner
-        task = loop.create_task(self._run_scheduled(owner))
+        task = loop.create_task(self._run_scheduled(owner, after))
         with _transition:
             if self.status == INITIALIZING:
                 self.initializer = task
         owner.pending.append(task)
 
-    async def _run_scheduled(self, owner: Owner) -> None:
-        """The scheduled initialization: a failure nobody was waiting for is logged and
-        kept on the owner, which reports it at its exit (never silently dropped)."""
+    async def _run_scheduled(self, owner: Owner, after: list[ResourceState] | None) -> None:
+        """The scheduled initialization (after ``after``, its dependencies still being
+        initialized): a failure nobody was waiting for is logged and kept on the owner,
+        which reports it at its exit (never silently dropped)."""
         try:
+            if after:
+                started = _perf()
+                try:
+                    for dep in after:
+                        await dep.initialize_async(None)  # joins the dependency's one call
+                except BaseException as exc:
+                    error = self._failed(exc, started)
+                    if not isinstance(exc, Exception):
+                        raise
+                    raise error from error.__cause__
             await self._run_init_async(owner)
         except Exception as exc:
-            if not getattr(exc, "_injectq_delivered", False):
+            if not self.failure_observed:
                 _log.error(
                     "Scheduled initialization of resource %s failed (get() in a running "
                     "loop); it is reported at the exit of scope %r",
@@ -709,7 +735,8 @@ class ContextEntry:
             entry.monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
             if not isinstance(exc, Exception):
                 raise
-            raise _init_error(label, exc) from exc
+            error = _init_error(label, exc)
+            raise error from error.__cause__
         entry._entered(value, owner, started)
         return value
 
@@ -732,7 +759,8 @@ class ContextEntry:
             entry.monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
             if not isinstance(exc, Exception):
                 raise
-            raise _init_error(label, exc) from exc
+            error = _init_error(label, exc)
+            raise error from error.__cause__
         entry._entered(value, owner, started)
         return value
 
