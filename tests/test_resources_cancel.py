@@ -337,3 +337,65 @@ async def test_cancelled_waiter_does_not_cancel_shared_initialization() -> None:
         gate.set()
         assert await owner is slow
         assert c.get_all_resources() == {Slow: slow}
+
+
+async def test_the_dispose_running_when_cancelled_runs_to_its_end(tmp_path: Path) -> None:
+    # Not only the remaining disposals: the one in progress is shielded too, so a
+    # connection being closed when the client goes away is still closed.
+    steps: list[str] = []
+    started = asyncio.Event()
+
+    @resource
+    class Session:
+        def initialize(self) -> None:
+            self.conn = sqlite3.connect(tmp_path / "db.sqlite3")
+
+        async def dispose(self) -> None:
+            steps.append("begin")
+            started.set()
+            for _ in range(5):
+                await asyncio.sleep(0.001)
+            self.conn.close()
+            steps.append("end")
+
+    c = InjectQ()
+    c.bind(Session, Session, scope="request")
+
+    async def request() -> None:
+        async with c.scope("request"):
+            await c.aget(Session)
+
+    for _ in range(20):
+        steps.clear()
+        started.clear()
+        task = asyncio.create_task(request())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert steps == ["begin", "end"]
+    metrics = c.resource_metrics()["Session"]
+    assert metrics["dispose_errors"] == 0
+    assert metrics["disposed"] == metrics["initialized"] == 20
+
+
+async def test_a_dispose_cancelling_itself_is_a_failure_not_a_hang() -> None:
+    @resource
+    class Quits:
+        async def dispose(self) -> None:
+            await asyncio.sleep(0)
+            raise asyncio.CancelledError
+
+    @resource
+    class Other:
+        async def dispose(self) -> None:
+            await asyncio.sleep(0)
+
+    c = InjectQ()
+    c.bind(Quits, Quits, scope="transient")
+    c.bind(Other, Other, scope="transient")
+    with pytest.raises(asyncio.CancelledError):
+        async with c.resource_scope():
+            await c.aget(Other)
+            await c.aget(Quits)
+    assert c.resource_metrics()["Other"]["disposed"] == 1

@@ -313,15 +313,39 @@ async def test_async_init_timeout_from_decorator() -> None:
     assert c.resource_metrics()["Hangs"]["init_errors"] == 1
 
 
-def test_sync_init_timeout_from_container_default() -> None:
-    never = threading.Event()
+def test_container_default_timeouts_leave_sync_calls_in_their_thread(tmp_path) -> None:
+    # Bounding a sync call means running it in a helper thread, which breaks thread-bound
+    # objects such as sqlite3 connections: container defaults therefore bound async calls
+    # only, and a sync resource opts in with its own @resource(init_timeout=...).
+    threads: list[int] = []
 
     @resource
+    class Db:
+        def initialize(self) -> None:
+            threads.append(threading.get_ident())
+            self.conn = sqlite3.connect(tmp_path / "t.db")  # check_same_thread=True
+
+        def dispose(self) -> None:
+            threads.append(threading.get_ident())
+            self.conn.close()
+
+    c = InjectQ(default_init_timeout=0.05, default_dispose_timeout=0.05)
+    c.bind(Db, Db, scope="request")
+    with c.scope("request"):
+        db = c.get(Db)
+        assert db.conn.execute("SELECT 1").fetchone() == (1,)  # same thread: usable
+    assert threads == [threading.get_ident()] * 2
+
+
+def test_sync_init_timeout_from_the_resource_itself() -> None:
+    never = threading.Event()
+
+    @resource(init_timeout=0.05)
     class Hangs:
         def initialize(self) -> None:
             never.wait(10)
 
-    c = InjectQ(default_init_timeout=0.05)
+    c = InjectQ()
     c.bind(Hangs, Hangs)
     try:
         with pytest.raises(ResourceInitializationError) as info:

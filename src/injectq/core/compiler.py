@@ -26,12 +26,17 @@ from injectq.core.bindings import SINGLETON, TRANSIENT, Binding, Kind, context_f
 from injectq.resources.lifecycle import (
     INITIALIZING,
     LIVE,
+    STATE_ATTR,
     ContextEntry,
     ResourceSpec,
+    ResourceState,
     context_manager_of,
+    loop_running,
+    resource_label,
     resource_spec,
     state_of,
 )
+from injectq.resources.lifecycle import activate_new_sync as activate_fresh
 from injectq.utils.exceptions import (
     CircularDependencyError,
     DependencyNotFoundError,
@@ -84,11 +89,14 @@ class Node:
 class _Unit:
     """One generated function: its source expression and the names it refers to."""
 
-    __slots__ = ("complete", "ns")
+    __slots__ = ("complete", "home", "ns")
 
-    def __init__(self) -> None:
+    def __init__(self, home: str | None = None) -> None:
         self.ns: dict[str, Any] = {}
         self.complete = True
+        #: the named scope ``_o`` is, when building a scoped instance: dependencies of
+        #: that same scope are looked up in ``_o`` directly, with no ContextVar walk
+        self.home = home
 
     def ref(self, obj: Any) -> str:
         name = f"_v{len(self.ns)}"
@@ -127,6 +135,8 @@ class Compiler:
         self.singleton_resolvers: dict[Any, Callable[[], Any]] = {}
         self.asingleton_resolvers: dict[Any, Callable[[], Any]] = {}
         self.scoped_resolvers: dict[Any, Callable[[], Any]] = {}
+        self.in_scopes: dict[Any, Callable[[Scope], Any]] = {}
+        self.in_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
         self.ascoped_resolvers: dict[Any, Callable[[], Any]] = {}
         self.makers: dict[Any, Callable[..., Any]] = {}
         self.amakers: dict[Any, Callable[..., Any]] = {}
@@ -291,6 +301,22 @@ class Compiler:
             )
         st.schedule_init(owner, loop)
 
+    async def activate_new_async(
+        self, inst: Any, spec: ResourceSpec, key: Any, owner: Scope
+    ) -> None:
+        extra = getattr(inst, "__dict__", None)
+        if extra is None or STATE_ATTR in extra or spec.init_async is None:
+            await self.activate_async(inst, key, owner)
+            return
+        st = ResourceState(inst, spec, key)
+        extra[STATE_ATTR] = st
+        st.bind_owner(owner, key)
+        st.check_owner(owner)
+        if spec.init_async:
+            await st.initialize_new_async(owner)
+        else:
+            st.initialize_new_sync(owner)
+
     async def activate_async(self, inst: Any, key: Any, owner: Scope) -> None:
         st = state_of(inst, key)
         st.bind_owner(owner, key)
@@ -354,9 +380,18 @@ class Compiler:
                 return value
 
         else:
+            spec = node.spec
+            assert spec is not None
+            res_label = resource_label(key)
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 inst = provider(*args, **kwargs)
+                # the state machine's lock-free path for a fresh instance when it applies;
+                # in a running loop a dependency's initialization may still be pending
+                if ((not args and not kwargs) or loop_running() is None) and activate_fresh(
+                    inst, spec, key, res_label, _o
+                ):
+                    return inst
                 activate(inst, key, _o, args or tuple(kwargs.values()))
                 return inst
 
@@ -403,10 +438,13 @@ class Compiler:
                 return value
 
         else:
+            spec = node.spec
+            assert spec is not None
+            activate_new_async = self.activate_new_async
 
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 inst = provider(*args, **kwargs)
-                await activate(inst, key, _o)
+                await activate_new_async(inst, spec, key, _o)
                 return inst
 
         self.amakers[key] = make
@@ -463,6 +501,8 @@ class Compiler:
             return f"{unit.ref(self.singleton_resolver(node))}()"
         if scope == TRANSIENT:
             return self._construct(node, unit, owner)
+        if scope == unit.home:
+            return f"{unit.ref(self.in_scope(node))}({owner})"
         return f"{unit.ref(self.scoped_resolver(node))}()"
 
     def _aexpr(self, node: Node, unit: _Unit, owner: str) -> str:
@@ -503,7 +543,8 @@ class Compiler:
         fn = self.builds.get(node.key)
         if fn is not None:
             return fn
-        unit = _Unit()
+        scope = node.binding.scope
+        unit = _Unit(scope if node.lifetime not in (SINGLETON, TRANSIENT) else None)
         expr = self._construct(node, unit, "_o")
         fn = self._exec(f"def _build(_o):\n    return {expr}\n", unit, "_build")
         if unit.complete:
@@ -564,6 +605,8 @@ class Compiler:
             self.singleton_resolvers,
             self.asingleton_resolvers,
             self.scoped_resolvers,
+            self.in_scopes,
+            self.in_scope_creates,
             self.ascoped_resolvers,
             self.makers,
             self.amakers,
@@ -628,13 +671,56 @@ class Compiler:
             scope = scope.parent
         raise _scope_missing(label, name)
 
+    def in_scope(self, node: Node) -> Callable[[Scope], Any]:
+        """``get_or_create(scope)``: the scoped instance of ``node`` in ``scope``."""
+        made = self.in_scopes.get(node.key)
+        if made is not None:
+            return made
+        key, label = node.key, node.label
+        builds_get, build = self.builds.get, self.build
+        get_ident = threading.get_ident
+
+        def create(scope: Scope, cache: dict[Any, Any]) -> Any:
+            # claim the key (dict.setdefault is atomic) with this thread's id: no lock is
+            # held while user code runs, and an unrelated key never waits (rule 8)
+            inflight = scope.inflight
+            marker = get_ident()
+            claimed = inflight.setdefault(key, marker)
+            if claimed is not marker:
+                return join_claim_sync(inflight, cache, key, claimed, label)
+            value = cache.get(key, _MISS)
+            if value is _MISS:
+                try:
+                    value = (builds_get(key) or build(node))(scope)
+                except BaseException as exc:
+                    release_claim(inflight, key, None, exc)
+                    raise
+                cache[key] = value
+            with _slot_guard:
+                claimed = inflight.pop(key, None)
+            if claimed is not marker:  # someone waits on it (see _slot_for_claim)
+                claimed.set_result(value)
+            return value
+
+        def get_or_create(scope: Scope) -> Any:
+            cache = scope.cache
+            value = cache.get(key, _MISS)
+            if value is not _MISS:
+                return value
+            return create(scope, cache)
+
+        self.in_scopes[key] = get_or_create
+        self.in_scope_creates[key] = create
+        return get_or_create
+
     def scoped_resolver(self, node: Node) -> Callable[[], Any]:
         resolver = self.scoped_resolvers.get(node.key)
         if resolver is not None:
             return resolver
         key, name, label = node.key, node.binding.scope, node.label
         var_get = self.c._scope_var.get
-        build = self.build
+        self.in_scope(node)
+        create = self.in_scope_creates[key]
 
         def resolve() -> Any:
             scope: Scope | None = var_get()
@@ -648,27 +734,9 @@ class Compiler:
             value = cache.get(key, _MISS)
             if value is not _MISS:
                 return value
-            # claim the key (dict.setdefault is atomic): no lock is held while user code
-            # runs, and an unrelated key never waits (rule 8)
-            inflight = scope.inflight
-            slot = new_slot(False)
-            claimed = inflight.setdefault(key, slot)
-            if claimed is not slot:
-                return join_slot_sync(claimed, label)
-            value = cache.get(key, _MISS)
-            if value is _MISS:
-                try:
-                    value = build(node)(scope)
-                except BaseException as exc:
-                    del inflight[key]
-                    fail_slot(slot, exc, key)
-                    raise
-                cache[key] = value
-            del inflight[key]
-            slot.set_result(value)
-            return value
+            return create(scope, cache)
 
-        self.scoped_resolvers[key] = resolve
+        self.scoped_resolvers[node.key] = resolve
         return resolve
 
     def ascoped_resolver(self, node: Node) -> Callable[[], Any]:
@@ -698,7 +766,7 @@ class Compiler:
             slot = new_slot(True)
             claimed = inflight.setdefault(key, slot)
             if claimed is not slot:
-                return await join_slot_async(claimed, label)
+                return await join_claim_async(inflight, cache, key, claimed, label)
             value = cache.get(key, _MISS)
             if value is _MISS:
                 try:
@@ -929,6 +997,60 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_exception(error)
     else:
         future.set_result(value)
+
+
+def _slot_for_claim(
+    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any
+) -> tuple[Any, CreationSlot | None]:
+    """(the value if it is ready, else the slot to wait on); a creator's bare thread id
+    is upgraded to a slot under the guard, so the creator wakes us when done."""
+    if isinstance(claimed, CreationSlot):
+        return _MISS, claimed
+    with _slot_guard:
+        value = cache.get(key, _MISS)
+        if value is not _MISS:
+            return value, None
+        current = inflight.get(key)
+        if current is None or isinstance(current, CreationSlot):
+            return _MISS, current
+        slot = inflight[key] = CreationSlot(current, None)
+        return _MISS, slot
+
+
+def join_claim_sync(
+    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any, label: str
+) -> Any:
+    """Wait for the creation someone else claimed."""
+    value, slot = _slot_for_claim(inflight, cache, key, claimed)
+    if slot is not None:
+        return join_slot_sync(slot, label)
+    if value is _MISS:
+        raise InjectionError(f"the creation of {label} failed in another thread; try again")
+    return value
+
+
+async def join_claim_async(
+    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any, label: str
+) -> Any:
+    value, slot = _slot_for_claim(inflight, cache, key, claimed)
+    if slot is not None:
+        return await join_slot_async(slot, label)
+    if value is _MISS:
+        raise InjectionError(f"the creation of {label} failed in another task; try again")
+    return value
+
+
+def release_claim(
+    inflight: dict[Any, Any], key: Any, value: Any, error: BaseException | None
+) -> None:
+    """The creator is done: free the claim and wake whoever waits on it."""
+    with _slot_guard:
+        claimed = inflight.pop(key, None)
+    if isinstance(claimed, CreationSlot):
+        if error is None:
+            claimed.set_result(value)
+        else:
+            fail_slot(claimed, error, key)
 
 
 def new_slot(is_async: bool) -> CreationSlot:

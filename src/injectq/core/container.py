@@ -52,6 +52,7 @@ __all__ = ["InjectQ"]
 T = TypeVar("T")
 _MISS: Any = object()
 _DEFAULT_SCOPE: Any = object()
+_LIFETIMES = frozenset({SINGLETON, TRANSIENT, ""})
 
 _active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", default=None)
 _default_container: InjectQ | None = None
@@ -566,8 +567,10 @@ class InjectQ:
     # ------------------------------------------------------------------ scopes
     def scope(self, name: Any = "request") -> Scope:
         """A new scope: ``with c.scope("request"):`` or ``async with c.scope("request"):``."""
+        if type(name) is str and name not in _LIFETIMES:  # the common case, checked cheaply
+            return Scope(self, name)
         scope_name = normalize_scope(name)
-        if scope_name in (SINGLETON, TRANSIENT):
+        if scope_name in _LIFETIMES:
             raise BindingError(f"{scope_name!r} is a lifetime, not a scope you can enter")
         return Scope(self, scope_name)
 
@@ -671,7 +674,7 @@ class InjectQ:
         return self.resource_monitor.snapshot()
 
     def _root_needs_async(self) -> bool:
-        return bool(self._root.pending) or any(
+        return bool(self._root._pending) or any(
             entry.needs_async_release for entry in self._root.stack if entry.is_live
         )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import warnings
 from contextvars import Token
 from types import TracebackType
@@ -30,64 +29,76 @@ if TYPE_CHECKING:
 __all__ = ["Scope"]
 
 _log = logging.getLogger("injectq.resources")
-_lock_factory = threading.Lock()
 
 
 class Scope:
     """One scope activation. Named scopes (``"request"``) cache scoped bindings; every
-    scope owns the resources activated while it is the innermost one."""
+    scope owns the resources activated while it is the innermost one.
+
+    Kept small on purpose: entering and leaving a scope is on every request's path, so
+    what only resources need (monitor, timeouts, pending initializations) is looked up
+    or created when a resource first needs it.
+    """
 
     __slots__ = (
         "__weakref__",
-        "_lock",
+        "_failures",
+        "_pending",
+        "_root",
         "_token",
         "cache",
         "closed",
         "container",
-        "default_dispose_timeout",
-        "default_init_timeout",
-        "failures",
         "inflight",
         "is_async",
         "label",
         "monitor",
         "name",
         "parent",
-        "pending",
         "stack",
     )
 
     def __init__(self, container: InjectQ, name: str | None, *, root: bool = False) -> None:
         self.container = container
         self.name = name
+        self._root = root
         self.label = "root" if root else (name or "resource_scope")
+        self.monitor: ResourceMonitor = container.resource_monitor
         self.parent: Scope | None = None
         self.cache: dict[Any, Any] = {}
         self.stack: list[Any] = []
-        self.pending: list[asyncio.Task[Any]] = []
-        self.failures: list[tuple[ResourceState, BaseException]] = []
-        self.inflight: dict[Any, Any] = {}  # key -> creation slot (compiler)
+        self.inflight: dict[Any, Any] = {}  # key -> creation claim (compiler)
         self.closed = False
         self.is_async: bool | None = None
-        self.monitor: ResourceMonitor = container.resource_monitor
-        self.default_init_timeout = container._default_init_timeout
-        self.default_dispose_timeout = container._default_dispose_timeout
         self._token: Token[Scope] | None = None
-        self._lock: threading.RLock | None = None
+        self._pending: list[asyncio.Task[Any]] | None = None
+        self._failures: list[tuple[ResourceState, BaseException]] | None = None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<Scope {self.label} {state}, {len(self.stack)} resource(s)>"
 
+    # -- what the resource state machine needs (see lifecycle.Owner) ---------------------
     @property
-    def lock(self) -> threading.RLock:
-        lock = self._lock
-        if lock is None:
-            with _lock_factory:
-                if self._lock is None:
-                    self._lock = threading.RLock()
-                lock = self._lock
-        return lock
+    def default_init_timeout(self) -> float | None:
+        return self.container._default_init_timeout
+
+    @property
+    def default_dispose_timeout(self) -> float | None:
+        return self.container._default_dispose_timeout
+
+    @property
+    def pending(self) -> list[asyncio.Task[Any]]:
+        """Initializations ``get()`` scheduled in a running loop; joined at exit."""
+        if self._pending is None:
+            self._pending = []
+        return self._pending
+
+    @property
+    def failures(self) -> list[tuple[ResourceState, BaseException]]:
+        if self._failures is None:
+            self._failures = []
+        return self._failures
 
     # -- entering ------------------------------------------------------------------------
     def _enter(self, is_async: bool) -> Scope:
@@ -103,7 +114,14 @@ class Scope:
         return self
 
     def __enter__(self) -> Scope:
-        return self._enter(False)
+        # _enter() inlined: this is on every request's path
+        if self._token is not None or self.closed:
+            return self._enter(False)  # raises the error
+        var = self.container._scope_var
+        self.parent = var.get()
+        self.is_async = False
+        self._token = var.set(self)
+        return self
 
     async def __aenter__(self) -> Scope:
         return self._enter(True)
@@ -125,9 +143,19 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave_context()
-        errors, interrupt = self.close_sync(exc)
-        _raise_after_exit(self.label, errors, interrupt, exc)
+        token, self._token = self._token, None
+        try:
+            self.container._scope_var.reset(token)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            self._token = token
+            self._leave_context()
+        if self.stack or self._pending or self._failures:
+            errors, interrupt = self.close_sync(exc)
+            if errors or interrupt is not None:
+                _raise_after_exit(self.label, errors, interrupt, exc)
+        else:  # nothing to dispose: the common case of a scope with plain objects only
+            self.closed = True
+            self.cache.clear()
 
     async def __aexit__(
         self,
@@ -136,8 +164,13 @@ class Scope:
         tb: TracebackType | None,
     ) -> None:
         self._leave_context()
-        errors, interrupt = await self.close_async(exc)
-        _raise_after_exit(self.label, errors, interrupt, exc)
+        if self.stack or self._pending or self._failures:
+            errors, interrupt = await self.close_async(exc)
+            if errors or interrupt is not None:
+                _raise_after_exit(self.label, errors, interrupt, exc)
+        else:
+            self.closed = True
+            self.cache.clear()
 
     # -- closing -------------------------------------------------------------------------
     def close_sync(
@@ -147,7 +180,7 @@ class Scope:
         self.closed = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
-        if self.pending:
+        if self._pending:
             raise ScopeError(
                 f"Scope {self.label!r} has async initializations in flight; "
                 "close it with `async with` / `await container.aclose()`."
@@ -175,9 +208,9 @@ class Scope:
         self.closed = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
-        while self.pending:
+        while self._pending:
             # join initializations that get() scheduled: they belong to this scope
-            task = self.pending.pop()
+            task = self._pending.pop()
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError as cancelled:
@@ -211,7 +244,9 @@ class Scope:
 
     def _collect_failures(self, errors: list[Exception]) -> None:
         """Scheduled initializations that failed and were never reported to anyone."""
-        failures, self.failures = self.failures, []
+        failures, self._failures = self._failures, None
+        if not failures:
+            return
         for state, error in failures:
             if (
                 state.status == CREATED

@@ -20,7 +20,7 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from injectq.utils.exceptions import (
     ResourceInitializationError,
     ResourceTimeoutError,
     ScopeError,
+    describe_key,
 )
 
 __all__ = [
@@ -55,27 +56,35 @@ _get_ident = threading.get_ident
 class Owner(Protocol):
     """What the state machine needs from a scope (or the container's root)."""
 
-    label: str
-    is_async: bool | None
-    monitor: ResourceMonitor
-    default_init_timeout: float | None
-    default_dispose_timeout: float | None
     stack: list[Any]
-    pending: list[asyncio.Task[Any]]
-    failures: list[tuple[Any, BaseException]]
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def is_async(self) -> bool | None: ...
+    @property
+    def monitor(self) -> ResourceMonitor: ...
+    @property
+    def default_init_timeout(self) -> float | None: ...
+    @property
+    def default_dispose_timeout(self) -> float | None: ...
+    @property
+    def pending(self) -> list[asyncio.Task[Any]]: ...
+    @property
+    def failures(self) -> list[tuple[Any, BaseException]]: ...
 
 
-def _loop_running() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+# the C-level "running loop or None" (what asyncio.get_running_loop() wraps), without
+# the exception a missing loop costs there
+loop_running = _loop_running = asyncio.events._get_running_loop
+_current_task = asyncio.current_task
 
 
 def _me() -> object:
     """Who is running: the current asyncio task if any, else the thread."""
-    if _loop_running() is not None:
-        task = asyncio.current_task()
+    loop = _loop_running()
+    if loop is not None:
+        task = _current_task(loop)
         if task is not None:
             return task
     return _get_ident()
@@ -94,6 +103,7 @@ class ResourceSpec:
     dispose_async: bool | None
     init_timeout: float | None
     dispose_timeout: float | None
+    type_name: str = ""  # what the monitor keys metrics by
 
 
 _SPECS: dict[type, ResourceSpec | None] = {}
@@ -132,6 +142,7 @@ def _prepare(cls: type) -> ResourceSpec:
         dispose_async=_kind(dispose_fn),
         init_timeout=options.get("init_timeout"),
         dispose_timeout=options.get("dispose_timeout"),
+        type_name=cls.__name__,
     )
 
 
@@ -232,7 +243,7 @@ async def _raise_if_error(awaitable: Awaitable[BaseException | None]) -> None:
 
 
 # --------------------------------------------------------------------------- states
-_STATE_ATTR = "_injectq_resource_state"
+STATE_ATTR = _STATE_ATTR = "_injectq_resource_state"
 _states_by_id: dict[int, ResourceState] = {}  # for instances that refuse attributes
 
 
@@ -259,17 +270,21 @@ def state_of(instance: Any, key: Any = None) -> ResourceState:
     return st
 
 
+def resource_label(key: Any) -> str:
+    """How a resource is named in metrics, logs and health reports: the string key
+    itself, or the class name as error paths show it."""
+    return key if isinstance(key, str) else describe_key(key)
+
+
 def _describe(key: Any, instance: Any) -> str:
-    if key is None:
-        return type(instance).__qualname__
-    if isinstance(key, str):
-        return key
-    return getattr(key, "__qualname__", None) or repr(key)
+    return resource_label(type(instance) if key is None else key)
 
 
 def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
-    """Run a sync call, bounded by ``timeout`` when one is set (in a helper thread,
-    since Python cannot interrupt a thread: an overrunning call is left to finish)."""
+    """Run a sync call, bounded by ``timeout`` when one is set: in a helper thread, since
+    Python cannot interrupt a thread (an overrunning call is left to finish). Only a
+    resource's own ``@resource(init_timeout=...)`` gets here with a timeout: container
+    defaults bound async calls only, so thread-bound objects (sqlite3) keep working."""
     if timeout is None:
         return fn()
     done: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -310,42 +325,32 @@ def _init_error(label: str, exc: BaseException) -> ResourceInitializationError:
 class ResourceState:
     """The lifecycle of one resource instance (see module docstring)."""
 
-    __slots__ = (
-        "dispose_timeout",
-        "failure_observed",
-        "holders",
-        "init_timeout",
-        "initializer",
-        "instance",
-        "key",
-        "label",
-        "live_since",
-        "monitor",
-        "pending_owner",
-        "scope_label",
-        "spec",
-        "status",
-        "waiter",
-    )
+    # Class-level defaults (no __slots__): a state built on the hot path sets only what
+    # differs from these.
+    waiter: concurrent.futures.Future[None] | None = None
+    initializer: object = None
+    monitor: ResourceMonitor | None = None
+    scope_label = "-"
+    init_timeout: float | None = None
+    dispose_timeout: float | None = None
+    live_since = 0.0
+    #: The owner of an activation scheduled by ``get()`` in a running loop: a retry after
+    #: that initialization failed (``aget``, ``initialize()``) still belongs to it.
+    pending_owner: Owner | None = None
+    failure_observed = False
 
-    def __init__(self, instance: Any, spec: ResourceSpec, key: Any = None) -> None:
+    def __init__(
+        self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
+    ) -> None:
         self.instance = instance
         self.spec = spec
         self.key = key
-        self.label = _describe(key, instance)
+        self.label = label if label is not None else _describe(key, instance)
         self.status = CREATED if spec.init is not None else LIVE
-        self.waiter: concurrent.futures.Future[None] | None = None
         self.holders: list[Owner] = []
-        self.initializer: object = None
         self.live_since = _perf()
-        self.monitor: ResourceMonitor | None = None
-        self.scope_label = "-"
         self.init_timeout = spec.init_timeout
         self.dispose_timeout = spec.dispose_timeout
-        #: The owner of an activation scheduled by ``get()`` in a running loop: a retry
-        #: after that initialization failed (``aget``, ``initialize()``) still belongs to it.
-        self.pending_owner: Owner | None = None
-        self.failure_observed = False
 
     def __repr__(self) -> str:
         return f"<ResourceState {self.label} {_STATUS_NAMES[self.status]}>"
@@ -366,9 +371,10 @@ class ResourceState:
             self.label = _describe(key, self.instance)
         if self.monitor is None:
             self.monitor = owner.monitor
-            if self.spec.init_timeout is None:
+            # container defaults bound async calls only (see _timed_call)
+            if self.spec.init_timeout is None and self.spec.init_async is not False:
                 self.init_timeout = owner.default_init_timeout
-            if self.spec.dispose_timeout is None:
+            if self.spec.dispose_timeout is None and self.spec.dispose_async is not False:
                 self.dispose_timeout = owner.default_dispose_timeout
             self.scope_label = owner.label
             self.monitor.record_created(self.label, type(self.instance).__name__, owner.label)
@@ -376,6 +382,75 @@ class ResourceState:
                 self.monitor.record_initialized(
                     self.label, type(self.instance).__name__, owner.label, 0.0
                 )
+
+    def initialize_new_sync(self, owner: Owner) -> None:
+        """Initialize an instance the container has just constructed and nobody else can
+        reach yet: no contention is possible, so no lock and no waiter (the hot path of
+        every scoped and transient resource)."""
+        started = _perf()
+        init = self.spec.init
+        if init is not None:
+            self.status = INITIALIZING
+            self.initializer = _get_ident()
+            try:
+                if self.init_timeout is None:
+                    init(self.instance)
+                else:
+                    _timed_call(
+                        functools.partial(init, self.instance),
+                        self.init_timeout,
+                        f"{self.label}.initialize()",
+                    )
+            except BaseException as exc:
+                error = self._failed(exc, started)
+                if not isinstance(exc, Exception):
+                    raise
+                raise error from error.__cause__
+        now = _perf()
+        self.status = LIVE
+        self.live_since = now
+        self.initializer = None
+        self.scope_label = owner.label
+        self.holders.append(owner)
+        owner.stack.append(self)
+        monitor = self.monitor
+        if monitor is not None and init is not None:
+            monitor.record_initialized(
+                self.label, type(self.instance).__name__, owner.label, now - started
+            )
+
+    async def initialize_new_async(self, owner: Owner) -> None:
+        """:meth:`initialize_new_sync` for an async ``initialize``."""
+        started = _perf()
+        init = self.spec.init
+        if init is not None:
+            self.status = INITIALIZING
+            self.initializer = _me()
+            try:
+                result = init(self.instance)
+                if inspect.isawaitable(result):
+                    await _timed_await(result, self.init_timeout, f"{self.label}.initialize()")
+            except BaseException as exc:
+                error = self._failed(exc, started)
+                if not isinstance(exc, Exception):
+                    raise
+                raise error from error.__cause__
+        with _transition:  # a waiter may have joined while we awaited
+            now = _perf()
+            self.status = LIVE
+            self.live_since = now
+            self.initializer = None
+            waiter, self.waiter = self.waiter, None
+        self.scope_label = owner.label
+        self.holders.append(owner)
+        owner.stack.append(self)
+        monitor = self.monitor
+        if monitor is not None and init is not None:
+            monitor.record_initialized(
+                self.label, type(self.instance).__name__, owner.label, now - started
+            )
+        if waiter is not None:
+            waiter.set_result(None)
 
     def check_owner(self, owner: Owner) -> None:
         """A sync scope cannot await an async dispose: fail now, not at exit (§3.5)."""
@@ -588,14 +663,15 @@ class ResourceState:
             if self.status != LIVE:
                 return False
             self.status = DISPOSING
-            self.initializer = _me()
-            return True
+        self.initializer = _me()
+        return True
 
     def _disposed(self, started: float, error: BaseException | None) -> BaseException | None:
+        # only the disposer moves a state out of DISPOSING: no lock needed here
         now = _perf()
-        with _transition:
-            self.status = DISPOSED
-            self.initializer = None
+        self.status = DISPOSED
+        self.initializer = None
+        if self.holders:
             self.holders.clear()
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
@@ -616,13 +692,20 @@ class ResourceState:
         error: BaseException | None = None
         dispose = self.spec.dispose
         if dispose is not None:
-            what = f"{self.label}.dispose()"
             try:
-                result = _timed_call(
-                    functools.partial(dispose, self.instance), self.dispose_timeout, what
-                )
-                if inspect.isawaitable(result):
-                    asyncio.run(_timed_await(result, self.dispose_timeout, what))
+                if self.dispose_timeout is None:
+                    result = dispose(self.instance)
+                else:
+                    result = _timed_call(
+                        functools.partial(dispose, self.instance),
+                        self.dispose_timeout,
+                        f"{self.label}.dispose()",
+                    )
+                if result is not None and inspect.isawaitable(result):
+                    # a lambda that turned out async, with no loop running (close())
+                    asyncio.run(
+                        _timed_await(result, self.dispose_timeout, f"{self.label}.dispose()")
+                    )
             except BaseException as exc:
                 error = exc
         return self._disposed(started, error)
@@ -630,6 +713,7 @@ class ResourceState:
     async def _dispose_async_now(self) -> BaseException | None:
         started = _perf()
         error: BaseException | None = None
+        cancelled: BaseException | None = None
         dispose = self.spec.dispose
         if dispose is not None:
             what = f"{self.label}.dispose()"
@@ -640,15 +724,35 @@ class ResourceState:
                     )
                 else:
                     result = dispose(self.instance)
-                if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    error, cancelled = await _run_to_end(
+                        result, self._handed_off, self.dispose_timeout, what
+                    )
+                elif inspect.isawaitable(result):
                     await _timed_await(result, self.dispose_timeout, what)
             except BaseException as exc:
                 error = exc
-        return self._disposed(started, error)
+        return self._disposed(started, error) or cancelled
+
+    def _handed_off(self, task: asyncio.Task[Any]) -> None:
+        # dispose() goes on in another task: super().dispose() calls from it still join
+        self.initializer = task
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
-        if not self._claim_dispose(owner):
-            return None
+        """``owner`` lets go; the last holder disposes (sync). Returns the error."""
+        with _transition:
+            holders = self.holders
+            if owner is not None:
+                if owner in holders:
+                    holders.remove(owner)
+                if holders:
+                    return None
+            else:
+                holders.clear()
+            if self.status != LIVE:
+                return None
+            self.status = DISPOSING
+        self.initializer = _get_ident()
         return self._dispose_sync_now()
 
     async def release_async(
@@ -671,6 +775,63 @@ class ResourceState:
         if not self._claim_dispose(None):
             return None
         return await self._dispose_async_now()
+
+
+def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner) -> bool:
+    """Activate a resource the container has just constructed, with a sync (or no)
+    ``initialize``. Nobody else can reach the instance yet, so its state needs no lock:
+    this is the hot path of every scoped and transient resource. Returns False, having
+    done nothing, when the instance is not fresh (``__new__`` handed back one seen
+    before) or has no ``__dict__``; the caller then takes the general path."""
+    extra = getattr(inst, "__dict__", None)
+    if extra is None or _STATE_ATTR in extra or spec.init_async is not False:
+        return False
+    if owner.is_async is False and spec.dispose_async is True:
+        raise ScopeError(
+            f"{label} has an async dispose() and cannot be owned by a sync scope. "
+            "Use `async with container.scope(...)` / `async with container.resource_scope()`."
+        )
+    st = _new_state(ResourceState)
+    st.instance = inst
+    st.spec = spec
+    st.key = key
+    st.label = label
+    extra[_STATE_ATTR] = st
+    monitor = st.monitor = owner.monitor
+    scope_label = st.scope_label = owner.label
+    if spec.init_timeout is not None:
+        st.init_timeout = spec.init_timeout
+    if spec.dispose_timeout is not None:
+        st.dispose_timeout = spec.dispose_timeout
+    elif spec.dispose_async is not False:  # container defaults bound async calls only
+        st.dispose_timeout = owner.default_dispose_timeout
+    init = spec.init
+    started = _perf()
+    if init is not None:
+        st.status = INITIALIZING
+        st.initializer = _get_ident()
+        try:
+            if st.init_timeout is None:
+                init(inst)
+            else:
+                _timed_call(functools.partial(init, inst), st.init_timeout, f"{label}.initialize()")
+        except BaseException as exc:
+            monitor.record_created(label, spec.type_name, scope_label)
+            error = st._failed(exc, started)
+            if not isinstance(exc, Exception):
+                raise
+            raise error from error.__cause__
+    now = _perf()
+    st.status = LIVE
+    st.live_since = now
+    st.initializer = None
+    st.holders = [owner]
+    owner.stack.append(st)
+    monitor.record_activated(label, spec.type_name, scope_label, now - started)
+    return True
+
+
+_new_state = object.__new__
 
 
 class ContextEntry:
@@ -698,7 +859,9 @@ class ContextEntry:
         self.monitor = owner.monitor
         self.scope_label = owner.label
         self.dispose_timeout = (
-            dispose_timeout if dispose_timeout is not None else owner.default_dispose_timeout
+            dispose_timeout
+            if dispose_timeout is not None or not is_async
+            else owner.default_dispose_timeout
         )
         self.value: Any = None
         self.type_name = label
@@ -726,7 +889,7 @@ class ContextEntry:
         dispose_timeout: float | None,
     ) -> Any:
         entry = cls(cm, False, label, owner, dispose_timeout)
-        timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
+        timeout = init_timeout  # container defaults bound async calls only
         entry.monitor.record_created(label, label, owner.label)
         started = _perf()
         try:
@@ -828,11 +991,16 @@ class ContextEntry:
             return None
         started = _perf()
         error: BaseException | None = None
+        cancelled: BaseException | None = None
         try:
             if self.is_async:
-                await _timed_await(
-                    cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
-                )
+                exiting = cm.__aexit__(*self._exc_args(exc))
+                if inspect.iscoroutine(exiting):
+                    error, cancelled = await _run_to_end(
+                        exiting, None, self.dispose_timeout, f"{self.label} (exit)"
+                    )
+                else:
+                    await _timed_await(exiting, self.dispose_timeout, f"{self.label} (exit)")
             else:
                 _timed_call(
                     functools.partial(cm.__exit__, *self._exc_args(exc)),
@@ -841,7 +1009,92 @@ class ContextEntry:
                 )
         except BaseException as err:
             error = err
-        return self._finish(started, error, exc)
+        return self._finish(started, error, exc) or cancelled
+
+
+class _Continue:
+    """Awaitable that goes on driving a coroutine someone already started."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
+        self.coro = coro
+        self.pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self.coro, self.pending
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # thrown in by the task that drives us
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _continue(coro: Coroutine[Any, Any, Any], pending: Any) -> BaseException | None:
+    """The rest of a disposal, as a task. Its error is returned, not raised: a
+    KeyboardInterrupt raised inside a task would escape through the event loop."""
+    try:
+        await _Continue(coro, pending)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        return exc
+    return None
+
+
+async def _run_to_end(
+    coro: Coroutine[Any, Any, Any],
+    on_handoff: Callable[[asyncio.Task[Any]], None] | None,
+    timeout: float | None,
+    what: str,
+) -> tuple[BaseException | None, BaseException | None]:
+    """Run a disposal coroutine to its end even if our task is cancelled meanwhile
+    (DESIGN §3.5: teardown is shielded), within ``timeout``. Returns (the disposal's own
+    error, the cancellation that arrived meanwhile): the scope re-raises the
+    cancellation once everything is disposed.
+
+    Free when the coroutine never suspends (it just runs here); otherwise its remainder
+    runs in a task of its own that we wait for without letting our cancellation reach it.
+    """
+    try:
+        pending = coro.send(None)
+    except StopIteration:
+        return None, None
+    except BaseException as exc:
+        return exc, None
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_continue(coro, pending))
+    if on_handoff is not None:
+        on_handoff(task)
+    deadline = None if timeout is None else loop.time() + timeout
+    cancelled: BaseException | None = None
+    timed_out = False
+    while not task.done():
+        try:
+            if deadline is None or timed_out:
+                await asyncio.wait((task,))
+            else:
+                remaining = deadline - loop.time()
+                if remaining > 0:
+                    await asyncio.wait((task,), timeout=remaining)
+                if not task.done() and loop.time() >= deadline:
+                    timed_out = True
+                    task.cancel()
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if timed_out and task.cancelled():
+        return ResourceTimeoutError(f"{what} did not finish within {timeout} s"), cancelled
+    if task.cancelled():  # the disposal cancelled itself
+        return asyncio.CancelledError(), cancelled
+    return task.result(), cancelled
 
 
 def context_manager_of(factory_result: Any, is_async_gen: bool | None) -> Any:

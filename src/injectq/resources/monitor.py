@@ -258,6 +258,18 @@ class ResourceMonitor:
         if self._subscribers:
             self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
 
+    def record_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
+        """``record_created`` + ``record_initialized`` in one call (the hot path)."""
+        if not self.enabled:
+            return
+        stats = self._stats.get(resource_type) or self._entry(resource_type)
+        stats.created += 1
+        stats.initialized += 1
+        stats.init_durations.append(duration)
+        if self._subscribers:
+            self._publish(ResourceEvent("created", key, resource_type, scope))
+            self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
+
     def record_init_failed(
         self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
     ) -> None:
