@@ -29,13 +29,14 @@ from injectq.resources.lifecycle import (
     STATE_ATTR,
     ContextEntry,
     ResourceSpec,
-    ResourceState,
     context_manager_of,
+    current_task,
     loop_running,
     resource_label,
     resource_spec,
     state_of,
 )
+from injectq.resources.lifecycle import activate_new_async as activate_fresh_async
 from injectq.resources.lifecycle import activate_new_sync as activate_fresh
 from injectq.utils.exceptions import (
     CircularDependencyError,
@@ -301,22 +302,6 @@ class Compiler:
             )
         st.schedule_init(owner, loop)
 
-    async def activate_new_async(
-        self, inst: Any, spec: ResourceSpec, key: Any, owner: Scope
-    ) -> None:
-        extra = getattr(inst, "__dict__", None)
-        if extra is None or STATE_ATTR in extra or spec.init_async is None:
-            await self.activate_async(inst, key, owner)
-            return
-        st = ResourceState(inst, spec, key)
-        extra[STATE_ATTR] = st
-        st.bind_owner(owner, key)
-        st.check_owner(owner)
-        if spec.init_async:
-            await st.initialize_new_async(owner)
-        else:
-            st.initialize_new_sync(owner)
-
     async def activate_async(self, inst: Any, key: Any, owner: Scope) -> None:
         st = state_of(inst, key)
         st.bind_owner(owner, key)
@@ -440,11 +425,12 @@ class Compiler:
         else:
             spec = node.spec
             assert spec is not None
-            activate_new_async = self.activate_new_async
+            res_label = resource_label(key)
 
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 inst = provider(*args, **kwargs)
-                await activate_new_async(inst, spec, key, _o)
+                if not await activate_fresh_async(inst, spec, key, res_label, _o):
+                    await activate(inst, key, _o)
                 return inst
 
         self.amakers[key] = make
@@ -745,8 +731,9 @@ class Compiler:
             return resolver
         key, name, label = node.key, node.binding.scope, node.label
         var_get = self.c._scope_var.get
-        abuild = self.abuild
+        abuilds_get, abuild = self.abuilds.get, self.abuild
         is_resource = node.spec is not None
+        get_ident = threading.get_ident
 
         async def resolve() -> Any:
             scope: Scope | None = var_get()
@@ -758,28 +745,31 @@ class Compiler:
                 raise _scope_closed(scope)
             cache = scope.cache
             value = cache.get(key, _MISS)
-            if value is not _MISS:
-                if is_resource:
-                    await state_of(value, key).initialize_async(None)
-                return value
-            inflight = scope.inflight
-            slot = new_slot(True)
-            claimed = inflight.setdefault(key, slot)
-            if claimed is not slot:
-                return await join_claim_async(inflight, cache, key, claimed, label)
-            value = cache.get(key, _MISS)
             if value is _MISS:
-                try:
-                    value = await abuild(node)(scope)
-                except BaseException as exc:
-                    del inflight[key]
-                    fail_slot(slot, exc, key)
-                    raise
-                cache[key] = value
-            elif is_resource:
-                await state_of(value, key).initialize_async(None)
-            del inflight[key]
-            slot.set_result(value)
+                # claim the key for this task (see in_scope; the marker is fresh so a task
+                # re-entering its own creation is told apart from its owner: a cycle)
+                inflight = scope.inflight
+                marker = (current_task(), get_ident())
+                claimed = inflight.setdefault(key, marker)
+                if claimed is not marker:
+                    return await join_claim_async(inflight, cache, key, claimed, label)
+                value = cache.get(key, _MISS)
+                if value is _MISS:
+                    try:
+                        value = await (abuilds_get(key) or abuild(node))(scope)
+                    except BaseException as exc:
+                        release_claim(inflight, key, None, exc)
+                        raise
+                    cache[key] = value
+                with _slot_guard:
+                    claimed = inflight.pop(key, None)
+                if claimed is not marker:  # someone waits on it (see _slot_for_claim)
+                    claimed.set_result(value)
+                return value
+            if is_resource:  # get() in this loop may have scheduled its initialization
+                state = value.__dict__.get(STATE_ATTR) if hasattr(value, "__dict__") else None
+                if state is not None and state.status != LIVE:
+                    await state.initialize_async(None)
             return value
 
         self.ascoped_resolvers[key] = resolve
@@ -1013,7 +1003,10 @@ def _slot_for_claim(
         current = inflight.get(key)
         if current is None or isinstance(current, CreationSlot):
             return _MISS, current
-        slot = inflight[key] = CreationSlot(current, None)
+        if isinstance(current, tuple):  # an async creator: (task, thread id)
+            slot = inflight[key] = CreationSlot(current[1], current[0])
+        else:  # a sync creator's thread id
+            slot = inflight[key] = CreationSlot(current, None)
         return _MISS, slot
 
 

@@ -228,7 +228,9 @@ class Scope:
                 break
             entry = stack.pop()
             try:
-                err = await entry.release_async(self, exc)
+                err, rest = entry.release_step(self, exc)
+                if rest is not None:
+                    err = await rest
             except BaseException as unexpected:
                 err = unexpected
             if err is None:

@@ -77,17 +77,25 @@ class Owner(Protocol):
 # the C-level "running loop or None" (what asyncio.get_running_loop() wraps), without
 # the exception a missing loop costs there
 loop_running = _loop_running = asyncio.events._get_running_loop
-_current_task = asyncio.current_task
+# asyncio.current_task() is pure Python before 3.12; its table is read directly when the
+# interpreter has it (the public function otherwise)
+_tasks_by_loop: dict[Any, Any] | None = getattr(asyncio.tasks, "_current_tasks", None)
+
+
+def current_task() -> asyncio.Task[Any] | None:
+    """``asyncio.current_task()`` without its overhead on 3.11 (None outside a loop)."""
+    loop = _loop_running()
+    if loop is None:
+        return None
+    if _tasks_by_loop is not None:
+        return _tasks_by_loop.get(loop)
+    return asyncio.current_task(loop)
 
 
 def _me() -> object:
     """Who is running: the current asyncio task if any, else the thread."""
-    loop = _loop_running()
-    if loop is not None:
-        task = _current_task(loop)
-        if task is not None:
-            return task
-    return _get_ident()
+    task = current_task()
+    return task if task is not None else _get_ident()
 
 
 # --------------------------------------------------------------------------- specs
@@ -710,8 +718,9 @@ class ResourceState:
                 error = exc
         return self._disposed(started, error)
 
-    async def _dispose_async_now(self) -> BaseException | None:
-        started = _perf()
+    async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:
+        if started is None:
+            started = _perf()
         error: BaseException | None = None
         cancelled: BaseException | None = None
         dispose = self.spec.dispose
@@ -737,6 +746,41 @@ class ResourceState:
     def _handed_off(self, task: asyncio.Task[Any]) -> None:
         # dispose() goes on in another task: super().dispose() calls from it still join
         self.initializer = task
+
+    def release_step(
+        self, owner: Owner | None, exc: BaseException | None
+    ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
+        """Async release without a coroutine of our own when the disposal never
+        suspends (the common case): returns (error, None) when done, or (None, the
+        coroutine to await for the rest)."""
+        if not self._claim_dispose(owner):
+            return None, None
+        started = _perf()
+        dispose = self.spec.dispose
+        if dispose is None:
+            return self._disposed(started, None), None
+        if self.spec.dispose_async is False or self.dispose_timeout is not None:
+            return None, self._dispose_async_now(started)
+        try:
+            result = dispose(self.instance)
+            if not inspect.iscoroutine(result):
+                if result is not None and inspect.isawaitable(result):
+                    return None, self._await_rest(started, _timed_await(result, None, ""), None)
+                return self._disposed(started, None), None
+            pending = result.send(None)
+        except StopIteration:
+            return self._disposed(started, None), None
+        except BaseException as error:
+            return self._disposed(started, error), None
+        return None, self._await_rest(started, result, pending)
+
+    async def _await_rest(
+        self, started: float, coro: Coroutine[Any, Any, Any], pending: Any
+    ) -> BaseException | None:
+        error, cancelled = await _drive_rest(
+            coro, pending, self._handed_off, None, f"{self.label}.dispose()"
+        )
+        return self._disposed(started, error) or cancelled
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
         """``owner`` lets go; the last holder disposes (sync). Returns the error."""
@@ -777,15 +821,15 @@ class ResourceState:
         return await self._dispose_async_now()
 
 
-def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner) -> bool:
-    """Activate a resource the container has just constructed, with a sync (or no)
-    ``initialize``. Nobody else can reach the instance yet, so its state needs no lock:
-    this is the hot path of every scoped and transient resource. Returns False, having
-    done nothing, when the instance is not fresh (``__new__`` handed back one seen
-    before) or has no ``__dict__``; the caller then takes the general path."""
+def _fresh_state(
+    inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner
+) -> ResourceState | None:
+    """A state for a resource the container has just constructed, or None when the
+    instance is not fresh (``__new__`` handed back one seen before) or has no
+    ``__dict__``. Nobody else can reach a fresh instance yet, so no lock is needed."""
     extra = getattr(inst, "__dict__", None)
-    if extra is None or _STATE_ATTR in extra or spec.init_async is not False:
-        return False
+    if extra is None or _STATE_ATTR in extra:
+        return None
     if owner.is_async is False and spec.dispose_async is True:
         raise ScopeError(
             f"{label} has an async dispose() and cannot be owned by a sync scope. "
@@ -797,14 +841,47 @@ def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner
     st.key = key
     st.label = label
     extra[_STATE_ATTR] = st
-    monitor = st.monitor = owner.monitor
-    scope_label = st.scope_label = owner.label
+    st.monitor = owner.monitor
+    st.scope_label = owner.label
+    # container defaults bound async calls only (see _timed_call)
     if spec.init_timeout is not None:
         st.init_timeout = spec.init_timeout
+    elif spec.init_async is not False:
+        st.init_timeout = owner.default_init_timeout
     if spec.dispose_timeout is not None:
         st.dispose_timeout = spec.dispose_timeout
-    elif spec.dispose_async is not False:  # container defaults bound async calls only
+    elif spec.dispose_async is not False:
         st.dispose_timeout = owner.default_dispose_timeout
+    return st
+
+
+def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> BaseException:
+    assert st.monitor is not None
+    st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
+    error = st._failed(exc, started)
+    return exc if not isinstance(exc, Exception) else error
+
+
+def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
+    now = _perf()
+    st.status = LIVE
+    st.live_since = now
+    st.initializer = None
+    st.holders = [owner]
+    owner.stack.append(st)
+    assert st.monitor is not None
+    st.monitor.record_activated(st.label, st.spec.type_name, st.scope_label, now - started)
+
+
+def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner) -> bool:
+    """Activate a resource the container has just constructed, with a sync (or no)
+    ``initialize``: the lock-free hot path of every scoped and transient resource.
+    Returns False, having done nothing, when the general path must be taken."""
+    if spec.init_async is not False:
+        return False
+    st = _fresh_state(inst, spec, key, label, owner)
+    if st is None:
+        return False
     init = spec.init
     started = _perf()
     if init is not None:
@@ -816,18 +893,50 @@ def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner
             else:
                 _timed_call(functools.partial(init, inst), st.init_timeout, f"{label}.initialize()")
         except BaseException as exc:
-            monitor.record_created(label, spec.type_name, scope_label)
-            error = st._failed(exc, started)
-            if not isinstance(exc, Exception):
+            error = _fresh_failed(st, exc, started)
+            if error is exc:
                 raise
             raise error from error.__cause__
-    now = _perf()
-    st.status = LIVE
-    st.live_since = now
-    st.initializer = None
-    st.holders = [owner]
-    owner.stack.append(st)
-    monitor.record_activated(label, spec.type_name, scope_label, now - started)
+    _fresh_live(st, owner, started)
+    return True
+
+
+async def activate_new_async(
+    inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner
+) -> bool:
+    """:func:`activate_new_sync` for async code (``aget``): awaits an async
+    ``initialize``. A user's own ``initialize()`` call from another task may join
+    while we await, so completion takes the transition lock to hand it the result."""
+    if spec.init_async is None:
+        return False
+    st = _fresh_state(inst, spec, key, label, owner)
+    if st is None:
+        return False
+    init = spec.init
+    started = _perf()
+    if init is not None:
+        st.status = INITIALIZING
+        st.initializer = _me()
+        try:
+            if spec.init_async:
+                await _timed_await(init(inst), st.init_timeout, f"{label}.initialize()")
+            elif st.init_timeout is None:
+                init(inst)
+            else:
+                _timed_call(functools.partial(init, inst), st.init_timeout, f"{label}.initialize()")
+        except BaseException as exc:
+            error = _fresh_failed(st, exc, started)
+            if error is exc:
+                raise
+            raise error from error.__cause__
+        with _transition:
+            waiter, st.waiter = st.waiter, None
+            st.status = LIVE
+        _fresh_live(st, owner, started)
+        if waiter is not None:
+            waiter.set_result(None)
+        return True
+    _fresh_live(st, owner, started)
     return True
 
 
@@ -983,6 +1092,11 @@ class ContextEntry:
             error = err
         return self._finish(started, error, exc)
 
+    def release_step(
+        self, owner: Owner | None, exc: BaseException | None
+    ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
+        return None, self.release_async(owner, exc)
+
     async def release_async(
         self, owner: Owner | None, exc: BaseException | None
     ) -> BaseException | None:
@@ -1070,6 +1184,17 @@ async def _run_to_end(
         return None, None
     except BaseException as exc:
         return exc, None
+    return await _drive_rest(coro, pending, on_handoff, timeout, what)
+
+
+async def _drive_rest(
+    coro: Coroutine[Any, Any, Any],
+    pending: Any,
+    on_handoff: Callable[[asyncio.Task[Any]], None] | None,
+    timeout: float | None,
+    what: str,
+) -> tuple[BaseException | None, BaseException | None]:
+    """The part of :func:`_run_to_end` after the coroutine first suspended."""
     loop = asyncio.get_running_loop()
     task = loop.create_task(_continue(coro, pending))
     if on_handoff is not None:
