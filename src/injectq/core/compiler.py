@@ -72,11 +72,16 @@ class Node:
 
     key: Any
     binding: Binding
-    label: str
+    given_label: str | None = None
     args: list[tuple[Param, Node | Value]] = field(default_factory=list)
     spec: ResourceSpec | None = None
     is_async_factory: bool = False
     needs_async: bool = False
+
+    @property
+    def label(self) -> str:
+        """The key's name (computed when needed: only errors and setup read it)."""
+        return self.given_label if self.given_label is not None else describe_key(self.key)
 
     @property
     def lifetime(self) -> str:
@@ -93,7 +98,7 @@ class _Unit:
     __slots__ = ("complete", "home", "ns")
 
     def __init__(self, home: str | None = None) -> None:
-        self.ns: dict[str, Any] = {}
+        self.ns: dict[str, Any] = {"_M": _MISS}
         self.complete = True
         #: the named scope ``_o`` is, when building a scoped instance: dependencies of
         #: that same scope are looked up in ``_o`` directly, with no ContextVar walk
@@ -138,6 +143,7 @@ class Compiler:
         self.scoped_resolvers: dict[Any, Callable[[], Any]] = {}
         self.in_scopes: dict[Any, Callable[[Scope], Any]] = {}
         self.in_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
+        self.ain_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
         self.ascoped_resolvers: dict[Any, Callable[[], Any]] = {}
         self.makers: dict[Any, Callable[..., Any]] = {}
         self.amakers: dict[Any, Callable[..., Any]] = {}
@@ -195,12 +201,17 @@ class Compiler:
         finally:
             path.pop()
             del visiting[key]
-        node.needs_async = (
+        needs_async = (
             node.is_async_factory
             or (binding.kind is Kind.CONTEXT and bool(context_factory_info(provider)[0]))  # type: ignore[index]
             or (node.spec is not None and node.spec.init_async is not False)
-            or any(dep.needs_async for dep in node.dependencies)
         )
+        if not needs_async:
+            for _, dep in node.args:
+                if type(dep) is Node and dep.needs_async:
+                    needs_async = True
+                    break
+        node.needs_async = needs_async
         self.nodes[key] = node
         return node
 
@@ -488,7 +499,15 @@ class Compiler:
         if scope == TRANSIENT:
             return self._construct(node, unit, owner)
         if scope == unit.home:
-            return f"{unit.ref(self.in_scope(node))}({owner})"
+            # same scope as the instance being built: look in its cache inline, and only
+            # call out to create on a miss
+            self.in_scope(node)
+            create = unit.ref(self.in_scope_creates[node.key])
+            key, tmp = unit.ref(node.key), f"_t{len(unit.ns)}"
+            return (
+                f"({tmp} if ({tmp} := {owner}.cache.get({key}, _M)) is not _M "
+                f"else {create}({owner}, {owner}.cache))"
+            )
         return f"{unit.ref(self.scoped_resolver(node))}()"
 
     def _aexpr(self, node: Node, unit: _Unit, owner: str) -> str:
@@ -516,6 +535,14 @@ class Compiler:
                 sep = ", " if args else ""
                 return f"(await {unit.ref(self._amaker(node))}({owner}{sep}{args}))"
             return f"{unit.ref(binding.provider)}({args})"
+        if scope == unit.home and node.spec is None:
+            # same scope as the instance being built: inline cache look-up (see _expr)
+            create = unit.ref(self.ain_scope_create(node))
+            key, tmp = unit.ref(node.key), f"_t{len(unit.ns)}"
+            return (
+                f"({tmp} if ({tmp} := {owner}.cache.get({key}, _M)) is not _M "
+                f"else (await {create}({owner}, {owner}.cache)))"
+            )
         return f"(await {unit.ref(self.ascoped_resolver(node))}())"
 
     def _exec(self, source: str, unit: _Unit, name: str) -> Any:
@@ -541,7 +568,7 @@ class Compiler:
         fn = self.abuilds.get(node.key)
         if fn is not None:
             return fn
-        unit = _Unit()
+        unit = _Unit(node.binding.scope if node.lifetime not in (SINGLETON, TRANSIENT) else None)
         args = self._args(node, unit, "_o", True)
         if self._needs_maker(node) or node.is_async_factory:
             sep = ", " if args else ""
@@ -593,6 +620,7 @@ class Compiler:
             self.scoped_resolvers,
             self.in_scopes,
             self.in_scope_creates,
+            self.ain_scope_creates,
             self.ascoped_resolvers,
             self.makers,
             self.amakers,
@@ -682,9 +710,10 @@ class Compiler:
                     release_claim(inflight, key, None, exc)
                     raise
                 cache[key] = value
-            with _slot_guard:
-                claimed = inflight.pop(key, None)
-            if claimed is not marker:  # someone waits on it (see _slot_for_claim)
+            # no lock needed: the value is in the cache before the claim goes, and a
+            # waiter re-checks the cache after posting its slot (see _slot_for_claim)
+            claimed = inflight.pop(key, None)
+            if claimed is not marker:  # someone waits on it
                 claimed.set_result(value)
             return value
 
@@ -725,15 +754,48 @@ class Compiler:
         self.scoped_resolvers[node.key] = resolve
         return resolve
 
+    def ain_scope_create(self, node: Node) -> Callable[[Scope, dict[Any, Any]], Any]:
+        """``await acreate(scope, cache)``: create the scoped instance of ``node`` in
+        ``scope`` (async twin of ``in_scope``'s create)."""
+        made = self.ain_scope_creates.get(node.key)
+        if made is not None:
+            return made
+        key, label = node.key, node.label
+        abuilds_get, abuild = self.abuilds.get, self.abuild
+        get_ident = threading.get_ident
+
+        async def acreate(scope: Scope, cache: dict[Any, Any]) -> Any:
+            # claim the key for this task (see in_scope; the marker is fresh so a task
+            # re-entering its own creation is told apart from its owner: a cycle)
+            inflight = scope.inflight
+            marker = (current_task(), get_ident())
+            claimed = inflight.setdefault(key, marker)
+            if claimed is not marker:
+                return await join_claim_async(inflight, cache, key, claimed, label)
+            value = cache.get(key, _MISS)
+            if value is _MISS:
+                try:
+                    value = await (abuilds_get(key) or abuild(node))(scope)
+                except BaseException as exc:
+                    release_claim(inflight, key, None, exc)
+                    raise
+                cache[key] = value
+            claimed = inflight.pop(key, None)  # lock-free: see in_scope
+            if claimed is not marker:  # someone waits on it
+                claimed.set_result(value)
+            return value
+
+        self.ain_scope_creates[key] = acreate
+        return acreate
+
     def ascoped_resolver(self, node: Node) -> Callable[[], Any]:
         resolver = self.ascoped_resolvers.get(node.key)
         if resolver is not None:
             return resolver
         key, name, label = node.key, node.binding.scope, node.label
         var_get = self.c._scope_var.get
-        abuilds_get, abuild = self.abuilds.get, self.abuild
+        acreate = self.ain_scope_create(node)
         is_resource = node.spec is not None
-        get_ident = threading.get_ident
 
         async def resolve() -> Any:
             scope: Scope | None = var_get()
@@ -746,26 +808,7 @@ class Compiler:
             cache = scope.cache
             value = cache.get(key, _MISS)
             if value is _MISS:
-                # claim the key for this task (see in_scope; the marker is fresh so a task
-                # re-entering its own creation is told apart from its owner: a cycle)
-                inflight = scope.inflight
-                marker = (current_task(), get_ident())
-                claimed = inflight.setdefault(key, marker)
-                if claimed is not marker:
-                    return await join_claim_async(inflight, cache, key, claimed, label)
-                value = cache.get(key, _MISS)
-                if value is _MISS:
-                    try:
-                        value = await (abuilds_get(key) or abuild(node))(scope)
-                    except BaseException as exc:
-                        release_claim(inflight, key, None, exc)
-                        raise
-                    cache[key] = value
-                with _slot_guard:
-                    claimed = inflight.pop(key, None)
-                if claimed is not marker:  # someone waits on it (see _slot_for_claim)
-                    claimed.set_result(value)
-                return value
+                return await acreate(scope, cache)
             if is_resource:  # get() in this loop may have scheduled its initialization
                 state = value.__dict__.get(STATE_ATTR) if hasattr(value, "__dict__") else None
                 if state is not None and state.status != LIVE:
@@ -1007,6 +1050,13 @@ def _slot_for_claim(
             slot = inflight[key] = CreationSlot(current[1], current[0])
         else:  # a sync creator's thread id
             slot = inflight[key] = CreationSlot(current, None)
+        # the creator may have finished (cache set, claim popped without the guard)
+        # between our look at the cache and posting the slot: look again
+        value = cache.get(key, _MISS)
+        if value is not _MISS:
+            if inflight.get(key) is slot:
+                del inflight[key]
+            return value, None
         return _MISS, slot
 
 
