@@ -6,6 +6,7 @@ file, so "disposed" means the connection really is closed.
 """
 
 import asyncio
+import itertools
 import os
 import socket
 import sqlite3
@@ -72,6 +73,9 @@ class Stats:
             self.live -= 1
 
 
+_serials = itertools.count()
+
+
 @resource
 class Connection:
     """A request-scoped aiosqlite connection."""
@@ -80,6 +84,8 @@ class Connection:
         self.stats = stats
         self.raw: aiosqlite.Connection | None = None
         self.closed = False
+        # ids can be reused once a connection is collected; a serial number cannot
+        self.serial = next(_serials)
 
     async def initialize(self) -> None:
         self.raw = await aiosqlite.connect(self.stats.db_path)
@@ -166,7 +172,7 @@ def make_app(container: InjectQ, **options: Any) -> FastAPI:
         assert InjectQ.get_instance() is container
         return {
             "names": await conn.names(),
-            "conn": id(conn),
+            "conn": conn.serial,
             "settings": id(settings),
             "open_fds": open_fds(conn.stats.db_path),
         }
@@ -185,7 +191,7 @@ def make_app(container: InjectQ, **options: Any) -> FastAPI:
     def sync_handler(service: InjectAPI[UserService]) -> dict[str, Any]:
         # a sync route runs in a worker thread that still sees the request scope
         seen = container.get(UserService)
-        return {"same": seen is service, "conn": id(service.connection)}
+        return {"same": seen is service, "conn": service.connection.serial}
 
     return app
 
@@ -299,7 +305,7 @@ async def test_fifty_concurrent_requests(container: InjectQ, stats: Stats) -> No
         if arrived == total:
             all_in.set()
         await all_in.wait()  # every request holds its connection at the same time
-        return {"n": n, "conn": id(conn), "names": await conn.names()}
+        return {"n": n, "conn": conn.serial, "names": await conn.names()}
 
     async with asyncio.timeout(30), client_for(app) as client:
         responses = await asyncio.gather(*(client.get(f"/slow/{n}") for n in range(total)))

@@ -33,7 +33,6 @@ import this module.
 
 from __future__ import annotations
 
-import asyncio
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
@@ -51,7 +50,6 @@ from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from contextvars import Token
-    from types import TracebackType
 
     from taskiq import TaskiqMessage, TaskiqResult
 
@@ -234,28 +232,14 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
 
 
 async def _exit_scope(scope: Scope, error: BaseException | None) -> None:
-    """Leave ``scope`` (disposing what it owns) so that cancelling the worker task cannot
-    interrupt a disposal half way: the exit runs in its own task; a cancellation is
-    re-raised once it is done."""
-    scope._leave_context()  # this context's current scope is the parent again, now
-    traceback: TracebackType | None = error.__traceback__ if error is not None else None
-    exit_ = asyncio.ensure_future(
-        scope.__aexit__(type(error) if error is not None else None, error, traceback)
+    """Leave ``scope``, disposing what it owns. The scope's exit is itself
+    cancellation-safe (DESIGN §3.5): cancelling the task's task, as servers do when a
+    client goes away, still lets every disposal run to its end before it is re-raised."""
+    await scope.__aexit__(
+        type(error) if error is not None else None,
+        error,
+        error.__traceback__ if error is not None else None,
     )
-    interrupted: asyncio.CancelledError | None = None
-    while not exit_.done():
-        try:
-            await asyncio.shield(exit_)
-        except asyncio.CancelledError as cancelled:
-            if not exit_.done():
-                interrupted = cancelled
-        except BaseException:
-            pass  # the exit's own outcome, raised below
-    if interrupted is not None:
-        if not exit_.cancelled() and (failure := exit_.exception()) is not None:
-            interrupted.add_note(f"disposal at the end of the task failed: {failure!r}")
-        raise interrupted
-    exit_.result()
 
 
 def setup_taskiq(
