@@ -2,6 +2,7 @@
 request scope, and the aiosqlite connections tasks use are closed when each task ends."""
 
 import asyncio
+import itertools
 import os
 import sqlite3
 import threading
@@ -54,11 +55,16 @@ class Stats:
             self.live -= 1
 
 
+_serials = itertools.count()
+
+
 @resource
 class Connection:
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
         self.raw: aiosqlite.Connection | None = None
+        # ids can be reused once a connection is collected; a serial number cannot
+        self.serial = next(_serials)
 
     async def initialize(self) -> None:
         self.raw = await aiosqlite.connect(self.stats.db_path)
@@ -149,7 +155,7 @@ async def test_each_task_gets_its_own_scope_and_disposes_it(
         assert container.get(Connection) is conn  # the task's own scope is current
         await conn.record(name)
         service.mailer.sent.append(name)
-        return {"conn": id(conn), "count": await conn.count(), "fds": open_fds(stats.db_path)}
+        return {"conn": conn.serial, "count": await conn.count(), "fds": open_fds(stats.db_path)}
 
     results = []
     for n in range(3):
@@ -231,7 +237,7 @@ async def test_concurrent_tasks_have_separate_scopes(broker: InMemoryBroker, sta
             all_in.set()
         await all_in.wait()
         await conn.count()
-        return n, id(conn)
+        return n, conn.serial
 
     async with asyncio.timeout(30):
         handles = [await overlapping.kiq(n) for n in range(total)]

@@ -346,6 +346,9 @@ class ResourceState:
     #: that initialization failed (``aget``, ``initialize()``) still belongs to it.
     pending_owner: Owner | None = None
     failure_observed = False
+    #: made by the container for an instance it constructed: detached again once
+    #: disposed, so the instance <-> state cycle never outlives the activation
+    fresh = False
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -681,6 +684,10 @@ class ResourceState:
         self.initializer = None
         if self.holders:
             self.holders.clear()
+        if self.fresh:
+            extra = self.instance.__dict__
+            if extra.get(_STATE_ATTR) is self:
+                del extra[_STATE_ATTR]
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
@@ -836,6 +843,7 @@ def _fresh_state(
             "Use `async with container.scope(...)` / `async with container.resource_scope()`."
         )
     st = _new_state(ResourceState)
+    st.fresh = True
     st.instance = inst
     st.spec = spec
     st.key = key
