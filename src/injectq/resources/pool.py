@@ -30,6 +30,7 @@ R = TypeVar("R")
 logger = logging.getLogger("injectq.resources")
 
 _NEW, _INITIALIZING, _READY, _DISPOSING = "new", "initializing", "ready", "disposing"
+_NO_ITEM: Any = object()  # "the fast path does not apply"
 _WAITING, _GRANTED, _DONE, _FAILED = 0, 1, 2, 3
 
 
@@ -136,7 +137,9 @@ class PoolCheckout(Generic[T]):
         self._item: T | None = None
 
     async def __aenter__(self) -> T:
-        self._item = await self._pool.acquire_item()
+        pool = self._pool
+        item = pool._fast_checkout()
+        self._item = item if item is not _NO_ITEM else await pool.acquire_item()
         return self._item
 
     async def __aexit__(
@@ -146,10 +149,14 @@ class PoolCheckout(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         item, self._item = cast(T, self._item), None
+        if exc_type is None and self._pool._fast_return(item):
+            return
         await self._pool.arelease(item, discard=exc_type is not None)
 
     def __enter__(self) -> T:
-        self._item = self._pool.acquire_item_sync()
+        pool = self._pool
+        item = pool._fast_checkout()
+        self._item = item if item is not _NO_ITEM else pool.acquire_item_sync()
         return self._item
 
     def __exit__(
@@ -159,6 +166,8 @@ class PoolCheckout(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         item, self._item = cast(T, self._item), None
+        if exc_type is None and self._pool._fast_return(item):
+            return
         self._pool.release(item, discard=exc_type is not None)
 
     def __await__(self) -> Generator[Any, None, T]:
@@ -450,6 +459,42 @@ class ResourcePool(Generic[T]):
 
     def _size(self) -> int:
         return len(self._idle) + len(self._in_use) + self._creating + self._closing
+
+    def _fast_checkout(self) -> Any:
+        """An idle item when nothing needs checking, timing or waiting for; else
+        ``_NO_ITEM`` (the caller takes the full path). The common case in a warm pool."""
+        if (
+            self._state is not _READY
+            or self._validate is not None
+            or self.max_idle_time is not None
+            or self.recycle_after is not None
+            or self._listeners
+        ):
+            return _NO_ITEM
+        with self._lock:
+            if self._waiters or not self._idle or self._state is not _READY:
+                return _NO_ITEM
+            entry = self._idle.pop()
+            self._in_use[id(entry.item)] = entry
+            self._acquired += 1  # waited 0 s: nothing to add to the wait totals
+        return entry.item
+
+    def _fast_return(self, item: T) -> bool:
+        """Put an item straight back when nobody waits and nothing must close it."""
+        if self.recycle_after is not None or self._listeners:
+            return False
+        with self._lock:
+            if self._waiters or self._drain is not None:
+                return False
+            key = id(item)
+            entry = self._in_use.get(key)
+            if entry is None or entry.item is not item or entry.generation != self._generation:
+                return False
+            del self._in_use[key]
+            if self.max_idle_time is not None:
+                entry.last_used = time.monotonic()
+            self._idle.append(entry)
+        return True
 
     def _checkout_locked(
         self, loop: asyncio.AbstractEventLoop | None
