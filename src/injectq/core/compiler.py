@@ -136,12 +136,10 @@ class Compiler:
         self.c = container
         self.lock = threading.RLock()
         self.nodes: dict[Any, Node] = {}
-        self.builds: dict[Any, Callable[[Scope], Any]] = {}
         self.abuilds: dict[Any, Callable[[Scope], Any]] = {}
         self.singleton_resolvers: dict[Any, Callable[[], Any]] = {}
         self.asingleton_resolvers: dict[Any, Callable[[], Any]] = {}
         self.scoped_resolvers: dict[Any, Callable[[], Any]] = {}
-        self.in_scopes: dict[Any, Callable[[Scope], Any]] = {}
         self.in_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
         self.ain_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
         self.ascoped_resolvers: dict[Any, Callable[[], Any]] = {}
@@ -501,8 +499,7 @@ class Compiler:
         if scope == unit.home:
             # same scope as the instance being built: look in its cache inline, and only
             # call out to create on a miss
-            self.in_scope(node)
-            create = unit.ref(self.in_scope_creates[node.key])
+            create = unit.ref(self.in_scope_create(node))
             key, tmp = unit.ref(node.key), f"_t{len(unit.ns)}"
             return (
                 f"({tmp} if ({tmp} := {owner}.cache.get({key}, _M)) is not _M "
@@ -551,19 +548,6 @@ class Compiler:
         return namespace[name]
 
     # ------------------------------------------------------------------ build functions
-    def build(self, node: Node) -> Callable[[Scope], Any]:
-        """``build(owner)``: a new instance of ``node`` (no caching), deps resolved."""
-        fn = self.builds.get(node.key)
-        if fn is not None:
-            return fn
-        scope = node.binding.scope
-        unit = _Unit(scope if node.lifetime not in (SINGLETON, TRANSIENT) else None)
-        expr = self._construct(node, unit, "_o")
-        fn = self._exec(f"def _build(_o):\n    return {expr}\n", unit, "_build")
-        if unit.complete:
-            self.builds[node.key] = fn
-        return fn  # type: ignore[no-any-return]
-
     def abuild(self, node: Node) -> Callable[[Scope], Any]:
         fn = self.abuilds.get(node.key)
         if fn is not None:
@@ -609,16 +593,21 @@ class Compiler:
             return self.construct_now(node, owner)
         return self.scoped_resolver(node)()
 
+    def forget_generated(self) -> None:
+        """Drop generated functions (not plans): a singleton they call out to is built
+        now, and regenerated code inlines it as a constant."""
+        for cache in (self.abuilds, self.in_scope_creates, self.ain_scope_creates):
+            if cache:
+                cache.clear()
+
     def reset(self) -> None:
         """Forget every plan and generated function (the registry changed)."""
         for cache in (
             self.nodes,
-            self.builds,
             self.abuilds,
             self.singleton_resolvers,
             self.asingleton_resolvers,
             self.scoped_resolvers,
-            self.in_scopes,
             self.in_scope_creates,
             self.ain_scope_creates,
             self.ascoped_resolvers,
@@ -685,48 +674,14 @@ class Compiler:
             scope = scope.parent
         raise _scope_missing(label, name)
 
-    def in_scope(self, node: Node) -> Callable[[Scope], Any]:
-        """``get_or_create(scope)``: the scoped instance of ``node`` in ``scope``."""
-        made = self.in_scopes.get(node.key)
-        if made is not None:
-            return made
-        key, label = node.key, node.label
-        builds_get, build = self.builds.get, self.build
-        get_ident = threading.get_ident
-
-        def create(scope: Scope, cache: dict[Any, Any]) -> Any:
-            # claim the key (dict.setdefault is atomic) with this thread's id: no lock is
-            # held while user code runs, and an unrelated key never waits (rule 8)
-            inflight = scope.inflight
-            marker = get_ident()
-            claimed = inflight.setdefault(key, marker)
-            if claimed is not marker:
-                return join_claim_sync(inflight, cache, key, claimed, label)
-            value = cache.get(key, _MISS)
-            if value is _MISS:
-                try:
-                    value = (builds_get(key) or build(node))(scope)
-                except BaseException as exc:
-                    release_claim(inflight, key, None, exc)
-                    raise
-                cache[key] = value
-            # no lock needed: the value is in the cache before the claim goes, and a
-            # waiter re-checks the cache after posting its slot (see _slot_for_claim)
-            claimed = inflight.pop(key, None)
-            if claimed is not marker:  # someone waits on it
-                claimed.set_result(value)
-            return value
-
-        def get_or_create(scope: Scope) -> Any:
-            cache = scope.cache
-            value = cache.get(key, _MISS)
-            if value is not _MISS:
-                return value
-            return create(scope, cache)
-
-        self.in_scopes[key] = get_or_create
-        self.in_scope_creates[key] = create
-        return get_or_create
+    def in_scope_create(self, node: Node) -> Callable[[Scope, dict[Any, Any]], Any]:
+        """``create(scope, cache)``: build the scoped instance of ``node`` in ``scope``
+        and cache it there, exactly once however many threads ask (generated: the
+        claim around the construction expression, in one function)."""
+        made = self.in_scope_creates.get(node.key)
+        if made is None:
+            made = self._scoped_create(node, False)
+        return made
 
     def scoped_resolver(self, node: Node) -> Callable[[], Any]:
         resolver = self.scoped_resolvers.get(node.key)
@@ -734,8 +689,7 @@ class Compiler:
             return resolver
         key, name, label = node.key, node.binding.scope, node.label
         var_get = self.c._scope_var.get
-        self.in_scope(node)
-        create = self.in_scope_creates[key]
+        creates_get, in_scope_create = self.in_scope_creates.get, self.in_scope_create
 
         def resolve() -> Any:
             scope: Scope | None = var_get()
@@ -749,44 +703,71 @@ class Compiler:
             value = cache.get(key, _MISS)
             if value is not _MISS:
                 return value
-            return create(scope, cache)
+            return (creates_get(key) or in_scope_create(node))(scope, cache)
 
         self.scoped_resolvers[node.key] = resolve
         return resolve
 
     def ain_scope_create(self, node: Node) -> Callable[[Scope, dict[Any, Any]], Any]:
-        """``await acreate(scope, cache)``: create the scoped instance of ``node`` in
-        ``scope`` (async twin of ``in_scope``'s create)."""
+        """``await acreate(scope, cache)``: the async twin of :meth:`in_scope_create`."""
         made = self.ain_scope_creates.get(node.key)
-        if made is not None:
-            return made
-        key, label = node.key, node.label
-        abuilds_get, abuild = self.abuilds.get, self.abuild
-        get_ident = threading.get_ident
+        if made is None:
+            made = self._scoped_create(node, True)
+        return made
 
-        async def acreate(scope: Scope, cache: dict[Any, Any]) -> Any:
-            # claim the key for this task (see in_scope; the marker is fresh so a task
-            # re-entering its own creation is told apart from its owner: a cycle)
-            inflight = scope.inflight
-            marker = (current_task(), get_ident())
-            claimed = inflight.setdefault(key, marker)
-            if claimed is not marker:
-                return await join_claim_async(inflight, cache, key, claimed, label)
-            value = cache.get(key, _MISS)
-            if value is _MISS:
-                try:
-                    value = await (abuilds_get(key) or abuild(node))(scope)
-                except BaseException as exc:
-                    release_claim(inflight, key, None, exc)
-                    raise
-                cache[key] = value
-            claimed = inflight.pop(key, None)  # lock-free: see in_scope
-            if claimed is not marker:  # someone waits on it
-                claimed.set_result(value)
-            return value
-
-        self.ain_scope_creates[key] = acreate
-        return acreate
+    def _scoped_create(self, node: Node, is_async: bool) -> Callable[..., Any]:
+        # The key is claimed (dict.setdefault is atomic) with this thread's id, or in
+        # async code a fresh (task, thread id) pair: no lock is held while user code
+        # runs, an unrelated key never waits (rule 8), and a task re-entering its own
+        # creation is told apart from its owner (a cycle). A second caller upgrades the
+        # claim to a slot it can wait on (_slot_for_claim). The value is cached before
+        # the claim goes, and a waiter re-checks the cache after posting its slot, so
+        # the uncontended path takes no lock at all.
+        unit = _Unit(node.binding.scope)
+        if is_async:
+            args = self._args(node, unit, "_o", True)
+            if self._needs_maker(node) or node.is_async_factory:
+                sep = ", " if args else ""
+                expr = f"(await {unit.ref(self._amaker(node))}(_o{sep}{args}))"
+            else:
+                expr = f"{unit.ref(node.binding.provider)}({args})"
+            head, marker, join = "async def", "(_task(), _gid())", "await _ajoin"
+        else:
+            expr = self._construct(node, unit, "_o")
+            head, marker, join = "def", "_gid()", "_join"
+        unit.ns.update(
+            _K=node.key,
+            _L=node.label,
+            _gid=threading.get_ident,
+            _task=current_task,
+            _join=join_claim_sync,
+            _ajoin=join_claim_async,
+            _rel=release_claim,
+        )
+        source = (
+            f"{head} _create(_o, _c):\n"
+            "    _i = _o.inflight\n"
+            f"    _m = {marker}\n"
+            "    _cl = _i.setdefault(_K, _m)\n"
+            "    if _cl is not _m:\n"
+            f"        return {join}(_i, _c, _K, _cl, _L)\n"
+            "    _v = _c.get(_K, _M)\n"
+            "    if _v is _M:\n"
+            "        try:\n"
+            f"            _v = {expr}\n"
+            "        except BaseException as _e:\n"
+            "            _rel(_i, _K, None, _e)\n"
+            "            raise\n"
+            "        _c[_K] = _v\n"
+            "    _cl = _i.pop(_K, None)\n"
+            "    if _cl is not _m:\n"
+            "        _cl.set_result(_v)\n"
+            "    return _v\n"
+        )
+        fn = self._exec(source, unit, "_create")
+        if unit.complete:
+            (self.ain_scope_creates if is_async else self.in_scope_creates)[node.key] = fn
+        return fn  # type: ignore[no-any-return]
 
     def ascoped_resolver(self, node: Node) -> Callable[[], Any]:
         resolver = self.ascoped_resolvers.get(node.key)
@@ -794,7 +775,7 @@ class Compiler:
             return resolver
         key, name, label = node.key, node.binding.scope, node.label
         var_get = self.c._scope_var.get
-        acreate = self.ain_scope_create(node)
+        acreates_get, ain_scope_create = self.ain_scope_creates.get, self.ain_scope_create
         is_resource = node.spec is not None
 
         async def resolve() -> Any:
@@ -808,7 +789,7 @@ class Compiler:
             cache = scope.cache
             value = cache.get(key, _MISS)
             if value is _MISS:
-                return await acreate(scope, cache)
+                return await (acreates_get(key) or ain_scope_create(node))(scope, cache)
             if is_resource:  # get() in this loop may have scheduled its initialization
                 state = value.__dict__.get(STATE_ATTR) if hasattr(value, "__dict__") else None
                 if state is not None and state.status != LIVE:

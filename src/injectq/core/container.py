@@ -451,8 +451,7 @@ class InjectQ:
 
     def _invalidate_compiled_only(self) -> None:
         # generated code may now inline the new singleton as a constant
-        self._compiler.builds.clear()
-        self._compiler.abuilds.clear()
+        self._compiler.forget_generated()
 
     # ------------------------------------------------------------------ calling
     def _call_with_injection(
