@@ -31,12 +31,12 @@ from injectq.resources.lifecycle import (
     ResourceSpec,
     context_manager_of,
     current_task,
+    fresh_maker_async,
     loop_running,
     resource_label,
     resource_spec,
     state_of,
 )
-from injectq.resources.lifecycle import activate_new_async as activate_fresh_async
 from injectq.resources.lifecycle import activate_new_sync as activate_fresh
 from injectq.utils.exceptions import (
     CircularDependencyError,
@@ -434,13 +434,9 @@ class Compiler:
         else:
             spec = node.spec
             assert spec is not None
-            res_label = resource_label(key)
-
-            async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
-                inst = provider(*args, **kwargs)
-                if not await activate_fresh_async(inst, spec, key, res_label, _o):
-                    await activate(inst, key, _o)
-                return inst
+            fresh = fresh_maker_async(provider, spec, key, resource_label(key), activate)
+            self.amakers[key] = fresh
+            return fresh
 
         self.amakers[key] = make
         return make

@@ -909,29 +909,43 @@ def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner
     return True
 
 
-async def activate_new_async(
-    inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner
-) -> bool:
-    """:func:`activate_new_sync` for async code (``aget``): awaits an async
-    ``initialize``. A user's own ``initialize()`` call from another task may join
-    while we await, so completion takes the transition lock to hand it the result."""
-    if spec.init_async is None:
-        return False
-    st = _fresh_state(inst, spec, key, label, owner)
-    if st is None:
-        return False
-    init = spec.init
-    started = _perf()
-    if init is not None:
+def fresh_maker_async(
+    provider: Callable[..., Any],
+    spec: ResourceSpec,
+    key: Any,
+    label: str,
+    general: Callable[[Any, Any, Any], Awaitable[None]],
+) -> Callable[..., Awaitable[Any]]:
+    """``await make(owner, *args)``: construct a resource and activate it, for async
+    code (``aget``). One coroutine: the fresh-instance path of :func:`activate_new_sync`
+    with the ``initialize`` awaited in place; ``general(inst, key, owner)`` when the
+    fast path does not apply. A user's own ``initialize()`` call from another task may
+    join while we await, so completion takes the transition lock to hand it the result."""
+    init, init_async = spec.init, spec.init_async
+    what = f"{label}.initialize()"
+
+    async def make(owner: Owner, *args: Any, **kwargs: Any) -> Any:
+        inst = provider(*args, **kwargs)
+        st = _fresh_state(inst, spec, key, label, owner) if init_async is not None else None
+        if st is None:
+            await general(inst, key, owner)
+            return inst
+        started = _perf()
+        if init is None:
+            _fresh_live(st, owner, started)
+            return inst
         st.status = INITIALIZING
         st.initializer = _me()
         try:
-            if spec.init_async:
-                await _timed_await(init(inst), st.init_timeout, f"{label}.initialize()")
+            if init_async:
+                if st.init_timeout is None:
+                    await init(inst)
+                else:
+                    await _timed_await(init(inst), st.init_timeout, what)
             elif st.init_timeout is None:
                 init(inst)
             else:
-                _timed_call(functools.partial(init, inst), st.init_timeout, f"{label}.initialize()")
+                _timed_call(functools.partial(init, inst), st.init_timeout, what)
         except BaseException as exc:
             error = _fresh_failed(st, exc, started)
             if error is exc:
@@ -943,9 +957,9 @@ async def activate_new_async(
         _fresh_live(st, owner, started)
         if waiter is not None:
             waiter.set_result(None)
-        return True
-    _fresh_live(st, owner, started)
-    return True
+        return inst
+
+    return make
 
 
 _new_state = object.__new__
