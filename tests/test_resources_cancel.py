@@ -399,3 +399,28 @@ async def test_a_dispose_cancelling_itself_is_a_failure_not_a_hang() -> None:
             await c.aget(Other)
             await c.aget(Quits)
     assert c.resource_metrics()["Other"]["disposed"] == 1
+
+
+async def test_waiters_take_over_when_the_initializer_is_cancelled() -> None:
+    # a cancelled initializer is not a failed resource: the waiters retry it instead of
+    # all receiving an error that is not theirs
+    started = asyncio.Event()
+    calls: list[str] = []
+
+    @resource
+    class Slow:
+        async def initialize(self) -> None:
+            calls.append("init")
+            started.set()
+            await asyncio.sleep(0.01)
+
+    shared = Slow()
+    first = asyncio.create_task(shared.initialize())
+    await started.wait()
+    waiters = [asyncio.create_task(shared.initialize()) for _ in range(5)]
+    await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await asyncio.gather(*waiters)  # no error: one of them initialized it
+    assert calls == ["init", "init"]

@@ -13,6 +13,7 @@ caches), so generated code never sees a stale binding.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import logging
@@ -584,10 +585,19 @@ class Compiler:
                 self.activate_sync(binding.provider, node.key, owner)
             return binding.provider
         if binding.scope == SINGLETON:
-            return self.singleton_resolver(node)()
+            return self.create_singleton_now(node)
         if binding.scope == TRANSIENT:
             return self.construct_now(node, owner)
         return self.scoped_resolver(node)()
+
+    def create_singleton_now(self, node: Node) -> Any:
+        """The singleton of ``node``, built now if need be (no resolver kept: once
+        built, ``get`` finds it in the ready dict)."""
+        value = self.c._ready_get(node.key, _MISS)
+        if value is not _MISS:
+            return value
+        construct_now = self.construct_now
+        return self.c._create_singleton(node.key, lambda owner: construct_now(node, owner))
 
     def forget_generated(self) -> None:
         """Drop generated functions (not plans): a singleton they call out to is built
@@ -598,6 +608,8 @@ class Compiler:
 
     def reset(self) -> None:
         """Forget every plan and generated function (the registry changed)."""
+        if not self.nodes:  # everything compiled comes from a plan: nothing to forget
+            return
         for cache in (
             self.nodes,
             self.abuilds,
@@ -811,7 +823,10 @@ class Compiler:
 
             return resolve_instance, True
         if lifetime == SINGLETON:
-            return self.singleton_resolver(node), True
+            if node.binding.kind is Kind.INSTANCE:
+                return self.singleton_resolver(node), True
+            # built once, then found in the ready dict: no resolver worth keeping
+            return functools.partial(self.create_singleton_now, node), False
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node), True
         unit = _Unit()

@@ -2,8 +2,13 @@
 
 from injectq.resources.decorators import managed_resource, resource
 from injectq.resources.health import HealthResult, ResourceHealthChecker
+from injectq.resources.lifecycle import resource_spec
 from injectq.resources.monitor import ResourceEvent, ResourceMonitor, logging_subscriber
 from injectq.resources.pool import PoolCheckout, PoolStats, ResourcePool
+
+# A pool is a resource: prepare it now, not when a container first meets one, so its
+# initialize()/dispose() join the state machine the same way in every program.
+resource_spec(ResourcePool)
 
 __all__ = [
     "HealthResult",

@@ -322,6 +322,10 @@ async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: s
         raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from exc
 
 
+class _TakeOver(Exception):
+    """Told to waiters when the initializer was cancelled: they retry it themselves."""
+
+
 def _init_error(label: str, exc: BaseException) -> ResourceInitializationError:
     if isinstance(exc, ResourceInitializationError):
         return exc
@@ -532,7 +536,9 @@ class ResourceState:
             )
         self.failure_observed = waiter is not None
         if waiter is not None:
-            waiter.set_exception(error)
+            # the initializer being cancelled or interrupted is not a failure of the
+            # resource: whoever waits takes the initialization over instead
+            waiter.set_exception(error if isinstance(exc, Exception) else _TakeOver())
         return error
 
     def initialize_sync(self, owner: Owner | None) -> None:
@@ -540,9 +546,13 @@ class ResourceState:
             self.hold(owner)
             return
         mine, waiter = self._begin()
-        if not mine:
+        while not mine:
             if waiter is not None:
-                waiter.result()
+                try:
+                    waiter.result()
+                except _TakeOver:
+                    mine, waiter = self._begin()
+                    continue
             self.hold(owner)
             return
         started = _perf()
@@ -576,9 +586,13 @@ class ResourceState:
             self.hold(owner)
             return
         mine, waiter = self._begin()
-        if not mine:
+        while not mine:
             if waiter is not None:
-                await asyncio.shield(asyncio.wrap_future(waiter))
+                try:
+                    await asyncio.shield(asyncio.wrap_future(waiter))
+                except _TakeOver:
+                    mine, waiter = self._begin()
+                    continue
             self.hold(owner)
             return
         await self._run_init_async(owner)
