@@ -63,15 +63,16 @@ _live_containers: weakref.WeakSet[InjectQ] = weakref.WeakSet()
 class _Ready(dict[Any, Any]):
     """Built singletons and plain instances; a miss falls through to resolution."""
 
-    __slots__ = ("_resolve", "_resolver_of")
+    __slots__ = ("_resolve", "_resolvers")
     _resolve: Callable[[Any], Any]
-    _resolver_of: Callable[[Any], Callable[[], Any] | None]
+    _resolvers: dict[Any, Callable[[], Any]]
 
     def __missing__(self, key: Any) -> Any:
-        resolver = self._resolver_of(key)
-        if resolver is not None:  # compiled already: one call, no extra frame
-            return resolver()
-        return self._resolve(key)
+        try:
+            resolver = self._resolvers[key]
+        except KeyError:  # first miss of this key: compile
+            return self._resolve(key)
+        return resolver()  # compiled already: one call, no extra frame
 
 
 class InjectQ:
@@ -97,7 +98,7 @@ class InjectQ:
         self._ready._resolve = self._resolve_miss
         self._ready_get = self._ready.get
         self._resolvers: dict[Any, Callable[[], Any]] = {}
-        self._ready._resolver_of = self._resolvers.get
+        self._ready._resolvers = self._resolvers
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
         self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
         self._inflight: dict[Any, CreationSlot] = {}
