@@ -136,8 +136,7 @@ def test_demo_health_report_taken_while_live(capsys: pytest.CaptureFixture[str])
     code, summary = run_json(capsys, "--requests", "10")
     assert code == 0
     health = summary["health"]
-    if health is None:
-        pytest.skip("injectq.resources.health is not in this build yet")
+    assert health is not None, "the demo must report health while resources are live"
     for name in ("DatabasePool", "HttpClient", "LocalHttpServer", "RequestLog"):
         entry = next(v for k, v in health.items() if k.endswith(name))
         assert entry["status"] == "healthy", (name, entry)

@@ -44,6 +44,7 @@ from injectq import (
     InjectQ,
     ResourceDisposalError,
     ResourceEvent,
+    ResourceHealthChecker,
     ResourceInitializationError,
     ResourcePool,
     resource,
@@ -702,11 +703,7 @@ def _workdir() -> Iterator[Path]:
         yield Path(name)
 
 
-async def _health_report(container: InjectQ) -> dict[str, Any] | None:
-    try:
-        from injectq.resources.health import ResourceHealthChecker  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+async def _health_report(container: InjectQ) -> dict[str, Any]:
     checker = ResourceHealthChecker(container, timeout=5.0)
     report: dict[str, Any] = await checker.check_all_resources()
     return {str(name): dict(entry) for name, entry in report.items()}
@@ -1028,11 +1025,8 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
 
-def _render_health(health: dict[str, Any] | None, out: Callable[[str], None]) -> None:
+def _render_health(health: dict[str, Any], out: Callable[[str], None]) -> None:
     out("Health: ResourceHealthChecker.check_all_resources() (taken before aclose)")
-    if health is None:
-        out("  (injectq.resources.health is not available in this build)")
-        return
     for name, entry in health.items():
         latency = entry.get("latency_ms")
         took = "" if latency is None else f" {latency:.2f} ms"
