@@ -338,7 +338,7 @@ class Compiler:
                     raise ResourceInitializationError(
                         f"{label} is an async resource factory; use `await container.aget(...)`."
                     )
-                cm = context_manager_of(provider(*args, **kwargs), False)
+                cm = context_manager_of(provider(*args, **kwargs))
                 return ContextEntry.enter_sync(
                     cm, label, _o, binding.init_timeout, binding.dispose_timeout
                 )
@@ -405,7 +405,7 @@ class Compiler:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
 
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
-                cm = context_manager_of(provider(*args, **kwargs), is_async)
+                cm = context_manager_of(provider(*args, **kwargs))
                 if is_async:
                     return await ContextEntry.enter_async(
                         cm, label, _o, binding.init_timeout, binding.dispose_timeout
@@ -671,16 +671,6 @@ class Compiler:
 
         self.asingleton_resolvers[key] = resolve
         return resolve
-
-    def _find_scope(self, name: str, label: str) -> Scope:
-        scope: Scope | None = self.c._scope_var.get()
-        while scope is not None:
-            if scope.name == name:
-                if scope.closed:
-                    raise _scope_closed(scope)
-                return scope
-            scope = scope.parent
-        raise _scope_missing(label, name)
 
     def in_scope_create(self, node: Node) -> Callable[[Scope, dict[Any, Any]], Any]:
         """``create(scope, cache)``: build the scoped instance of ``node`` in ``scope``

@@ -257,9 +257,6 @@ class Scope:
             ):
                 errors.append(error)
 
-    def live_entries(self) -> list[Any]:
-        return [entry for entry in self.stack if entry.is_live]
-
     def __del__(self) -> None:
         if self.closed or (self.parent is None and self._token is None and not self.stack):
             return

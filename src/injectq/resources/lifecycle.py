@@ -374,10 +374,6 @@ class ResourceState:
     def is_live(self) -> bool:
         return self.status == LIVE
 
-    @property
-    def needs_async_init(self) -> bool:
-        return self.status != LIVE and self.spec.init_async is True
-
     # -- activation by the container -----------------------------------------------------
     def bind_owner(self, owner: Owner, key: Any) -> None:
         """Called by the container before activating: who disposes it, which limits apply."""
@@ -397,75 +393,6 @@ class ResourceState:
                 self.monitor.record_initialized(
                     self.label, type(self.instance).__name__, owner.label, 0.0
                 )
-
-    def initialize_new_sync(self, owner: Owner) -> None:
-        """Initialize an instance the container has just constructed and nobody else can
-        reach yet: no contention is possible, so no lock and no waiter (the hot path of
-        every scoped and transient resource)."""
-        started = _perf()
-        init = self.spec.init
-        if init is not None:
-            self.status = INITIALIZING
-            self.initializer = _get_ident()
-            try:
-                if self.init_timeout is None:
-                    init(self.instance)
-                else:
-                    _timed_call(
-                        functools.partial(init, self.instance),
-                        self.init_timeout,
-                        f"{self.label}.initialize()",
-                    )
-            except BaseException as exc:
-                error = self._failed(exc, started)
-                if not isinstance(exc, Exception):
-                    raise
-                raise error from error.__cause__
-        now = _perf()
-        self.status = LIVE
-        self.live_since = now
-        self.initializer = None
-        self.scope_label = owner.label
-        self.holders.append(owner)
-        owner.stack.append(self)
-        monitor = self.monitor
-        if monitor is not None and init is not None:
-            monitor.record_initialized(
-                self.label, type(self.instance).__name__, owner.label, now - started
-            )
-
-    async def initialize_new_async(self, owner: Owner) -> None:
-        """:meth:`initialize_new_sync` for an async ``initialize``."""
-        started = _perf()
-        init = self.spec.init
-        if init is not None:
-            self.status = INITIALIZING
-            self.initializer = _me()
-            try:
-                result = init(self.instance)
-                if inspect.isawaitable(result):
-                    await _timed_await(result, self.init_timeout, f"{self.label}.initialize()")
-            except BaseException as exc:
-                error = self._failed(exc, started)
-                if not isinstance(exc, Exception):
-                    raise
-                raise error from error.__cause__
-        with _transition:  # a waiter may have joined while we awaited
-            now = _perf()
-            self.status = LIVE
-            self.live_since = now
-            self.initializer = None
-            waiter, self.waiter = self.waiter, None
-        self.scope_label = owner.label
-        self.holders.append(owner)
-        owner.stack.append(self)
-        monitor = self.monitor
-        if monitor is not None and init is not None:
-            monitor.record_initialized(
-                self.label, type(self.instance).__name__, owner.label, now - started
-            )
-        if waiter is not None:
-            waiter.set_result(None)
 
     def check_owner(self, owner: Owner) -> None:
         """A sync scope cannot await an async dispose: fail now, not at exit (§3.5)."""
@@ -1258,7 +1185,7 @@ async def _drive_rest(
     return task.result(), cancelled
 
 
-def context_manager_of(factory_result: Any, is_async_gen: bool | None) -> Any:
+def context_manager_of(factory_result: Any) -> Any:
     """Normalise what a context factory returned into a context manager."""
     if inspect.isasyncgen(factory_result):
         return contextlib.asynccontextmanager(lambda: factory_result)()
