@@ -340,3 +340,29 @@ def test_marked_bound_instance_user_dispose_joins(tmp_path: Path) -> None:
     with c.resource_scope():
         c.get(Marked)  # re-activated by a later scope
     assert events == ["init Marked", "dispose Marked"] * 2
+
+
+async def test_managed_resource_dispose_returning_a_future_is_awaited(tmp_path: Path) -> None:
+    # e.g. closing a blocking client in a worker thread: run_in_executor returns a Future,
+    # an awaitable that is not a coroutine
+    closed: list[str] = []
+
+    @managed_resource(
+        initialize_func=lambda self: self.open(),
+        dispose_func=lambda self: asyncio.get_running_loop().run_in_executor(None, self.close),
+    )
+    class Db:
+        def open(self) -> None:
+            self.conn = sqlite3.connect(tmp_path / "f.db", check_same_thread=False)
+
+        def close(self) -> None:
+            self.conn.close()
+            closed.append("closed")
+
+    c = InjectQ()
+    c.bind(Db, Db, scope="request")
+    async with c.scope("request"):
+        db = await c.aget(Db)
+        assert db.conn.execute("SELECT 1").fetchone() == (1,)
+    assert closed == ["closed"]
+    assert c.resource_metrics()["Db"]["disposed"] == 1

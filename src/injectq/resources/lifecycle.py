@@ -712,8 +712,8 @@ class ResourceState:
         try:
             result = dispose(self.instance)
             if not inspect.iscoroutine(result):
-                if result is not None and inspect.isawaitable(result):
-                    return None, self._await_rest(started, _timed_await(result, None, ""), None)
+                if result is not None and inspect.isawaitable(result):  # not a coroutine
+                    return None, self._await_other(started, result)
                 return self._disposed(started, None), None
             pending = result.send(None)
         except StopIteration:
@@ -721,6 +721,12 @@ class ResourceState:
         except BaseException as error:
             return self._disposed(started, error), None
         return None, self._await_rest(started, result, pending)
+
+    async def _await_other(self, started: float, awaitable: Awaitable[Any]) -> BaseException | None:
+        error, cancelled = await _run_to_end(
+            _await(awaitable), self._handed_off, None, f"{self.label}.dispose()"
+        )
+        return self._disposed(started, error) or cancelled
 
     async def _await_rest(
         self, started: float, coro: Coroutine[Any, Any, Any], pending: Any
@@ -1113,6 +1119,10 @@ class _Continue:
                     value = coro.send(sent)
                 except StopIteration as stop:
                     return stop.value
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 async def _continue(coro: Coroutine[Any, Any, Any], pending: Any) -> BaseException | None:
