@@ -252,7 +252,7 @@ class ResourceMonitor:
     def record_initialized(self, key: str, resource_type: str, scope: str, duration: float) -> None:
         if not self.enabled:
             return
-        stats = self._entry(resource_type)
+        stats = self._stats.get(resource_type) or self._entry(resource_type)
         stats.initialized += 1
         stats.init_durations.append(duration)
         if self._subscribers:
@@ -292,7 +292,7 @@ class ResourceMonitor:
     ) -> None:
         if not self.enabled:
             return
-        stats = self._entry(resource_type)
+        stats = self._stats.get(resource_type) or self._entry(resource_type)
         stats.disposed += 1
         stats.dispose_durations.append(duration)
         stats.lifetimes.append(lifetime)
