@@ -12,11 +12,11 @@ caches), so generated code never sees a stale binding.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import itertools
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +51,8 @@ from injectq.utils.exceptions import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from injectq.core.container import InjectQ
     from injectq.core.scopes import Scope
 
@@ -281,22 +283,17 @@ class Compiler:
                 and dep_st.status != LIVE
             ]
             if waiting:
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    loop = None
+                loop = loop_running()
                 if loop is not None:
                     st.schedule_init(owner, loop, waiting)
                     return
+        aio = sys.modules.get("asyncio")  # not imported: no task can be initializing it
         if st.spec.init_async is False and not (
-            st.status == INITIALIZING and isinstance(st.initializer, asyncio.Task)
+            aio is not None and st.status == INITIALIZING and isinstance(st.initializer, aio.Task)
         ):
             st.initialize_sync(owner)
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = loop_running()
         if loop is None:
             if st.spec.init_async is True:
                 raise ResourceInitializationError(
@@ -987,6 +984,8 @@ class CreationSlot:
         return self.value
 
     async def aresult(self) -> Any:
+        import asyncio
+
         future: asyncio.Future[Any] | None = None
         with _slot_guard:
             if not self.done:
@@ -1079,7 +1078,7 @@ def release_claim(
 
 
 def new_slot(is_async: bool) -> CreationSlot:
-    return CreationSlot(threading.get_ident(), asyncio.current_task() if is_async else None)
+    return CreationSlot(threading.get_ident(), current_task() if is_async else None)
 
 
 def fail_slot(slot: CreationSlot, exc: BaseException, key: Any) -> None:
@@ -1101,8 +1100,7 @@ def join_slot_sync(slot: CreationSlot, label: str) -> Any:
 
 
 async def join_slot_async(slot: CreationSlot, label: str) -> Any:
-    if slot.thread == threading.get_ident() and (
-        slot.task is None or slot.task is asyncio.current_task()
-    ):
+
+    if slot.thread == threading.get_ident() and (slot.task is None or slot.task is current_task()):
         raise CircularDependencyError([label, label])
     return await slot.aresult()

@@ -7,7 +7,6 @@ which runs a resolver generated once per key by :mod:`injectq.core.compiler`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import warnings
@@ -33,14 +32,13 @@ from injectq.core.compiler import (
     new_slot,
 )
 from injectq.core.scopes import Scope, _raise_after_exit
-from injectq.resources.lifecycle import LIVE, resource_spec
+from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     AlreadyRegisteredError,
     BindingError,
     DependencyNotFoundError,
     InjectQError,
-    ResourceInitializationError,
     describe_key,
 )
 
@@ -471,6 +469,8 @@ class InjectQ:
     async def _acall_with_injection(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        import asyncio
+
         injected = await self._amissing_arguments(fn, args, kwargs)
         result = fn(*args, **injected, **kwargs)
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
@@ -551,6 +551,8 @@ class InjectQ:
         return self._factory_of(service_type)(*args, **kwargs)
 
     async def acall_factory(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
         result = self.call_factory(service_type, *args, **kwargs)
         if asyncio.iscoroutine(result):
             return await result
@@ -692,9 +694,9 @@ class InjectQ:
         """Dispose everything the container owns (singletons, root-owned transients),
         in reverse order. Async disposals run on a private loop when no loop is running."""
         if self._root_needs_async():
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
+            if loop_running() is None:
+                import asyncio
+
                 asyncio.run(self.aclose())
                 return
             raise InjectQError(
@@ -758,14 +760,14 @@ class InjectQ:
                 self.get(key)
         except BaseException as exc:
             if self._root_needs_async():
+                import asyncio
+
                 errors, _ = asyncio.run(self._root.close_async(exc))
             else:
                 errors, _ = self._root.close_sync(exc)
             self._after_root_close()
             for err in errors:
                 exc.add_note(f"rollback disposal failed: {err!r}")
-            if isinstance(exc, ResourceInitializationError):
-                raise
             raise
 
     # ------------------------------------------------------------------ diagnostics

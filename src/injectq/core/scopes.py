@@ -8,7 +8,6 @@ Leaving a scope releases its stack in reverse order through the resource state m
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import warnings
 from contextvars import Token
@@ -24,6 +23,8 @@ from injectq.utils.exceptions import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from injectq.core.container import InjectQ
 
 __all__ = ["Scope"]
@@ -205,6 +206,8 @@ class Scope:
     async def close_async(
         self, exc: BaseException | None = None
     ) -> tuple[list[Exception], BaseException | None]:
+        import asyncio
+
         self.closed = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
@@ -281,6 +284,8 @@ async def _drain(scope: Scope, exc: BaseException | None, errors: list[Exception
 
 async def _wait_shielded(task: asyncio.Future[Any]) -> None:
     """Wait for ``task`` to finish even if we are cancelled (again) meanwhile."""
+    import asyncio
+
     while not task.done():
         try:
             await asyncio.shield(task)

@@ -23,8 +23,6 @@ them — ``sqlite3`` connections opened without ``check_same_thread=False`` — 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import functools
 import inspect
 import threading
@@ -35,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from injectq.resources.pool import ResourcePool
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from injectq.core.container import InjectQ
 from injectq.utils.exceptions import describe_key as _describe_key
 
@@ -166,6 +166,9 @@ def _in_thread(
     An awaitable result is handed back to the caller's loop (``to_caller``) or, for sync
     callers, run to completion in the thread.
     """
+    import asyncio
+    import concurrent.futures
+
     done: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
     def run() -> None:
@@ -217,12 +220,16 @@ class ResourceHealthChecker:
     # -- async ---------------------------------------------------------------------------
     async def check_all_resources(self) -> dict[str, HealthResult]:
         """Check every live resource concurrently (``asyncio.gather``)."""
+        import asyncio
+
         named = self.live_resources()
         results = await asyncio.gather(*(self.check_resource(inst) for _, inst in named))
         return {name: result for (name, _), result in zip(named, results, strict=True)}
 
     async def check_resource(self, resource: Any) -> HealthResult:
         """Check one resource within the timeout; never raises for the resource's sake."""
+        import asyncio
+
         started = time.perf_counter()
         probe = _probe_for(resource, self.fallbacks)
         if probe is None:
@@ -284,6 +291,8 @@ class ResourceHealthChecker:
         read: Callable[[Any], _Verdict] | None,
         deadline: float,
     ) -> HealthResult:
+        import concurrent.futures
+
         if future is None or read is None:
             return _result("unknown", began, None, None)
         try:

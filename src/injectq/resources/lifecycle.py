@@ -12,17 +12,16 @@ calls are one call per activation.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import functools
 import inspect
 import logging
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
@@ -31,6 +30,10 @@ from injectq.utils.exceptions import (
     ScopeError,
     describe_key,
 )
+
+if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
+    import asyncio
+    import concurrent.futures
 
 __all__ = [
     "ContextEntry",
@@ -74,22 +77,43 @@ class Owner(Protocol):
     def failures(self) -> list[tuple[Any, BaseException]]: ...
 
 
-# the C-level "running loop or None" (what asyncio.get_running_loop() wraps), without
-# the exception a missing loop costs there
-loop_running = _loop_running = asyncio.events._get_running_loop
+# No event loop can be running before asyncio has been imported, so "is a loop running?"
+# is answered without importing it: importing injectq stays light for sync programs.
+_get_running_loop: Callable[[], Any] | None = None
 # asyncio.current_task() is pure Python before 3.12; its table is read directly when the
 # interpreter has it (the public function otherwise)
-_tasks_by_loop: dict[Any, Any] | None = getattr(asyncio.tasks, "_current_tasks", None)
+_tasks_by_loop: dict[Any, Any] | None = None
+
+
+def loop_running() -> asyncio.AbstractEventLoop | None:
+    """The running event loop of this thread, or None."""
+    get = _get_running_loop
+    if get is None:
+        aio = sys.modules.get("asyncio")
+        if aio is None:
+            return None
+        get = _bind_asyncio(aio)
+    return get()  # type: ignore[no-any-return]
+
+
+def _bind_asyncio(aio: Any) -> Callable[[], Any]:
+    global _get_running_loop, _tasks_by_loop
+    _tasks_by_loop = getattr(aio.tasks, "_current_tasks", None)
+    _get_running_loop = aio.events._get_running_loop
+    return _get_running_loop
+
+
+_loop_running = loop_running
 
 
 def current_task() -> asyncio.Task[Any] | None:
     """``asyncio.current_task()`` without its overhead on 3.11 (None outside a loop)."""
-    loop = _loop_running()
+    loop = loop_running()
     if loop is None:
         return None
     if _tasks_by_loop is not None:
         return _tasks_by_loop.get(loop)
-    return asyncio.current_task(loop)
+    return sys.modules["asyncio"].current_task(loop)  # type: ignore[no-any-return]
 
 
 def _me() -> object:
@@ -178,6 +202,7 @@ def _method_or_func(cls: type, target: Any, public_name: str) -> Callable[[Any],
 
 
 def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., Any]:
+
     if which == "initialize":
         if inspect.iscoroutinefunction(original):
 
@@ -199,14 +224,16 @@ def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., 
                     return original(self, *args, **kwargs)
                 if st.spec.init_async is None and _loop_running() is not None:
                     return st.initialize_async(None)
+                loop = _loop_running()
                 if (
-                    st.status == INITIALIZING
-                    and isinstance(st.initializer, asyncio.Task)
-                    and _loop_running() is st.initializer.get_loop()
+                    loop is not None
+                    and st.status == INITIALIZING
+                    and isinstance(st.initializer, sys.modules["asyncio"].Task)
+                    and loop is st.initializer.get_loop()
                 ):
                     # scheduled behind an async dependency in this very loop: blocking
                     # here would deadlock it, so hand back a task to await (it joins)
-                    return asyncio.ensure_future(st.initialize_async(None))
+                    return loop.create_task(st.initialize_async(None))
                 st.initialize_sync(None)
                 return None
 
@@ -295,6 +322,8 @@ def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
     defaults bound async calls only, so thread-bound objects (sqlite3) keep working."""
     if timeout is None:
         return fn()
+    import concurrent.futures
+
     done: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
     def run() -> None:
@@ -311,6 +340,8 @@ def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
 
 
 async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
+    import asyncio
+
     if timeout is None:
         return await awaitable
     try:
@@ -423,6 +454,8 @@ class ResourceState:
                 if self.initializer == me:
                     return False, None
                 if self.waiter is None:
+                    import concurrent.futures
+
                     self.waiter = concurrent.futures.Future()
                 return False, self.waiter
             if status == DISPOSING:
@@ -515,6 +548,8 @@ class ResourceState:
         mine, waiter = self._begin()
         while not mine:
             if waiter is not None:
+                import asyncio  # loaded already: we run in its loop
+
                 try:
                     await asyncio.shield(asyncio.wrap_future(waiter))
                 except _TakeOver:
@@ -659,6 +694,8 @@ class ResourceState:
                     )
                 if result is not None and inspect.isawaitable(result):
                     # a lambda that turned out async, with no loop running (close())
+                    import asyncio
+
                     asyncio.run(
                         _timed_await(result, self.dispose_timeout, f"{self.label}.dispose()")
                     )
@@ -1044,6 +1081,8 @@ class ContextEntry:
         error: BaseException | None = None
         try:
             if self.is_async:
+                import asyncio
+
                 asyncio.run(
                     _timed_await(
                         cm.__aexit__(*self._exc_args(exc)),
@@ -1128,6 +1167,8 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 async def _continue(coro: Coroutine[Any, Any, Any], pending: Any) -> BaseException | None:
     """The rest of a disposal, as a task. Its error is returned, not raised: a
     KeyboardInterrupt raised inside a task would escape through the event loop."""
+    import asyncio
+
     try:
         await _Continue(coro, pending)
     except asyncio.CancelledError:
@@ -1168,6 +1209,8 @@ async def _drive_rest(
     what: str,
 ) -> tuple[BaseException | None, BaseException | None]:
     """The part of :func:`_run_to_end` after the coroutine first suspended."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     task = loop.create_task(_continue(coro, pending))
     if on_handoff is not None:

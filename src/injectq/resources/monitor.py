@@ -7,10 +7,8 @@ when somebody subscribed, so an unobserved container pays almost nothing.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
-import statistics
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    import asyncio
+
     from injectq.resources.pool import ResourcePool
 
 __all__ = [
@@ -74,6 +74,8 @@ class ResourceEvent:
 
 
 def _summary(samples: deque[float]) -> dict[str, float]:
+    import statistics
+
     if not samples:
         return {"count": 0, "mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
     data = sorted(samples)
@@ -227,6 +229,8 @@ class ResourceMonitor:
                 _log.exception("ResourceMonitor subscriber %r failed on %s", callback, event)
 
     def _schedule(self, callback: Any, result: Any, event: ResourceEvent) -> None:
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

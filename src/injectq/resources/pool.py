@@ -9,7 +9,6 @@ can be neither lost nor closed twice, whatever gets cancelled when.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import threading
@@ -18,9 +17,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
+from injectq.resources.lifecycle import loop_running
 from injectq.utils.exceptions import ResourceDisposalError, ResourceExhaustedError
+
+if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
+    import asyncio
 
 __all__ = ["PoolCheckout", "PoolStats", "ResourcePool"]
 
@@ -93,6 +96,8 @@ class _Waiter(Generic[T]):
 
     def wake(self) -> None:
         """Called outside the pool lock; raises RuntimeError if the waiter's loop is closed."""
+        import asyncio
+
         if self.event is not None:
             self.event.set()
             return
@@ -310,6 +315,8 @@ class ResourcePool(Generic[T]):
 
     async def acquire_item(self) -> T:
         """Check an item out; give it back with :meth:`arelease` (or :meth:`release`)."""
+        import asyncio
+
         if self._state is not _READY:
             await self._ensure_ready()
         loop = asyncio.get_running_loop()
@@ -364,13 +371,9 @@ class ResourcePool(Generic[T]):
         if not self._close_is_async(item):
             self._close_entry_sync(entry)
             return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        if loop_running() is None:
             self._return_unclosed(entry)
-            raise TypeError(
-                "Closing this pool's items is async: use `await pool.arelease(item)`."
-            ) from None
+            raise TypeError("Closing this pool's items is async: use `await pool.arelease(item)`.")
         self._spawn(self._close_entries_async((entry,)))
 
     async def arelease(self, item: T, *, discard: bool = False) -> None:
@@ -927,6 +930,8 @@ class ResourcePool(Generic[T]):
         self.initialize_sync()
 
     async def _wait_async(self, waiter: _Waiter[T], start: float) -> _Entry[T] | None:
+        import asyncio
+
         assert waiter.future is not None
         timed_out = cancelled = False
         try:
@@ -959,6 +964,8 @@ class ResourcePool(Generic[T]):
         raise self._exhausted(time.monotonic() - start)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        import asyncio
+
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -974,6 +981,8 @@ class ResourcePool(Generic[T]):
         Half-created connections and half-closed ones are how pools leak; the work
         finishes in a task, and ``on_orphan`` routes its result back into the pool.
         """
+        import asyncio
+
         task = self._spawn(coro)
         try:
             return await asyncio.shield(task)
@@ -1053,6 +1062,8 @@ class ResourcePool(Generic[T]):
                 self._after_close(freed=True)
 
     async def _wait_latch_async(self, latch: _Latch, *, raise_error: bool) -> None:
+        import asyncio
+
         waiter: _Waiter[T] | None = None
         with self._lock:
             if not latch.done:
@@ -1071,6 +1082,8 @@ class ResourcePool(Generic[T]):
             raise latch.error
 
     async def _run_initialize_async(self, latch: _Latch) -> None:
+        import asyncio
+
         with self._lock:
             missing = max(0, self.min_size - self._size())
             self._creating += missing
@@ -1106,6 +1119,8 @@ class ResourcePool(Generic[T]):
             self._emit("initialized", size=len(made))
 
     async def _run_dispose_async(self, latch: _Latch) -> None:
+        import asyncio
+
         deadline = None if self.drain_timeout is None else time.monotonic() + self.drain_timeout
         errors: list[Exception] = []
         try:
