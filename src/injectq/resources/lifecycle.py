@@ -340,10 +340,10 @@ def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
 
 
 async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
-    import asyncio
-
     if timeout is None:
         return await awaitable
+    import asyncio
+
     try:
         async with asyncio.timeout(timeout):
             return await awaitable
