@@ -128,6 +128,13 @@ def _scope_closed(scope: Scope) -> ScopeError:
     )
 
 
+def _returned_none(label: str) -> InjectionError:
+    return InjectionError(
+        f"The factory for {label} returned None; bind with allow_none=True "
+        "if None is a valid value."
+    )
+
+
 def _raise_closed(scope: Scope) -> None:
     raise _scope_closed(scope)
 
@@ -354,10 +361,7 @@ class Compiler:
                 value = provider(*args, **kwargs)
                 if value is None:
                     if not allow_none:
-                        raise InjectionError(
-                            f"The factory for {label} returned None; bind with allow_none=True "
-                            "if None is a valid value."
-                        )
+                        raise _returned_none(label)
                     return None
                 if inspect.isawaitable(value):
                     if inspect.iscoroutine(value):
@@ -420,10 +424,7 @@ class Compiler:
                     value = await value
                 if value is None:
                     if not allow_none:
-                        raise InjectionError(
-                            f"The factory for {label} returned None; bind with allow_none=True "
-                            "if None is a valid value."
-                        )
+                        raise _returned_none(label)
                     return None
                 if resource_spec(type(value)) is not None:
                     await activate(value, key, _o)

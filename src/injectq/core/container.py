@@ -390,16 +390,9 @@ class InjectQ:
         try:
             value = build(self._root)
         except BaseException as exc:
-            with self._slot_lock:
-                self._inflight.pop(key, None)
-            fail_slot(future, exc, key)
+            self._singleton_failed(key, future, exc)
             raise
-        with self._slot_lock:
-            # published before the slot is freed: no window where a newcomer sees neither
-            self._publish_singleton(key, value)
-            self._inflight.pop(key, None)
-        future.set_result(value)
-        return value
+        return self._singleton_built(key, future, value)
 
     async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
         with self._slot_lock:
@@ -424,15 +417,22 @@ class InjectQ:
         try:
             value = await abuild(self._root)
         except BaseException as exc:
-            with self._slot_lock:
-                self._inflight.pop(key, None)
-            fail_slot(future, exc, key)
+            self._singleton_failed(key, future, exc)
             raise
+        return self._singleton_built(key, future, value)
+
+    def _singleton_built(self, key: Any, slot: CreationSlot, value: Any) -> Any:
         with self._slot_lock:
+            # published before the slot is freed: no window where a newcomer sees neither
             self._publish_singleton(key, value)
             self._inflight.pop(key, None)
-        future.set_result(value)
+        slot.set_result(value)
         return value
+
+    def _singleton_failed(self, key: Any, slot: CreationSlot, exc: BaseException) -> None:
+        with self._slot_lock:
+            self._inflight.pop(key, None)
+        fail_slot(slot, exc, key)
 
     def _publish_singleton(self, key: Any, value: Any) -> None:
         state = (
@@ -458,13 +458,16 @@ class InjectQ:
     ) -> Any:
         """Call ``fn`` with the caller's arguments, injecting only the rest."""
         if not args and not kwargs:
-            caller = self._callers.get(fn)
-            if caller is None:
-                caller, complete = self._compiler.caller(fn, False)
-                if complete:
-                    self._callers[fn] = caller
-            return caller()
-        return fn(*args, **self._missing_arguments(fn, args, kwargs, False), **kwargs)
+            return (self._callers.get(fn) or self._caller_for(fn, False))()
+        return fn(*args, **self._missing_arguments(fn, args, kwargs), **kwargs)
+
+    def _caller_for(self, fn: Callable[..., Any], is_async: bool) -> Callable[[], Any]:
+        """The generated zero-argument caller of ``fn`` (kept once every singleton it
+        needs is built, so they are inlined as constants)."""
+        caller, complete = self._compiler.caller(fn, is_async)
+        if complete:
+            self._callers[fn] = caller
+        return caller
 
     async def _acall_with_injection(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -511,7 +514,7 @@ class InjectQ:
         return plan
 
     def _missing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], _a: bool
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         from injectq.core.compiler import Node
 
@@ -561,7 +564,7 @@ class InjectQ:
     def invoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the bound factory with some arguments given, the rest injected."""
         fn = self._factory_of(service_type)
-        return fn(*args, **self._missing_arguments(fn, args, kwargs, False), **kwargs)
+        return fn(*args, **self._missing_arguments(fn, args, kwargs), **kwargs)
 
     async def ainvoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
         return await self._acall_with_injection(self._factory_of(service_type), args, kwargs)

@@ -37,12 +37,7 @@ def _wrap(fn: F, container: InjectQ | None) -> F:
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             c = container if container is not None else get_instance()
             if not args and not kwargs:
-                caller = c._callers.get(fn)
-                if caller is None:
-                    caller, complete = c._compiler.caller(fn, True)
-                    if complete:
-                        c._callers[fn] = caller
-                return await caller()
+                return await (c._callers.get(fn) or c._caller_for(fn, True))()
             return await c._acall_with_injection(fn, args, kwargs)
 
         wrapper: Any = async_wrapper
