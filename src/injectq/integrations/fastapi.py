@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 try:
     from fastapi.params import Depends as _DependsParam
@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "injectq.integrations.fastapi needs FastAPI: pip install 'injectq[fastapi]'"
     ) from exc
 
+from injectq.integrations._markers import make_marker, marker_class
 from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
 
 if TYPE_CHECKING:
@@ -105,40 +106,15 @@ def _depends(key: Any) -> _DependsParam:
     return _DependsParam(_dependency(key), use_cache=False)
 
 
-# ``InjectAPI[T]`` must be both an ``Annotated[T, Depends(...)]`` (so it works as an
-# annotation) and a ``Depends`` (so it works as a default value). FastAPI recognises the
-# first with ``typing.get_origin`` and the second with ``isinstance``; one object of a
-# class deriving from both satisfies each check.
-_AnnotatedAlias: Any = type(Annotated[int, "injectq"])
-
-
-def _build_marker_class() -> type[Any] | None:
-    try:
-
-        class _InjectAPIMarker(_AnnotatedAlias, _DependsParam, _root=True):  # type: ignore[misc,call-arg]
-            def __init__(self, key: Any, depends: _DependsParam) -> None:
-                origin = key if isinstance(key, type) else Any
-                _AnnotatedAlias.__init__(self, origin, (depends,))
-                for field in dataclasses.fields(_DependsParam):
-                    object.__setattr__(self, field.name, getattr(depends, field.name))
-
-        probe = _InjectAPIMarker(int, _DependsParam(int))
-        if probe.dependency is not int or probe.__metadata__[0].dependency is not int:
-            return None  # pragma: no cover - typing internals changed
-        return _InjectAPIMarker
-    except Exception:  # pragma: no cover - typing internals changed: annotation form only
-        return None
-
-
-_Marker = _build_marker_class()
+_Marker = marker_class(
+    _DependsParam,
+    lambda depends: {f.name: getattr(depends, f.name) for f in dataclasses.fields(depends)},
+    _DependsParam,
+)
 
 
 def _marker(key: Any) -> Any:
-    depends = _depends(key)
-    if _Marker is not None:
-        return _Marker(key, depends)
-    origin = key if isinstance(key, type) else Any  # pragma: no cover
-    return Annotated[origin, depends]  # pragma: no cover
+    return make_marker(_Marker, key, _depends(key))
 
 
 class InjectAPI(Generic[T]):

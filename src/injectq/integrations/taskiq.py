@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "injectq.integrations.taskiq needs taskiq: pip install 'injectq[taskiq]'"
     ) from exc
 
+from injectq.integrations._markers import make_marker, marker_class
 from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
 
 if TYPE_CHECKING:
@@ -100,39 +101,11 @@ def _depends(key: Any) -> Dependency:
     return depends
 
 
-# ``InjectTask[T]`` must be both an ``Annotated[T, TaskiqDepends(...)]`` (so it works as
-# an annotation) and a taskiq ``Dependency`` (so it works as a default value); one object
-# of a class deriving from both satisfies taskiq's checks for each.
-_AnnotatedAlias: Any = type(Annotated[int, "injectq"])
-
-
-def _build_marker_class() -> type[Any] | None:
-    try:
-
-        class _InjectTaskMarker(_AnnotatedAlias, Dependency, _root=True):  # type: ignore[misc,call-arg]
-            def __init__(self, key: Any, depends: Dependency) -> None:
-                origin = key if isinstance(key, type) else Any
-                _AnnotatedAlias.__init__(self, origin, (depends,))
-                for name, value in vars(depends).items():
-                    object.__setattr__(self, name, value)
-
-        probe = _InjectTaskMarker(int, Dependency(int))
-        if probe.dependency is not int or probe.__metadata__[0].dependency is not int:
-            return None  # pragma: no cover - typing internals changed
-        return _InjectTaskMarker
-    except Exception:  # pragma: no cover - typing internals changed: annotation form only
-        return None
-
-
-_Marker = _build_marker_class()
+_Marker = marker_class(Dependency, vars, Dependency)
 
 
 def _marker(key: Any) -> Any:
-    depends = _depends(key)
-    if _Marker is not None:
-        return _Marker(key, depends)
-    origin = key if isinstance(key, type) else Any  # pragma: no cover
-    return Annotated[origin, depends]  # pragma: no cover
+    return make_marker(_Marker, key, _depends(key))
 
 
 class InjectTask(Generic[T]):
