@@ -32,13 +32,13 @@ from injectq.resources.lifecycle import (
     ResourceSpec,
     context_manager_of,
     current_task,
+    fresh_activator_sync,
     fresh_maker_async,
     loop_running,
     resource_label,
     resource_spec,
     state_of,
 )
-from injectq.resources.lifecycle import activate_new_sync as activate_fresh
 from injectq.utils.exceptions import (
     CircularDependencyError,
     DependencyNotFoundError,
@@ -98,19 +98,117 @@ class Node:
 class _Unit:
     """One generated function: its source expression and the names it refers to."""
 
-    __slots__ = ("complete", "home", "ns")
+    __slots__ = ("complete", "graph", "home", "ns")
 
-    def __init__(self, home: str | None = None) -> None:
+    def __init__(self, graph: _ScopeGraph | None = None) -> None:
         self.ns: dict[str, Any] = {"_M": _MISS}
         self.complete = True
-        #: the named scope ``_o`` is, when building a scoped instance: dependencies of
-        #: that same scope are looked up in ``_o`` directly, with no ContextVar walk
-        self.home = home
+        #: when building a scoped instance: the writer of its scope's part of the graph,
+        #: and that scope's name (dependencies of the same scope are built inline)
+        self.graph = graph
+        self.home = graph.home if graph is not None else None
 
     def ref(self, obj: Any) -> str:
         name = f"_v{len(self.ns)}"
         self.ns[name] = obj
         return name
+
+
+#: How deep scoped dependencies are built inline in one generated function; deeper ones
+#: get a function of their own (Python limits how many ``try`` blocks may nest).
+_MAX_INLINE_DEPTH = 8
+
+
+class _ScopeGraph:
+    """Writes the statements that build a scoped instance together with everything it
+    needs from the same scope, as one function (see :meth:`Compiler.scoped_resolver`).
+
+    Each scoped key is claimed with one ``setdefault`` of a :class:`Claim` on the scope's
+    cache and, when the claim is ours, built in place; a value found is used as is, and
+    another creator's claim is joined. A key built once in a branch is reused by name
+    wherever that branch has surely run.
+    """
+
+    def __init__(self, compiler: Compiler, home: str, is_async: bool) -> None:
+        self.compiler = compiler
+        self.home = home
+        self.is_async = is_async
+        self.lines: list[str] = []
+        self.indent = 1
+        self.depth = 0
+        self.known: dict[Any, str] = {}  # scoped key -> the local that surely holds it
+        self.unit = _Unit(self)
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+    def scoped(self, node: Node) -> str:
+        """The local holding ``node``'s instance, after the statements that fill it."""
+        var = self.known.get(node.key)
+        if var is not None:
+            return var
+        unit, compiler = self.unit, self.compiler
+        var = f"_s{len(self.lines)}_{len(self.known)}"
+        key = unit.ref(node.key)
+        wait = "await " if self.is_async else ""
+        if self.depth >= _MAX_INLINE_DEPTH:
+            create, complete = compiler.scoped_creator(node, self.is_async)
+            unit.complete = unit.complete and complete
+            self.emit(f"{var} = {wait}{unit.ref(create)}(_o, _c, _m)")
+        else:
+            self.emit(f"{var} = _c.setdefault({key}, _m)")
+            self.emit(f"if {var} is _m:")
+            self.indent += 1
+            self.emit("try:")
+            self.indent += 1
+            self.depth += 1
+            outer, self.known = self.known, dict(self.known)
+            self.emit(f"{var} = {compiler.construct_in_graph(node, unit, self.is_async)}")
+            self.known = outer
+            self.depth -= 1
+            self.indent -= 1
+            self.emit("except BaseException as _e:")
+            self.emit(f"    _abort(_o, _c, {key}, _m, _e)")
+            self.emit("    raise")
+            self.emit(f"_c[{key}] = {var}")
+            self.emit("if _o.waiting is not None:")
+            self.emit(f"    _wake(_o, {key}, {var})")
+            self.indent -= 1
+            self.emit(f"elif type({var}) is _Claim:")
+            self.emit(f"    {var} = {wait}_join(_o, _c, {key}, {var}, {unit.ref(node.label)})")
+            if self.is_async and node.spec is not None:
+                # found: get() in this loop may have scheduled its initialization
+                self.emit(f"elif ({var}_st := _pending({var})) is not None:")
+                self.emit(f"    await {var}_st.initialize_async(None)")
+        self.known[node.key] = var
+        return var
+
+    def namespace(self) -> dict[str, Any]:
+        ns = self.unit.ns
+        ns.update(
+            _Claim=Claim,
+            _NV=NO_VALUE,
+            _abort=abort_claim,
+            _wake=wake_waiters,
+            _join=join_claim_async if self.is_async else join_claim_sync,
+            _pending=pending_state,
+            _tl=_thread_claims,
+            _thread_claim=thread_claim,
+            _gid=threading.get_ident,
+            _task=current_task,
+        )
+        return ns
+
+    def claim_lines(self) -> str:
+        if self.is_async:
+            return "    _m = _Claim(_gid(), _task())\n"
+        # one claim object per thread, reused: a sync creation is told apart by thread
+        return (
+            "    try:\n"
+            "        _m = _tl.claim\n"
+            "    except AttributeError:\n"
+            "        _m = _thread_claim()\n"
+        )
 
 
 def _scope_missing(label: str, scope_name: str) -> ScopeError:
@@ -155,6 +253,7 @@ class Compiler:
         self.ascoped_resolvers: dict[Any, Callable[[], Any]] = {}
         self.makers: dict[Any, Callable[..., Any]] = {}
         self.amakers: dict[Any, Callable[..., Any]] = {}
+        self.activators: dict[Any, Callable[[Any, Scope], Any]] = {}
         self._warned_root_transients: set[Any] = set()
 
     # ------------------------------------------------------------------ planning
@@ -378,21 +477,47 @@ class Compiler:
         else:
             spec = node.spec
             assert spec is not None
-            res_label = resource_label(key)
+            fresh = self._activator(node) if spec.init_async is False else None
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 inst = provider(*args, **kwargs)
-                # the state machine's lock-free path for a fresh instance when it applies;
-                # in a running loop a dependency's initialization may still be pending
-                if ((not args and not kwargs) or loop_running() is None) and activate_fresh(
-                    inst, spec, key, res_label, _o
-                ):
-                    return inst
+                # the state machine's path for a fresh instance when it applies; in a
+                # running loop a dependency's initialization may still be pending
+                if fresh is not None and ((not args and not kwargs) or loop_running() is None):
+                    return fresh(inst, _o)
                 activate(inst, key, _o, args or tuple(kwargs.values()))
                 return inst
 
         self.makers[key] = make
         return make
+
+    def _activator(self, node: Node) -> Callable[[Any, Scope], Any]:
+        """``act(instance, owner)``: activate a just-constructed instance of a resource
+        class with a sync ``initialize`` (the state machine's fresh-instance path)."""
+        act = self.activators.get(node.key)
+        if act is None:
+            assert node.spec is not None
+            act = self.activators[node.key] = fresh_activator_sync(
+                node.spec,
+                node.key,
+                resource_label(node.key),
+                self.c.resource_monitor,
+                self.c._default_dispose_timeout,
+                self.activate_sync,
+            )
+        return act
+
+    def _direct_activation(self, node: Node) -> bool:
+        """Whether ``node`` is a resource class built as ``act(cls(...), owner)``: its
+        ``initialize`` is sync and no dependency can be a resource whose initialization
+        ``get()`` left scheduled in a running loop (that one must come first)."""
+        spec = node.spec
+        return (
+            spec is not None
+            and spec.init_async is False
+            and node.binding.kind is Kind.CLASS
+            and not any(dep.needs_async for dep in node.dependencies)
+        )
 
     def _amaker(self, node: Node) -> Callable[..., Any]:
         made = self.amakers.get(node.key)
@@ -465,6 +590,9 @@ class Compiler:
 
     def _construct(self, node: Node, unit: _Unit, owner: str) -> str:
         args = self._args(node, unit, owner, False)
+        if self._direct_activation(node):
+            inst = f"{unit.ref(node.binding.provider)}({args})"
+            return f"{unit.ref(self._activator(node))}({inst}, {owner})"
         if self._needs_maker(node):
             sep = ", " if args else ""
             return f"{unit.ref(self._maker(node))}({owner}{sep}{args})"
@@ -491,16 +619,9 @@ class Compiler:
             return f"{unit.ref(self.singleton_resolver(node))}()"
         if scope == TRANSIENT:
             return self._construct(node, unit, owner)
-        if scope == unit.home:
-            # same scope as the instance being built: look in its cache inline, and only
-            # call out to create on a miss
-            create = unit.ref(self.in_scope_create(node))
-            key, tmp = unit.ref(node.key), f"_t{len(unit.ns)}"
-            return (
-                f"({tmp} if ({tmp} := {owner}.cache.get({key}, _M)) is not _M "
-                f"else {create}({owner}, {owner}.cache))"
-            )
-        return f"{unit.ref(self.scoped_resolver(node))}()"
+        if unit.graph is not None and scope == unit.home:
+            return unit.graph.scoped(node)  # same scope: built inline, in one function
+        return f"{unit.ref(self._other_scope(node, unit, False))}()"
 
     def _aexpr(self, node: Node, unit: _Unit, owner: str) -> str:
         if not node.needs_async:
@@ -527,15 +648,9 @@ class Compiler:
                 sep = ", " if args else ""
                 return f"(await {unit.ref(self._amaker(node))}({owner}{sep}{args}))"
             return f"{unit.ref(binding.provider)}({args})"
-        if scope == unit.home and node.spec is None:
-            # same scope as the instance being built: inline cache look-up (see _expr)
-            create = unit.ref(self.ain_scope_create(node))
-            key, tmp = unit.ref(node.key), f"_t{len(unit.ns)}"
-            return (
-                f"({tmp} if ({tmp} := {owner}.cache.get({key}, _M)) is not _M "
-                f"else (await {create}({owner}, {owner}.cache)))"
-            )
-        return f"(await {unit.ref(self.ascoped_resolver(node))}())"
+        if unit.graph is not None and scope == unit.home:
+            return unit.graph.scoped(node)
+        return f"(await {unit.ref(self._other_scope(node, unit, True))}())"
 
     def _exec(self, source: str, unit: _Unit, name: str) -> Any:
         namespace = dict(unit.ns)
@@ -547,7 +662,7 @@ class Compiler:
         fn = self.abuilds.get(node.key)
         if fn is not None:
             return fn
-        unit = _Unit(node.binding.scope if node.lifetime not in (SINGLETON, TRANSIENT) else None)
+        unit = _Unit()
         args = self._args(node, unit, "_o", True)
         if self._needs_maker(node) or node.is_async_factory:
             sep = ", " if args else ""
@@ -586,7 +701,7 @@ class Compiler:
             return self.create_singleton_now(node)
         if binding.scope == TRANSIENT:
             return self.construct_now(node, owner)
-        return self.scoped_resolver(node)()
+        return self.scoped_resolver(node, False)[0]()
 
     def create_singleton_now(self, node: Node) -> Any:
         """The singleton of ``node``, built now if need be (no resolver kept: once
@@ -600,7 +715,13 @@ class Compiler:
     def forget_generated(self) -> None:
         """Drop generated functions (not plans): a singleton they call out to is built
         now, and regenerated code inlines it as a constant."""
-        for cache in (self.abuilds, self.in_scope_creates, self.ain_scope_creates):
+        for cache in (
+            self.abuilds,
+            self.scoped_resolvers,
+            self.ascoped_resolvers,
+            self.in_scope_creates,
+            self.ain_scope_creates,
+        ):
             if cache:
                 cache.clear()
 
@@ -619,6 +740,7 @@ class Compiler:
             self.ascoped_resolvers,
             self.makers,
             self.amakers,
+            self.activators,
         ):
             if cache:
                 cache.clear()
@@ -670,130 +792,93 @@ class Compiler:
         self.asingleton_resolvers[key] = resolve
         return resolve
 
-    def in_scope_create(self, node: Node) -> Callable[[Scope, dict[Any, Any]], Any]:
-        """``create(scope, cache)``: build the scoped instance of ``node`` in ``scope``
-        and cache it there, exactly once however many threads ask (generated: the
-        claim around the construction expression, in one function)."""
-        made = self.in_scope_creates.get(node.key)
-        if made is None:
-            made = self._scoped_create(node, False)
-        return made
+    # ------------------------------------------------------------------ scoped graphs
+    def construct_in_graph(self, node: Node, unit: _Unit, is_async: bool) -> str:
+        """The expression that constructs (and activates) ``node`` itself inside a
+        scoped graph; its same-scope dependencies become statements before it."""
+        if not is_async:
+            return self._construct(node, unit, "_o")
+        args = self._args(node, unit, "_o", True)
+        if self._direct_activation(node):
+            inst = f"{unit.ref(node.binding.provider)}({args})"
+            return f"{unit.ref(self._activator(node))}({inst}, _o)"
+        if self._needs_maker(node) or node.is_async_factory:
+            sep = ", " if args else ""
+            return f"(await {unit.ref(self._amaker(node))}(_o{sep}{args}))"
+        return f"{unit.ref(node.binding.provider)}({args})"
 
-    def scoped_resolver(self, node: Node) -> Callable[[], Any]:
-        resolver = self.scoped_resolvers.get(node.key)
-        if resolver is not None:
-            return resolver
-        key, name, label = node.key, node.binding.scope, node.label
-        var_get = self.c._scope_var.get
-        creates_get, in_scope_create = self.in_scope_creates.get, self.in_scope_create
+    def _other_scope(self, node: Node, unit: _Unit, is_async: bool) -> Callable[[], Any]:
+        """The resolver of a scoped ``node`` that is not built inline (another scope)."""
+        fn, complete = self.scoped_resolver(node, is_async)
+        unit.complete = unit.complete and complete
+        return fn
 
-        def resolve() -> Any:
-            scope: Scope | None = var_get()
-            while scope is not None and scope.name != name:
-                scope = scope.parent
-            if scope is None:
-                raise _scope_missing(label, name)
-            if scope.closed:
-                raise _scope_closed(scope)
-            cache = scope.cache
-            value = cache.get(key, _MISS)
-            if value is not _MISS:
-                return value
-            return (creates_get(key) or in_scope_create(node))(scope, cache)
-
-        self.scoped_resolvers[node.key] = resolve
-        return resolve
-
-    def ain_scope_create(self, node: Node) -> Callable[[Scope, dict[Any, Any]], Any]:
-        """``await acreate(scope, cache)``: the async twin of :meth:`in_scope_create`."""
-        made = self.ain_scope_creates.get(node.key)
-        if made is None:
-            made = self._scoped_create(node, True)
-        return made
-
-    def _scoped_create(self, node: Node, is_async: bool) -> Callable[..., Any]:
-        # The key is claimed (dict.setdefault is atomic) with this thread's id, or in
-        # async code a fresh (task, thread id) pair: no lock is held while user code
-        # runs, an unrelated key never waits (rule 8), and a task re-entering its own
-        # creation is told apart from its owner (a cycle). A second caller upgrades the
-        # claim to a slot it can wait on (_slot_for_claim). The value is cached before
-        # the claim goes, and a waiter re-checks the cache after posting its slot, so
-        # the uncontended path takes no lock at all.
-        unit = _Unit(node.binding.scope)
-        if is_async:
-            args = self._args(node, unit, "_o", True)
-            if self._needs_maker(node) or node.is_async_factory:
-                sep = ", " if args else ""
-                expr = f"(await {unit.ref(self._amaker(node))}(_o{sep}{args}))"
-            else:
-                expr = f"{unit.ref(node.binding.provider)}({args})"
-            head, marker, join = "async def", "(_task(), _gid())", "await _ajoin"
-        else:
-            expr = self._construct(node, unit, "_o")
-            head, marker, join = "def", "_gid()", "_join"
-        unit.ns.update(
+    def scoped_resolver(self, node: Node, is_async: bool) -> tuple[Callable[[], Any], bool]:
+        """``get``/``aget`` of a scoped key: find the innermost scope of its name, return
+        the cached instance, or build it and what it needs from that scope in one
+        generated function. Returns (resolver, whether it may be kept)."""
+        resolvers = self.ascoped_resolvers if is_async else self.scoped_resolvers
+        fn = resolvers.get(node.key)
+        if fn is not None:
+            return fn, True
+        graph = _ScopeGraph(self, node.binding.scope, is_async)
+        result = graph.scoped(node)
+        graph.namespace().update(
             _K=node.key,
-            _L=node.label,
-            _gid=threading.get_ident,
-            _task=current_task,
-            _join=join_claim_sync,
-            _ajoin=join_claim_async,
-            _rel=release_claim,
+            _N=node.binding.scope,
+            _get=self.c._scope_var.get,
+            _closed=_raise_closed,
+            _missing=functools.partial(_raise_scope_missing, node.label, node.binding.scope),
         )
+        found = "        return _r\n"
+        if is_async and node.spec is not None:
+            # get() in this loop may have scheduled its initialization
+            found = (
+                "        if (_st := _pending(_r)) is not None:\n"
+                "            await _st.initialize_async(None)\n"
+                "        return _r\n"
+            )
         source = (
-            f"{head} _create(_o, _c):\n"
-            "    _i = _o.inflight\n"
-            f"    _m = {marker}\n"
-            "    _cl = _i.setdefault(_K, _m)\n"
-            "    if _cl is not _m:\n"
-            f"        return {join}(_i, _c, _K, _cl, _L)\n"
-            "    _v = _c.get(_K, _M)\n"
-            "    if _v is _M:\n"
-            "        try:\n"
-            f"            _v = {expr}\n"
-            "        except BaseException as _e:\n"
-            "            _rel(_i, _K, None, _e)\n"
-            "            raise\n"
-            "        _c[_K] = _v\n"
-            "    _cl = _i.pop(_K, None)\n"
-            "    if _cl is not _m:\n"
-            "        _cl.set_result(_v)\n"
-            "    return _v\n"
+            f"{'async def' if is_async else 'def'} _resolve():\n"
+            "    _o = _get()\n"
+            "    while _o.name != _N:\n"
+            "        _o = _o.parent\n"
+            "        if _o is None:\n"
+            "            _missing()\n"
+            "    if _o.closed:\n"
+            "        _closed(_o)\n"
+            "    _c = _o.cache\n"
+            "    _r = _c.get(_K, _NV)\n"
+            "    if type(_r) is not _Claim:\n"
+            f"{found}"
+            f"{graph.claim_lines()}"
+            + "\n".join(graph.lines)
+            + f"\n    return {result}\n"
         )
-        fn = self._exec(source, unit, "_create")
-        if unit.complete:
-            (self.ain_scope_creates if is_async else self.in_scope_creates)[node.key] = fn
-        return fn  # type: ignore[no-any-return]
+        fn = self._exec(source, graph.unit, "_resolve")
+        if graph.unit.complete:
+            resolvers[node.key] = fn
+        return fn, graph.unit.complete
 
-    def ascoped_resolver(self, node: Node) -> Callable[[], Any]:
-        resolver = self.ascoped_resolvers.get(node.key)
-        if resolver is not None:
-            return resolver
-        key, name, label = node.key, node.binding.scope, node.label
-        var_get = self.c._scope_var.get
-        acreates_get, ain_scope_create = self.ain_scope_creates.get, self.ain_scope_create
-        is_resource = node.spec is not None
-
-        async def resolve() -> Any:
-            scope: Scope | None = var_get()
-            while scope is not None and scope.name != name:
-                scope = scope.parent
-            if scope is None:
-                raise _scope_missing(label, name)
-            if scope.closed:
-                raise _scope_closed(scope)
-            cache = scope.cache
-            value = cache.get(key, _MISS)
-            if value is _MISS:
-                return await (acreates_get(key) or ain_scope_create(node))(scope, cache)
-            if is_resource:  # get() in this loop may have scheduled its initialization
-                state = value.__dict__.get(STATE_ATTR) if hasattr(value, "__dict__") else None
-                if state is not None and state.status != LIVE:
-                    await state.initialize_async(None)
-            return value
-
-        self.ascoped_resolvers[key] = resolve
-        return resolve
+    def scoped_creator(self, node: Node, is_async: bool) -> tuple[Callable[..., Any], bool]:
+        """``create(scope, cache, claim)``: the part of a scoped graph below the depth
+        built inline, as a function of its own. Returns (function, may be kept)."""
+        creators = self.ain_scope_creates if is_async else self.in_scope_creates
+        fn = creators.get(node.key)
+        if fn is not None:
+            return fn, True
+        graph = _ScopeGraph(self, node.binding.scope, is_async)
+        result = graph.scoped(node)
+        source = (
+            f"{'async def' if is_async else 'def'} _create(_o, _c, _m):\n"
+            + "\n".join(graph.lines)
+            + f"\n    return {result}\n"
+        )
+        graph.namespace()
+        fn = self._exec(source, graph.unit, "_create")
+        if graph.unit.complete:
+            creators[node.key] = fn
+        return fn, graph.unit.complete
 
     # ------------------------------------------------------------------ roots
     def root_resolver(self, key: Any) -> tuple[Callable[[], Any], bool]:
@@ -816,7 +901,7 @@ class Compiler:
             # built once, then found in the ready dict: no resolver worth keeping
             return functools.partial(self.create_singleton_now, node), False
         if lifetime != TRANSIENT:
-            return self.scoped_resolver(node), True
+            return self.scoped_resolver(node, False)
         unit = _Unit()
         expr = self._construct(node, unit, "_o")
         warn = ""
@@ -871,7 +956,7 @@ class Compiler:
                 return resolve_instance, True
             return self.asingleton_resolver(node), True
         if lifetime != TRANSIENT:
-            return self.ascoped_resolver(node), True
+            return self.scoped_resolver(node, True)
         unit = _Unit()
         expr = self._aexpr(node, unit, "_o")
         unit.ns.update(
@@ -1014,68 +1099,135 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_result(value)
 
 
-def _slot_for_claim(
-    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any
-) -> tuple[Any, CreationSlot | None]:
-    """(the value if it is ready, else the slot to wait on); a creator's bare thread id
-    is upgraded to a slot under the guard, so the creator wakes us when done."""
-    if isinstance(claimed, CreationSlot):
-        return _MISS, claimed
+# ---------------------------------------------------------------------- scoped claims
+# A scoped key being created holds a Claim in the scope's cache in place of its value:
+# one setdefault both looks the key up and claims it, so the uncontended path takes no
+# lock. A second caller posts a CreationSlot in ``scope.waiting`` under the guard and
+# looks at the cache again; the creator stores the value, then looks for waiters. Each
+# side writes before it reads, so at least one of them sees the other.
+
+
+class Claim:
+    """Who is creating a scoped key: the thread, and the task for async creation (so a
+    creation that would wait for itself is told apart from one to wait for)."""
+
+    __slots__ = ("task", "thread")
+
+    def __init__(self, thread: int, task: object) -> None:
+        self.thread = thread
+        self.task = task
+
+    def __repr__(self) -> str:
+        return f"<Claim thread={self.thread} task={self.task!r}>"
+
+
+#: What a lookup of a missing key returns: a Claim, so one type test covers "missing"
+#: and "being created".
+NO_VALUE = Claim(-1, None)
+_thread_claims = threading.local()
+
+
+def thread_claim() -> Claim:
+    """This thread's claim for sync creations (made once per thread)."""
+    claim = _thread_claims.claim = Claim(threading.get_ident(), None)
+    return claim
+
+
+def _post_waiter(scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim) -> Any:
+    """A slot to wait on while ``claim`` holds ``key``, or what the cache holds now."""
     with _slot_guard:
-        value = cache.get(key, _MISS)
-        if value is not _MISS:
-            return value, None
-        current = inflight.get(key)
-        if current is None or isinstance(current, CreationSlot):
-            return _MISS, current
-        if isinstance(current, tuple):  # an async creator: (task, thread id)
-            slot = inflight[key] = CreationSlot(current[1], current[0])
-        else:  # a sync creator's thread id
-            slot = inflight[key] = CreationSlot(current, None)
-        # the creator may have finished (cache set, claim popped without the guard)
-        # between our look at the cache and posting the slot: look again
-        value = cache.get(key, _MISS)
-        if value is not _MISS:
-            if inflight.get(key) is slot:
-                del inflight[key]
-            return value, None
-        return _MISS, slot
+        current = cache.get(key, NO_VALUE)
+        if current is not claim:
+            return current
+        waiting = scope.waiting
+        if waiting is None:
+            waiting = scope.waiting = {}
+        slot = waiting.get(key)
+        if slot is None:
+            slot = waiting[key] = CreationSlot(claim.thread, claim.task)
+        return slot
+
+
+def _claim_gone(label: str) -> InjectionError:
+    return InjectionError(f"the creation of {label} failed in another thread or task; try again")
 
 
 def join_claim_sync(
-    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any, label: str
+    scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, label: str
 ) -> Any:
-    """Wait for the creation someone else claimed."""
-    value, slot = _slot_for_claim(inflight, cache, key, claimed)
-    if slot is not None:
-        return join_slot_sync(slot, label)
-    if value is _MISS:
-        raise InjectionError(f"the creation of {label} failed in another thread; try again")
-    return value
+    """Wait for the creation of ``key`` that ``claim`` holds, and return its value."""
+    while True:
+        if claim.thread == threading.get_ident():
+            if claim.task is None:
+                raise CircularDependencyError([label, label])
+            raise InjectionError(
+                f"{label} is being created by `await container.aget({label})` in this "
+                f"thread's event loop; a sync get here would block that loop. Use "
+                f"`await container.aget({label})`."
+            )
+        found = _post_waiter(scope, cache, key, claim)
+        if type(found) is CreationSlot:
+            return found.result()
+        if found is NO_VALUE:
+            raise _claim_gone(label)
+        if type(found) is not Claim:
+            return found
+        claim = found  # claimed again by someone else meanwhile
 
 
 async def join_claim_async(
-    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any, label: str
+    scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, label: str
 ) -> Any:
-    value, slot = _slot_for_claim(inflight, cache, key, claimed)
-    if slot is not None:
-        return await join_slot_async(slot, label)
-    if value is _MISS:
-        raise InjectionError(f"the creation of {label} failed in another task; try again")
-    return value
+    while True:
+        if claim.thread == threading.get_ident() and (
+            claim.task is None or claim.task is current_task()
+        ):
+            raise CircularDependencyError([label, label])
+        found = _post_waiter(scope, cache, key, claim)
+        if type(found) is CreationSlot:
+            return await found.aresult()
+        if found is NO_VALUE:
+            raise _claim_gone(label)
+        if type(found) is not Claim:
+            return found
+        claim = found
 
 
-def release_claim(
-    inflight: dict[Any, Any], key: Any, value: Any, error: BaseException | None
-) -> None:
-    """The creator is done: free the claim and wake whoever waits on it."""
+def wake_waiters(scope: Scope, key: Any, value: Any) -> None:
+    """The creator stored ``key``'s value: wake whoever waits for it."""
     with _slot_guard:
-        claimed = inflight.pop(key, None)
-    if isinstance(claimed, CreationSlot):
-        if error is None:
-            claimed.set_result(value)
-        else:
-            fail_slot(claimed, error, key)
+        slot = scope.waiting.pop(key, None) if scope.waiting else None
+    if slot is not None:
+        slot.set_result(value)
+
+
+def abort_claim(
+    scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, error: BaseException
+) -> None:
+    """The creation failed: free the key (the next access tries again) and hand the
+    error to whoever waits."""
+    with _slot_guard:
+        if cache.get(key) is claim:
+            del cache[key]
+        slot = scope.waiting.pop(key, None) if scope.waiting else None
+    if slot is not None:
+        fail_slot(slot, error, key)
+
+
+def pending_state(value: Any) -> Any:
+    """The resource state of ``value`` when its initialization is not done (``get()``
+    in a running loop scheduled it), else None."""
+    extra = getattr(value, "__dict__", None)
+    if extra is None:
+        return None
+    state = extra.get(STATE_ATTR)
+    if state is None or state.status == LIVE:
+        return None
+    return state
+
+
+def _raise_scope_missing(label: str, scope_name: str) -> None:
+    raise _scope_missing(label, scope_name)
 
 
 def new_slot(is_async: bool) -> CreationSlot:

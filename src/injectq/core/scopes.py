@@ -50,13 +50,13 @@ class Scope:
         "cache",
         "closed",
         "container",
-        "inflight",
         "is_async",
         "label",
         "monitor",
         "name",
         "parent",
         "stack",
+        "waiting",
     )
 
     def __init__(self, container: InjectQ, name: str | None, *, root: bool = False) -> None:
@@ -68,7 +68,8 @@ class Scope:
         self.parent: Scope | None = None
         self.cache: dict[Any, Any] = {}
         self.stack: list[Any] = []
-        self.inflight: dict[Any, Any] = {}  # key -> creation claim (compiler)
+        #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
+        self.waiting: dict[Any, Any] | None = None
         self.closed = False
         self.is_async: bool | None = None
         self._token: Token[Scope] | None = None

@@ -507,7 +507,9 @@ class ResourceState:
             return
         mine, waiter = self._begin()
         while not mine:
-            if waiter is not None:
+            # status read after the waiter was posted: a fresh activation that went
+            # live without the lock (fresh_activator_sync) is seen here, or sees us
+            if waiter is not None and self.status != LIVE:
                 try:
                     waiter.result()
                 except _TakeOver:
@@ -547,7 +549,7 @@ class ResourceState:
             return
         mine, waiter = self._begin()
         while not mine:
-            if waiter is not None:
+            if waiter is not None and self.status != LIVE:  # see initialize_sync
                 import asyncio  # loaded already: we run in its loop
 
                 try:
@@ -822,10 +824,7 @@ def _fresh_state(
     if extra is None or _STATE_ATTR in extra:
         return None
     if owner.is_async is False and spec.dispose_async is True:
-        raise ScopeError(
-            f"{label} has an async dispose() and cannot be owned by a sync scope. "
-            "Use `async with container.scope(...)` / `async with container.resource_scope()`."
-        )
+        raise _async_dispose_in_sync_scope(label)
     st = _new_state(ResourceState)
     st.fresh = True
     st.instance = inst
@@ -847,6 +846,13 @@ def _fresh_state(
     return st
 
 
+def _async_dispose_in_sync_scope(label: str) -> ScopeError:
+    return ScopeError(
+        f"{label} has an async dispose() and cannot be owned by a sync scope. "
+        "Use `async with container.scope(...)` / `async with container.resource_scope()`."
+    )
+
+
 def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> BaseException:
     assert st.monitor is not None
     st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
@@ -865,32 +871,91 @@ def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
     st.monitor.record_activated(st.label, st.spec.type_name, st.scope_label, now - started)
 
 
-def activate_new_sync(inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner) -> bool:
-    """Activate a resource the container has just constructed, with a sync (or no)
-    ``initialize``: the lock-free hot path of every scoped and transient resource.
-    Returns False, having done nothing, when the general path must be taken."""
-    if spec.init_async is not False:
-        return False
-    st = _fresh_state(inst, spec, key, label, owner)
-    if st is None:
-        return False
-    init = spec.init
-    started = _perf()
-    if init is not None:
-        st.status = INITIALIZING
-        st.initializer = _get_ident()
-        try:
-            if st.init_timeout is None:
-                init(inst)
-            else:
-                _timed_call(functools.partial(init, inst), st.init_timeout, f"{label}.initialize()")
-        except BaseException as exc:
-            error = _fresh_failed(st, exc, started)
-            if error is exc:
-                raise
-            raise error from error.__cause__
-    _fresh_live(st, owner, started)
-    return True
+def fresh_activator_sync(
+    spec: ResourceSpec,
+    key: Any,
+    label: str,
+    monitor: ResourceMonitor,
+    default_dispose_timeout: float | None,
+    general: Callable[[Any, Any, Any], None],
+) -> Callable[[Any, Owner], Any]:
+    """``act(inst, owner) -> inst``: activate a resource the container has just
+    constructed, for a class whose ``initialize`` is sync (or absent). The hot path of
+    every scoped and transient resource, so what is the same for every activation (the
+    spec, the names, the monitor, the limits) lives on a state class made here once, and
+    an activation sets only what differs. ``general(inst, key, owner)`` is the full path,
+    taken when the instance is not fresh. ``monitor`` and the default timeout are the
+    container's, the same for every scope that can own the instance."""
+    assert spec.init_async is False
+    dispose_timeout = spec.dispose_timeout
+    if dispose_timeout is None and spec.dispose_async is not False:
+        dispose_timeout = default_dispose_timeout  # defaults bound async calls only
+    state_cls: type[ResourceState] = type(
+        "ResourceState",
+        (ResourceState,),
+        {
+            "__module__": __name__,
+            "__qualname__": f"ResourceState[{label}]",
+            "fresh": True,
+            "spec": spec,
+            "key": key,
+            "label": label,
+            "monitor": monitor,
+            "init_timeout": spec.init_timeout,
+            "dispose_timeout": dispose_timeout,
+        },
+    )
+    init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
+    record = monitor.record_activated
+    async_dispose = spec.dispose_async is True
+    what = f"{label}.initialize()"
+
+    def act(inst: Any, owner: Owner) -> Any:
+        extra = getattr(inst, "__dict__", None)
+        if extra is None or _STATE_ATTR in extra:
+            general(inst, key, owner)
+            return inst
+        if async_dispose and owner.is_async is False:
+            raise _async_dispose_in_sync_scope(label)
+        st = _new_state(state_cls)
+        st.instance = inst
+        extra[_STATE_ATTR] = st
+        st.scope_label = scope_label = owner.label
+        started = _perf()
+        if init is not None:
+            st.status = INITIALIZING
+            st.initializer = _get_ident()
+            try:
+                if init_timeout is None:
+                    init(inst)
+                else:
+                    _timed_call(functools.partial(init, inst), init_timeout, what)
+            except BaseException as exc:
+                error = _fresh_failed(st, exc, started)
+                if error is exc:
+                    raise
+                raise error from error.__cause__
+            st.initializer = None
+        now = _perf()
+        st.status = LIVE
+        # lock-free: a user's initialize() call from another thread that came to wait
+        # meanwhile posted a waiter before looking at the status again (see _wait_for)
+        if st.waiter is not None:
+            _release_waiter(st)
+        st.live_since = now
+        st.holders = [owner]
+        owner.stack.append(st)
+        record(label, type_name, scope_label, now - started)
+        return inst
+
+    return act
+
+
+def _release_waiter(st: ResourceState) -> None:
+    with _transition:
+        waiter, st.waiter = st.waiter, None
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 def fresh_maker_async(
@@ -901,7 +966,7 @@ def fresh_maker_async(
     general: Callable[[Any, Any, Any], Awaitable[None]],
 ) -> Callable[..., Awaitable[Any]]:
     """``await make(owner, *args)``: construct a resource and activate it, for async
-    code (``aget``). One coroutine: the fresh-instance path of :func:`activate_new_sync`
+    code (``aget``). One coroutine: the fresh-instance path of :func:`fresh_activator_sync`
     with the ``initialize`` awaited in place; ``general(inst, key, owner)`` when the
     fast path does not apply. A user's own ``initialize()`` call from another task may
     join while we await, so completion takes the transition lock to hand it the result."""
