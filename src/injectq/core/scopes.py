@@ -41,40 +41,31 @@ class Scope:
     or created when a resource first needs it.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_failures",
-        "_pending",
-        "_root",
-        "_token",
-        "cache",
-        "closed",
-        "container",
-        "is_async",
-        "label",
-        "monitor",
-        "name",
-        "parent",
-        "stack",
-        "waiting",
-    )
+    # No __slots__: what most scopes never touch is a class-level default, so creating
+    # one sets four attributes (entering and leaving a scope is on every request's path).
+    parent: Scope | None = None
+    closed = False
+    is_async: bool | None = None
+    _token: Token[Scope] | None = None
+    _pending: list[asyncio.Task[Any]] | None = None
+    _failures: list[tuple[ResourceState, BaseException]] | None = None
+    #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
+    waiting: dict[Any, Any] | None = None
+    label = "resource_scope"
 
     def __init__(self, container: InjectQ, name: str | None, *, root: bool = False) -> None:
         self.container = container
         self.name = name
-        self._root = root
-        self.label = "root" if root else (name or "resource_scope")
-        self.monitor: ResourceMonitor = container.resource_monitor
-        self.parent: Scope | None = None
         self.cache: dict[Any, Any] = {}
         self.stack: list[Any] = []
-        #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
-        self.waiting: dict[Any, Any] | None = None
-        self.closed = False
-        self.is_async: bool | None = None
-        self._token: Token[Scope] | None = None
-        self._pending: list[asyncio.Task[Any]] | None = None
-        self._failures: list[tuple[ResourceState, BaseException]] | None = None
+        if root:
+            self.label = "root"
+        elif name:
+            self.label = name
+
+    @property
+    def monitor(self) -> ResourceMonitor:
+        return self.container.resource_monitor
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -151,13 +142,24 @@ class Scope:
         except (ValueError, TypeError):
             self._token = token
             self._leave_context()
-        if self.stack or self._pending or self._failures:
-            errors, interrupt = self.close_sync(exc)
-            if errors or interrupt is not None:
-                _raise_after_exit(self.label, errors, interrupt, exc)
-        else:  # nothing to dispose: the common case of a scope with plain objects only
-            self.closed = True
+        self.closed = True
+        stack = self.stack
+        if self._pending is None and self._failures is None:
+            # the common case, inlined: release in reverse order until something fails
+            while stack:
+                entry = stack.pop()
+                try:
+                    err = entry.release_sync(self, exc)
+                except BaseException as unexpected:  # release_* return errors
+                    err = unexpected
+                if err is not None:
+                    errors, interrupt = self.close_sync(exc, err)
+                    _raise_after_exit(self.label, errors, interrupt, exc)
             self.cache.clear()
+            return
+        errors, interrupt = self.close_sync(exc)
+        if errors or interrupt is not None:
+            _raise_after_exit(self.label, errors, interrupt, exc)
 
     async def __aexit__(
         self,
@@ -176,12 +178,17 @@ class Scope:
 
     # -- closing -------------------------------------------------------------------------
     def close_sync(
-        self, exc: BaseException | None = None
+        self, exc: BaseException | None = None, failed: BaseException | None = None
     ) -> tuple[list[Exception], BaseException | None]:
-        """Release the stack in reverse order; return (failures, first interruption)."""
+        """Release the stack in reverse order; return (failures, first interruption).
+        ``failed``: what a release already made before this call went wrong with."""
         self.closed = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
+        if isinstance(failed, Exception):
+            errors.append(failed)
+        elif failed is not None:
+            interrupt = failed
         if self._pending:
             raise ScopeError(
                 f"Scope {self.label!r} has async initializations in flight; "

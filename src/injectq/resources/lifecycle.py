@@ -672,38 +672,13 @@ class ResourceState:
         if self.monitor is not None:
             self.monitor.record_disposed(
                 self.label,
-                type(self.instance).__name__,
+                self.spec.type_name or type(self.instance).__name__,
                 self.scope_label,
                 now - started,
                 now - self.live_since,
                 error,
             )
         return error
-
-    def _dispose_sync_now(self) -> BaseException | None:
-        started = _perf()
-        error: BaseException | None = None
-        dispose = self.spec.dispose
-        if dispose is not None:
-            try:
-                if self.dispose_timeout is None:
-                    result = dispose(self.instance)
-                else:
-                    result = _timed_call(
-                        functools.partial(dispose, self.instance),
-                        self.dispose_timeout,
-                        f"{self.label}.dispose()",
-                    )
-                if result is not None and inspect.isawaitable(result):
-                    # a lambda that turned out async, with no loop running (close())
-                    import asyncio
-
-                    asyncio.run(
-                        _timed_await(result, self.dispose_timeout, f"{self.label}.dispose()")
-                    )
-            except BaseException as exc:
-                error = exc
-        return self._disposed(started, error)
 
     async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:
         if started is None:
@@ -784,13 +759,35 @@ class ResourceState:
                     holders.remove(owner)
                 if holders:
                     return None
-            else:
+            elif holders:
                 holders.clear()
             if self.status != LIVE:
                 return None
             self.status = DISPOSING
         self.initializer = _get_ident()
-        return self._dispose_sync_now()
+        started = _perf()
+        error: BaseException | None = None
+        dispose = self.spec.dispose
+        if dispose is not None:
+            try:
+                if self.dispose_timeout is None:
+                    result = dispose(self.instance)
+                else:
+                    result = _timed_call(
+                        functools.partial(dispose, self.instance),
+                        self.dispose_timeout,
+                        f"{self.label}.dispose()",
+                    )
+                if result is not None and inspect.isawaitable(result):
+                    # a lambda that turned out async, with no loop running (close())
+                    import asyncio
+
+                    asyncio.run(
+                        _timed_await(result, self.dispose_timeout, f"{self.label}.dispose()")
+                    )
+            except BaseException as exc:
+                error = exc
+        return self._disposed(started, error)
 
     async def release_async(
         self, owner: Owner | None, exc: BaseException | None
@@ -804,9 +801,7 @@ class ResourceState:
         return self.spec.dispose_async is not False
 
     def dispose_sync_by_user(self) -> BaseException | None:
-        if not self._claim_dispose(None):
-            return None
-        return self._dispose_sync_now()
+        return self.release_sync(None, None)  # no owner: every hold goes
 
     async def dispose_async_by_user(self) -> BaseException | None:
         if not self._claim_dispose(None):
