@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
@@ -32,6 +33,7 @@ from injectq.resources.lifecycle import (
     ResourceSpec,
     context_manager_of,
     current_task,
+    fresh_activator_async,
     fresh_activator_sync,
     fresh_maker_async,
     loop_running,
@@ -491,20 +493,42 @@ class Compiler:
         self.makers[key] = make
         return make
 
-    def _activator(self, node: Node) -> Callable[[Any, Scope], Any]:
+    def _activated_sync(self, inst: Any, key: Any, owner: Scope) -> Any:
+        self.activate_sync(inst, key, owner)
+        return inst
+
+    async def _activated_async(self, inst: Any, key: Any, owner: Scope) -> Any:
+        await self.activate_async(inst, key, owner)
+        return inst
+
+    def _activator(self, node: Node, is_async: bool = False) -> Callable[[Any, Scope], Any]:
         """``act(instance, owner)``: activate a just-constructed instance of a resource
-        class with a sync ``initialize`` (the state machine's fresh-instance path)."""
-        act = self.activators.get(node.key)
+        class (the state machine's fresh-instance path). In async code it returns a
+        coroutine to await when the activation could not finish right away."""
+        act = self.activators.get((node.key, is_async))
         if act is None:
-            assert node.spec is not None
-            act = self.activators[node.key] = fresh_activator_sync(
-                node.spec,
-                node.key,
-                resource_label(node.key),
-                self.c.resource_monitor,
-                self.c._default_dispose_timeout,
-                self.activate_sync,
-            )
+            spec, c = node.spec, self.c
+            assert spec is not None
+            if is_async:
+                act = fresh_activator_async(
+                    spec,
+                    node.key,
+                    resource_label(node.key),
+                    c.resource_monitor,
+                    c._default_init_timeout,
+                    c._default_dispose_timeout,
+                    self._activated_async,
+                )
+            else:
+                act = fresh_activator_sync(
+                    spec,
+                    node.key,
+                    resource_label(node.key),
+                    c.resource_monitor,
+                    c._default_dispose_timeout,
+                    self._activated_sync,
+                )
+            self.activators[(node.key, is_async)] = act
         return act
 
     def _direct_activation(self, node: Node) -> bool:
@@ -558,7 +582,7 @@ class Compiler:
         else:
             spec = node.spec
             assert spec is not None
-            fresh = fresh_maker_async(provider, spec, key, resource_label(key), activate)
+            fresh = fresh_maker_async(provider, self._activator(node, True))
             self.amakers[key] = fresh
             return fresh
 
@@ -597,6 +621,23 @@ class Compiler:
             sep = ", " if args else ""
             return f"{unit.ref(self._maker(node))}({owner}{sep}{args})"
         return f"{unit.ref(node.binding.provider)}({args})"
+
+    def _aconstruct(self, node: Node, unit: _Unit, owner: str) -> str:
+        """The async twin of :meth:`_construct` (an expression inside ``async def``)."""
+        args = self._args(node, unit, owner, True)
+        provider = unit.ref(node.binding.provider)
+        if node.spec is not None and node.binding.kind is Kind.CLASS:
+            act = unit.ref(self._activator(node, True))
+            tmp = f"_a{len(unit.ns)}"
+            unit.ns["_Coro"] = CoroutineType
+            return (
+                f"({tmp} if type({tmp} := {act}({provider}({args}), {owner})) is not _Coro "
+                f"else (await {tmp}))"
+            )
+        if self._needs_maker(node) or node.is_async_factory:
+            sep = ", " if args else ""
+            return f"(await {unit.ref(self._amaker(node))}({owner}{sep}{args}))"
+        return f"{provider}({args})"
 
     def _expr(self, node: Node, unit: _Unit, owner: str) -> str:
         binding = node.binding
@@ -643,11 +684,7 @@ class Compiler:
             unit.complete = False
             return f"(await {unit.ref(self.asingleton_resolver(node))}())"
         if scope == TRANSIENT:
-            args = self._args(node, unit, owner, True)
-            if self._needs_maker(node) or node.is_async_factory:
-                sep = ", " if args else ""
-                return f"(await {unit.ref(self._amaker(node))}({owner}{sep}{args}))"
-            return f"{unit.ref(binding.provider)}({args})"
+            return self._aconstruct(node, unit, owner)
         if unit.graph is not None and scope == unit.home:
             return unit.graph.scoped(node)
         return f"(await {unit.ref(self._other_scope(node, unit, True))}())"
@@ -663,12 +700,7 @@ class Compiler:
         if fn is not None:
             return fn
         unit = _Unit()
-        args = self._args(node, unit, "_o", True)
-        if self._needs_maker(node) or node.is_async_factory:
-            sep = ", " if args else ""
-            expr = f"(await {unit.ref(self._amaker(node))}(_o{sep}{args}))"
-        else:
-            expr = f"{unit.ref(node.binding.provider)}({args})"
+        expr = self._aconstruct(node, unit, "_o")
         fn = self._exec(f"async def _abuild(_o):\n    return {expr}\n", unit, "_abuild")
         if unit.complete:
             self.abuilds[node.key] = fn
@@ -798,14 +830,7 @@ class Compiler:
         scoped graph; its same-scope dependencies become statements before it."""
         if not is_async:
             return self._construct(node, unit, "_o")
-        args = self._args(node, unit, "_o", True)
-        if self._direct_activation(node):
-            inst = f"{unit.ref(node.binding.provider)}({args})"
-            return f"{unit.ref(self._activator(node))}({inst}, _o)"
-        if self._needs_maker(node) or node.is_async_factory:
-            sep = ", " if args else ""
-            return f"(await {unit.ref(self._amaker(node))}(_o{sep}{args}))"
-        return f"{unit.ref(node.binding.provider)}({args})"
+        return self._aconstruct(node, unit, "_o")
 
     def _other_scope(self, node: Node, unit: _Unit, is_async: bool) -> Callable[[], Any]:
         """The resolver of a scoped ``node`` that is not built inline (another scope)."""

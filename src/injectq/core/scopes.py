@@ -168,13 +168,26 @@ class Scope:
         tb: TracebackType | None,
     ) -> None:
         self._leave_context()
-        if self.stack or self._pending or self._failures:
-            errors, interrupt = await self.close_async(exc)
-            if errors or interrupt is not None:
-                _raise_after_exit(self.label, errors, interrupt, exc)
-        else:
-            self.closed = True
+        self.closed = True
+        stack = self.stack
+        if self._pending is None and self._failures is None:
+            # the common case, inlined (see __exit__): no coroutine of close_async's
+            while stack:
+                entry = stack.pop()
+                try:
+                    err, rest = entry.release_step(self, exc)
+                    if rest is not None:
+                        err = await rest
+                except BaseException as unexpected:
+                    err = unexpected
+                if err is not None:
+                    errors, interrupt = await self.close_async(exc, err)
+                    _raise_after_exit(self.label, errors, interrupt, exc)
             self.cache.clear()
+            return
+        errors, interrupt = await self.close_async(exc)
+        if errors or interrupt is not None:
+            _raise_after_exit(self.label, errors, interrupt, exc)
 
     # -- closing -------------------------------------------------------------------------
     def close_sync(
@@ -212,13 +225,19 @@ class Scope:
         return errors, interrupt
 
     async def close_async(
-        self, exc: BaseException | None = None
+        self, exc: BaseException | None = None, failed: BaseException | None = None
     ) -> tuple[list[Exception], BaseException | None]:
+        """The async twin of :meth:`close_sync`; a cancellation on the way still lets
+        every remaining disposal run (shielded), and is returned as the interruption."""
         import asyncio
 
         self.closed = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
+        if isinstance(failed, Exception):
+            errors.append(failed)
+        elif failed is not None:
+            interrupt = failed
         while self._pending:
             # join initializations that get() scheduled: they belong to this scope
             task = self._pending.pop()

@@ -19,6 +19,7 @@ import logging
 import sys
 import threading
 import time
+import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,6 +109,10 @@ _loop_running = loop_running
 
 def current_task() -> asyncio.Task[Any] | None:
     """``asyncio.current_task()`` without its overhead on 3.11 (None outside a loop)."""
+    get, tasks = _get_running_loop, _tasks_by_loop
+    if get is not None and tasks is not None:  # the common case once asyncio is loaded
+        loop = get()
+        return None if loop is None else tasks.get(loop)
     loop = loop_running()
     if loop is None:
         return None
@@ -809,38 +814,6 @@ class ResourceState:
         return await self._dispose_async_now()
 
 
-def _fresh_state(
-    inst: Any, spec: ResourceSpec, key: Any, label: str, owner: Owner
-) -> ResourceState | None:
-    """A state for a resource the container has just constructed, or None when the
-    instance is not fresh (``__new__`` handed back one seen before) or has no
-    ``__dict__``. Nobody else can reach a fresh instance yet, so no lock is needed."""
-    extra = getattr(inst, "__dict__", None)
-    if extra is None or _STATE_ATTR in extra:
-        return None
-    if owner.is_async is False and spec.dispose_async is True:
-        raise _async_dispose_in_sync_scope(label)
-    st = _new_state(ResourceState)
-    st.fresh = True
-    st.instance = inst
-    st.spec = spec
-    st.key = key
-    st.label = label
-    extra[_STATE_ATTR] = st
-    st.monitor = owner.monitor
-    st.scope_label = owner.label
-    # container defaults bound async calls only (see _timed_call)
-    if spec.init_timeout is not None:
-        st.init_timeout = spec.init_timeout
-    elif spec.init_async is not False:
-        st.init_timeout = owner.default_init_timeout
-    if spec.dispose_timeout is not None:
-        st.dispose_timeout = spec.dispose_timeout
-    elif spec.dispose_async is not False:
-        st.dispose_timeout = owner.default_dispose_timeout
-    return st
-
-
 def _async_dispose_in_sync_scope(label: str) -> ScopeError:
     return ScopeError(
         f"{label} has an async dispose() and cannot be owned by a sync scope. "
@@ -856,36 +829,44 @@ def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> Base
 
 
 def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
+    """A fresh activation's initialization succeeded (see ``act`` in
+    :func:`fresh_activator_sync`, which has these lines inlined)."""
     now = _perf()
     st.status = LIVE
-    st.live_since = now
+    if st.waiter is not None:
+        _release_waiter(st)
     st.initializer = None
+    st.live_since = now
     st.holders = [owner]
     owner.stack.append(st)
     assert st.monitor is not None
     st.monitor.record_activated(st.label, st.spec.type_name, st.scope_label, now - started)
 
 
-def fresh_activator_sync(
+def _release_waiter(st: ResourceState) -> None:
+    with _transition:
+        waiter, st.waiter = st.waiter, None
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _fresh_state_class(
     spec: ResourceSpec,
     key: Any,
     label: str,
     monitor: ResourceMonitor,
+    default_init_timeout: float | None,
     default_dispose_timeout: float | None,
-    general: Callable[[Any, Any, Any], None],
-) -> Callable[[Any, Owner], Any]:
-    """``act(inst, owner) -> inst``: activate a resource the container has just
-    constructed, for a class whose ``initialize`` is sync (or absent). The hot path of
-    every scoped and transient resource, so what is the same for every activation (the
-    spec, the names, the monitor, the limits) lives on a state class made here once, and
-    an activation sets only what differs. ``general(inst, key, owner)`` is the full path,
-    taken when the instance is not fresh. ``monitor`` and the default timeout are the
-    container's, the same for every scope that can own the instance."""
-    assert spec.init_async is False
-    dispose_timeout = spec.dispose_timeout
+) -> type[ResourceState]:
+    """A :class:`ResourceState` subclass carrying what is the same for every activation
+    of one binding in one container, so an activation sets only what differs."""
+    init_timeout, dispose_timeout = spec.init_timeout, spec.dispose_timeout
+    # container defaults bound async calls only (see _timed_call)
+    if init_timeout is None and spec.init_async is not False:
+        init_timeout = default_init_timeout
     if dispose_timeout is None and spec.dispose_async is not False:
-        dispose_timeout = default_dispose_timeout  # defaults bound async calls only
-    state_cls: type[ResourceState] = type(
+        dispose_timeout = default_dispose_timeout
+    return type(
         "ResourceState",
         (ResourceState,),
         {
@@ -896,10 +877,30 @@ def fresh_activator_sync(
             "key": key,
             "label": label,
             "monitor": monitor,
-            "init_timeout": spec.init_timeout,
+            "init_timeout": init_timeout,
             "dispose_timeout": dispose_timeout,
         },
     )
+
+
+def fresh_activator_sync(
+    spec: ResourceSpec,
+    key: Any,
+    label: str,
+    monitor: ResourceMonitor,
+    default_dispose_timeout: float | None,
+    general: Callable[[Any, Any, Any], Any],
+) -> Callable[[Any, Owner], Any]:
+    """``act(inst, owner) -> inst``: activate a resource the container has just
+    constructed, for a class whose ``initialize`` is sync (or absent). The hot path of
+    every scoped and transient resource: what is the same for every activation lives on
+    a state class made here once (:func:`_fresh_state_class`). ``general(inst, key,
+    owner)`` is the full path, taken (and its result returned) when the instance is not
+    fresh (``__new__`` handed back one seen before, or it has no ``__dict__``). ``monitor`` and the default
+    timeout are the container's, the same for every scope that can own the instance.
+    Nobody else can reach a fresh instance yet, so no lock is needed."""
+    assert spec.init_async is False
+    state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout)
     init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
     record = monitor.record_activated
     async_dispose = spec.dispose_async is True
@@ -908,8 +909,7 @@ def fresh_activator_sync(
     def act(inst: Any, owner: Owner) -> Any:
         extra = getattr(inst, "__dict__", None)
         if extra is None or _STATE_ATTR in extra:
-            general(inst, key, owner)
-            return inst
+            return general(inst, key, owner)
         if async_dispose and owner.is_async is False:
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
@@ -931,10 +931,11 @@ def fresh_activator_sync(
                     raise
                 raise error from error.__cause__
             st.initializer = None
+        # _fresh_live, inlined
         now = _perf()
         st.status = LIVE
         # lock-free: a user's initialize() call from another thread that came to wait
-        # meanwhile posted a waiter before looking at the status again (see _wait_for)
+        # meanwhile posted its waiter before looking at the status again
         if st.waiter is not None:
             _release_waiter(st)
         st.live_since = now
@@ -946,67 +947,106 @@ def fresh_activator_sync(
     return act
 
 
-def _release_waiter(st: ResourceState) -> None:
-    with _transition:
-        waiter, st.waiter = st.waiter, None
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
-
-
-def fresh_maker_async(
-    provider: Callable[..., Any],
+def fresh_activator_async(
     spec: ResourceSpec,
     key: Any,
     label: str,
-    general: Callable[[Any, Any, Any], Awaitable[None]],
-) -> Callable[..., Awaitable[Any]]:
-    """``await make(owner, *args)``: construct a resource and activate it, for async
-    code (``aget``). One coroutine: the fresh-instance path of :func:`fresh_activator_sync`
-    with the ``initialize`` awaited in place; ``general(inst, key, owner)`` when the
-    fast path does not apply. A user's own ``initialize()`` call from another task may
-    join while we await, so completion takes the transition lock to hand it the result."""
-    init, init_async = spec.init, spec.init_async
+    monitor: ResourceMonitor,
+    default_init_timeout: float | None,
+    default_dispose_timeout: float | None,
+    general: Callable[[Any, Any, Any], Coroutine[Any, Any, Any]],
+) -> Callable[[Any, Owner], Any]:
+    """``act(inst, owner)`` for async code: the instance when its activation finished
+    right away, else a coroutine to await for it. An ``async def initialize`` is
+    started in place and costs no coroutine of ours unless it suspends (then the rest
+    is awaited through :class:`_Continue`, so cancellation reaches it as usual).
+    ``general(inst, key, owner)``: the full path, a coroutine returning ``inst``."""
+    if spec.init_async is False:
+        return fresh_activator_sync(spec, key, label, monitor, default_dispose_timeout, general)
+
+    def act_general(inst: Any, owner: Owner) -> Any:
+        return general(inst, key, owner)
+
+    if spec.init_async is None:  # only calling it tells whether it is async
+        return act_general
+    state_cls = _fresh_state_class(
+        spec, key, label, monitor, default_init_timeout, default_dispose_timeout
+    )
+    init, init_timeout = spec.init, state_cls.init_timeout
+    assert init is not None
     what = f"{label}.initialize()"
 
-    async def make(owner: Owner, *args: Any, **kwargs: Any) -> Any:
-        inst = provider(*args, **kwargs)
-        st = _fresh_state(inst, spec, key, label, owner) if init_async is not None else None
-        if st is None:
-            await general(inst, key, owner)
-            return inst
-        started = _perf()
-        if init is None:
-            _fresh_live(st, owner, started)
-            return inst
-        st.status = INITIALIZING
-        st.initializer = _me()
+    async def rest(
+        st: ResourceState,
+        owner: Owner,
+        coro: Coroutine[Any, Any, Any] | None,
+        pending: Any,
+        started: float,
+    ) -> Any:
         try:
-            if init_async:
-                if st.init_timeout is None:
-                    await init(inst)
-                else:
-                    await _timed_await(init(inst), st.init_timeout, what)
-            elif st.init_timeout is None:
-                init(inst)
+            if coro is None:
+                await _timed_await(init(st.instance), init_timeout, what)
             else:
-                _timed_call(functools.partial(init, inst), st.init_timeout, what)
+                await _Continue(coro, pending)
         except BaseException as exc:
             error = _fresh_failed(st, exc, started)
             if error is exc:
                 raise
             raise error from error.__cause__
-        with _transition:
-            waiter, st.waiter = st.waiter, None
-            st.status = LIVE
         _fresh_live(st, owner, started)
-        if waiter is not None:
-            waiter.set_result(None)
-        return inst
+        return st.instance
+
+    def act(inst: Any, owner: Owner) -> Any:
+        extra = getattr(inst, "__dict__", None)
+        if extra is None or _STATE_ATTR in extra:
+            return act_general(inst, owner)
+        if owner.is_async is False and spec.dispose_async is True:
+            raise _async_dispose_in_sync_scope(label)
+        st = _new_state(state_cls)
+        st.instance = inst
+        extra[_STATE_ATTR] = st
+        st.scope_label = owner.label
+        st.status = INITIALIZING
+        st.initializer = _me()
+        started = _perf()
+        if init_timeout is not None:
+            return rest(st, owner, None, None, started)
+        try:
+            coro = init(inst)
+            pending = coro.send(None)
+        except StopIteration:
+            _fresh_live(st, owner, started)
+            return inst
+        except BaseException as exc:
+            error = _fresh_failed(st, exc, started)
+            if error is exc:
+                raise
+            raise error from error.__cause__
+        return rest(st, owner, coro, pending, started)
+
+    return act
+
+
+def fresh_maker_async(
+    provider: Callable[..., Any],
+    activate: Callable[[Any, Any], Any],
+) -> Callable[..., Awaitable[Any]]:
+    """``await make(owner, *args)``: construct a resource class and activate it with
+    ``activate`` (from :func:`fresh_activator_async`), for a caller that needs one
+    coroutine doing both."""
+
+    async def make(owner: Owner, *args: Any, **kwargs: Any) -> Any:
+        done = activate(provider(*args, **kwargs), owner)
+        if type(done) is _Coroutine:
+            return await done
+        return done
 
     return make
 
 
 _new_state = object.__new__
+#: what an async activation returns when it has to be awaited (and a resource never is)
+_Coroutine = types.CoroutineType
 
 
 class ContextEntry:
