@@ -630,8 +630,10 @@ class Compiler:
             act = unit.ref(self._activator(node, True))
             tmp = f"_a{len(unit.ns)}"
             unit.ns["_Coro"] = CoroutineType
+            # inside a scoped graph the claim knows the task already
+            me = ", _m.task" if unit.graph is not None else ""
             return (
-                f"({tmp} if type({tmp} := {act}({provider}({args}), {owner})) is not _Coro "
+                f"({tmp} if type({tmp} := {act}({provider}({args}), {owner}{me})) is not _Coro "
                 f"else (await {tmp}))"
             )
         if self._needs_maker(node) or node.is_async_factory:

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -56,6 +56,14 @@ _active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", 
 _default_container: InjectQ | None = None
 _default_lock = threading.Lock()
 _live_containers: weakref.WeakSet[InjectQ] = weakref.WeakSet()
+
+
+async def _resolved(value: Any) -> Any:
+    return value
+
+
+async def _raising(error: Exception) -> Any:
+    raise error
 
 
 class _Ready(dict[Any, Any]):
@@ -328,22 +336,26 @@ class InjectQ:
         return resolver()
 
     @overload
-    async def aget(self, service_type: type[T]) -> T: ...
+    def aget(self, service_type: type[T]) -> Coroutine[Any, Any, T]: ...
     @overload
-    async def aget(self, service_type: Any) -> Any: ...
-    async def aget(self, service_type: Any) -> Any:
-        """Resolve in async code: async factories are awaited, resources come back
-        initialized."""
+    def aget(self, service_type: Any) -> Coroutine[Any, Any, Any]: ...
+    def aget(self, service_type: Any) -> Coroutine[Any, Any, Any]:
+        """Resolve in async code (``await c.aget(T)``): async factories are awaited,
+        resources come back initialized. Returns the resolving coroutine itself (no
+        coroutine of its own to wrap it); errors are raised where it is awaited."""
         value = self._ready_get(service_type, _MISS)
         if value is not _MISS:
-            return value
+            return _resolved(value)
         resolver = self._aresolvers.get(service_type)
         if resolver is None:
-            with self._compiler.lock:
-                resolver, complete = self._compiler.aroot_resolver(service_type)
-                if complete:
-                    self._aresolvers[service_type] = resolver
-        return await resolver()
+            try:
+                with self._compiler.lock:
+                    resolver, complete = self._compiler.aroot_resolver(service_type)
+                    if complete:
+                        self._aresolvers[service_type] = resolver
+            except Exception as exc:
+                return _raising(exc)
+        return resolver()  # type: ignore[no-any-return]
 
     @overload
     def try_get(self, service_type: type[T], default: T | None = None) -> T | None: ...

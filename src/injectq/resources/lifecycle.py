@@ -644,8 +644,9 @@ class ResourceState:
             raise
 
     # -- disposal -------------------------------------------------------------------------
-    def _claim_dispose(self, owner: Owner | None) -> bool:
-        """Drop ``owner``'s hold; True when this caller must dispose now."""
+    def _claim_dispose(self, owner: Owner | None, me: object = None) -> bool:
+        """Drop ``owner``'s hold; True when this caller must dispose now. ``me``: who
+        disposes (the task, else the thread), when the caller knows already."""
         with _transition:
             if owner is not None:
                 if owner in self.holders:
@@ -657,7 +658,7 @@ class ResourceState:
             if self.status != LIVE:
                 return False
             self.status = DISPOSING
-        self.initializer = _me()
+        self.initializer = me if me is not None else _me()
         return True
 
     def _disposed(self, started: float, error: BaseException | None) -> BaseException | None:
@@ -715,12 +716,13 @@ class ResourceState:
         self.initializer = task
 
     def release_step(
-        self, owner: Owner | None, exc: BaseException | None
+        self, owner: Owner | None, exc: BaseException | None, me: object = None
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
         """Async release without a coroutine of our own when the disposal never
         suspends (the common case): returns (error, None) when done, or (None, the
-        coroutine to await for the rest)."""
-        if not self._claim_dispose(owner):
+        coroutine to await for the rest). ``me``: the releasing task, if known (looking
+        it up costs a system call on Python 3.11)."""
+        if not self._claim_dispose(owner, me):
             return None, None
         started = _perf()
         dispose = self.spec.dispose
@@ -906,7 +908,7 @@ def fresh_activator_sync(
     async_dispose = spec.dispose_async is True
     what = f"{label}.initialize()"
 
-    def act(inst: Any, owner: Owner) -> Any:
+    def act(inst: Any, owner: Owner, me: object = None) -> Any:
         extra = getattr(inst, "__dict__", None)
         if extra is None or _STATE_ATTR in extra:
             return general(inst, key, owner)
@@ -956,15 +958,16 @@ def fresh_activator_async(
     default_dispose_timeout: float | None,
     general: Callable[[Any, Any, Any], Coroutine[Any, Any, Any]],
 ) -> Callable[[Any, Owner], Any]:
-    """``act(inst, owner)`` for async code: the instance when its activation finished
-    right away, else a coroutine to await for it. An ``async def initialize`` is
+    """``act(inst, owner, me)`` for async code: the instance when its activation
+    finished right away, else a coroutine to await for it (``me``: the current task,
+    when the caller knows it already). An ``async def initialize`` is
     started in place and costs no coroutine of ours unless it suspends (then the rest
     is awaited through :class:`_Continue`, so cancellation reaches it as usual).
     ``general(inst, key, owner)``: the full path, a coroutine returning ``inst``."""
     if spec.init_async is False:
         return fresh_activator_sync(spec, key, label, monitor, default_dispose_timeout, general)
 
-    def act_general(inst: Any, owner: Owner) -> Any:
+    def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
         return general(inst, key, owner)
 
     if spec.init_async is None:  # only calling it tells whether it is async
@@ -996,7 +999,7 @@ def fresh_activator_async(
         _fresh_live(st, owner, started)
         return st.instance
 
-    def act(inst: Any, owner: Owner) -> Any:
+    def act(inst: Any, owner: Owner, me: object = None) -> Any:
         extra = getattr(inst, "__dict__", None)
         if extra is None or _STATE_ATTR in extra:
             return act_general(inst, owner)
@@ -1007,7 +1010,7 @@ def fresh_activator_async(
         extra[_STATE_ATTR] = st
         st.scope_label = owner.label
         st.status = INITIALIZING
-        st.initializer = _me()
+        st.initializer = me if me is not None else _me()
         started = _perf()
         if init_timeout is not None:
             return rest(st, owner, None, None, started)
@@ -1201,7 +1204,7 @@ class ContextEntry:
         return self._finish(started, error, exc)
 
     def release_step(
-        self, owner: Owner | None, exc: BaseException | None
+        self, owner: Owner | None, exc: BaseException | None, me: object = None
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
         return None, self.release_async(owner, exc)
 
