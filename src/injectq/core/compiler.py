@@ -116,19 +116,15 @@ class _Unit:
         return name
 
 
-#: How deep scoped dependencies are built inline in one generated function; deeper ones
-#: get a function of their own (Python limits how many ``try`` blocks may nest).
-_MAX_INLINE_DEPTH = 8
-
-
 class _ScopeGraph:
     """Writes the statements that build a scoped instance together with everything it
     needs from the same scope, as one function (see :meth:`Compiler.scoped_resolver`).
 
-    Each scoped key is claimed with one ``setdefault`` of a :class:`Claim` on the scope's
-    cache and, when the claim is ours, built in place; a value found is used as is, and
-    another creator's claim is joined. A key built once in a branch is reused by name
-    wherever that branch has surely run.
+    The scope's keys come one after another, dependencies first, each claimed with one
+    ``setdefault`` of a :class:`Claim` on the scope's cache: when the claim is ours the
+    key is built in place, a value found is used as is, another creator's claim is
+    joined. Looking up a key whose dependent is cached already is cheap and builds
+    nothing: a scoped instance is only ever cached after all it needs from its scope.
     """
 
     def __init__(self, compiler: Compiler, home: str, is_async: bool) -> None:
@@ -136,52 +132,52 @@ class _ScopeGraph:
         self.home = home
         self.is_async = is_async
         self.lines: list[str] = []
-        self.indent = 1
-        self.depth = 0
-        self.known: dict[Any, str] = {}  # scoped key -> the local that surely holds it
+        self.known: dict[Any, str] = {}  # scoped key -> the local that holds it
         self.unit = _Unit(self)
 
     def emit(self, line: str) -> None:
-        self.lines.append("    " * self.indent + line)
+        self.lines.append("    " + line)
+
+    def _same_scope_dependencies(self, node: Node) -> list[Node]:
+        """What ``node``'s construction looks up from this scope, through transients."""
+        found: list[Node] = []
+        for dep in node.dependencies:
+            if dep.binding.kind is Kind.INSTANCE:
+                continue
+            scope = dep.binding.scope
+            if scope == self.home:
+                found.append(dep)
+            elif scope == TRANSIENT:
+                found.extend(self._same_scope_dependencies(dep))
+        return found
 
     def scoped(self, node: Node) -> str:
         """The local holding ``node``'s instance, after the statements that fill it."""
         var = self.known.get(node.key)
         if var is not None:
             return var
-        unit, compiler = self.unit, self.compiler
-        var = f"_s{len(self.lines)}_{len(self.known)}"
+        for dep in self._same_scope_dependencies(node):
+            self.scoped(dep)
+        unit = self.unit
+        var = f"_s{len(self.known)}"
         key = unit.ref(node.key)
         wait = "await " if self.is_async else ""
-        if self.depth >= _MAX_INLINE_DEPTH:
-            create, complete = compiler.scoped_creator(node, self.is_async)
-            unit.complete = unit.complete and complete
-            self.emit(f"{var} = {wait}{unit.ref(create)}(_o, _c, _m)")
-        else:
-            self.emit(f"{var} = _c.setdefault({key}, _m)")
-            self.emit(f"if {var} is _m:")
-            self.indent += 1
-            self.emit("try:")
-            self.indent += 1
-            self.depth += 1
-            outer, self.known = self.known, dict(self.known)
-            self.emit(f"{var} = {compiler.construct_in_graph(node, unit, self.is_async)}")
-            self.known = outer
-            self.depth -= 1
-            self.indent -= 1
-            self.emit("except BaseException as _e:")
-            self.emit(f"    _abort(_o, _c, {key}, _m, _e)")
-            self.emit("    raise")
-            self.emit(f"_c[{key}] = {var}")
-            self.emit("if _o.waiting is not None:")
-            self.emit(f"    _wake(_o, {key}, {var})")
-            self.indent -= 1
-            self.emit(f"elif type({var}) is _Claim:")
-            self.emit(f"    {var} = {wait}_join(_o, _c, {key}, {var}, {unit.ref(node.label)})")
-            if self.is_async and node.spec is not None:
-                # found: get() in this loop may have scheduled its initialization
-                self.emit(f"elif ({var}_st := _pending({var})) is not None:")
-                self.emit(f"    await {var}_st.initialize_async(None)")
+        self.emit(f"{var} = _c.setdefault({key}, _m)")
+        self.emit(f"if {var} is _m:")
+        self.emit("    try:")
+        self.emit(f"        {var} = {self.compiler.construct_in_graph(node, unit, self.is_async)}")
+        self.emit("    except BaseException as _e:")
+        self.emit(f"        _abort(_o, _c, {key}, _m, _e)")
+        self.emit("        raise")
+        self.emit(f"    _c[{key}] = {var}")
+        self.emit("    if _o.waiting is not None:")
+        self.emit(f"        _wake(_o, {key}, {var})")
+        self.emit(f"elif type({var}) is _Claim:")
+        self.emit(f"    {var} = {wait}_join(_o, _c, {key}, {var}, {unit.ref(node.label)})")
+        if self.is_async and node.spec is not None:
+            # found: get() in this loop may have scheduled its initialization
+            self.emit(f"elif ({var}_st := _pending({var})) is not None:")
+            self.emit(f"    await {var}_st.initialize_async(None)")
         self.known[node.key] = var
         return var
 
@@ -250,8 +246,6 @@ class Compiler:
         self.singleton_resolvers: dict[Any, Callable[[], Any]] = {}
         self.asingleton_resolvers: dict[Any, Callable[[], Any]] = {}
         self.scoped_resolvers: dict[Any, Callable[[], Any]] = {}
-        self.in_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
-        self.ain_scope_creates: dict[Any, Callable[[Scope, dict[Any, Any]], Any]] = {}
         self.ascoped_resolvers: dict[Any, Callable[[], Any]] = {}
         self.makers: dict[Any, Callable[..., Any]] = {}
         self.amakers: dict[Any, Callable[..., Any]] = {}
@@ -753,8 +747,6 @@ class Compiler:
             self.abuilds,
             self.scoped_resolvers,
             self.ascoped_resolvers,
-            self.in_scope_creates,
-            self.ain_scope_creates,
         ):
             if cache:
                 cache.clear()
@@ -769,8 +761,6 @@ class Compiler:
             self.singleton_resolvers,
             self.asingleton_resolvers,
             self.scoped_resolvers,
-            self.in_scope_creates,
-            self.ain_scope_creates,
             self.ascoped_resolvers,
             self.makers,
             self.amakers,
@@ -885,26 +875,6 @@ class Compiler:
         fn = self._exec(source, graph.unit, "_resolve")
         if graph.unit.complete:
             resolvers[node.key] = fn
-        return fn, graph.unit.complete
-
-    def scoped_creator(self, node: Node, is_async: bool) -> tuple[Callable[..., Any], bool]:
-        """``create(scope, cache, claim)``: the part of a scoped graph below the depth
-        built inline, as a function of its own. Returns (function, may be kept)."""
-        creators = self.ain_scope_creates if is_async else self.in_scope_creates
-        fn = creators.get(node.key)
-        if fn is not None:
-            return fn, True
-        graph = _ScopeGraph(self, node.binding.scope, is_async)
-        result = graph.scoped(node)
-        source = (
-            f"{'async def' if is_async else 'def'} _create(_o, _c, _m):\n"
-            + "\n".join(graph.lines)
-            + f"\n    return {result}\n"
-        )
-        graph.namespace()
-        fn = self._exec(source, graph.unit, "_create")
-        if graph.unit.complete:
-            creators[node.key] = fn
         return fn, graph.unit.complete
 
     # ------------------------------------------------------------------ roots
