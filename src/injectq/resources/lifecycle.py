@@ -909,8 +909,11 @@ def fresh_activator_sync(
     what = f"{label}.initialize()"
 
     def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        extra = getattr(inst, "__dict__", None)
-        if extra is None or _STATE_ATTR in extra:
+        try:
+            extra = inst.__dict__
+        except AttributeError:  # __slots__: the state is kept aside (general path)
+            return general(inst, key, owner)
+        if _STATE_ATTR in extra:
             return general(inst, key, owner)
         if async_dispose and owner.is_async is False:
             raise _async_dispose_in_sync_scope(label)
@@ -1000,8 +1003,11 @@ def fresh_activator_async(
         return st.instance
 
     def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        extra = getattr(inst, "__dict__", None)
-        if extra is None or _STATE_ATTR in extra:
+        try:
+            extra = inst.__dict__
+        except AttributeError:  # __slots__: the state is kept aside (general path)
+            return act_general(inst, owner)
+        if _STATE_ATTR in extra:
             return act_general(inst, owner)
         if owner.is_async is False and spec.dispose_async is True:
             raise _async_dispose_in_sync_scope(label)
