@@ -117,7 +117,14 @@ class Scope:
         return self
 
     async def __aenter__(self) -> Scope:
-        return self._enter(True)
+        # _enter() inlined, as in __enter__
+        if self._token is not None or self.closed:
+            return self._enter(True)  # raises the error
+        var = self.container._scope_var
+        self.parent = var.get()
+        self.is_async = True
+        self._token = var.set(self)
+        return self
 
     def _leave_context(self) -> None:
         token, self._token = self._token, None
@@ -167,7 +174,12 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave_context()
+        token, self._token = self._token, None
+        try:
+            self.container._scope_var.reset(token)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            self._token = token
+            self._leave_context()
         self.closed = True
         stack = self.stack
         if self._pending is None and self._failures is None:
