@@ -868,9 +868,7 @@ class Compiler:
             "    _r = _c.get(_K, _NV)\n"
             "    if type(_r) is not _Claim:\n"
             f"{found}"
-            f"{graph.claim_lines()}"
-            + "\n".join(graph.lines)
-            + f"\n    return {result}\n"
+            f"{graph.claim_lines()}" + "\n".join(graph.lines) + f"\n    return {result}\n"
         )
         fn = self._exec(source, graph.unit, "_resolve")
         if graph.unit.complete:
@@ -1149,9 +1147,7 @@ def _claim_gone(label: str) -> InjectionError:
     return InjectionError(f"the creation of {label} failed in another thread or task; try again")
 
 
-def join_claim_sync(
-    scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, label: str
-) -> Any:
+def join_claim_sync(scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, label: str) -> Any:
     """Wait for the creation of ``key`` that ``claim`` holds, and return its value."""
     while True:
         if claim.thread == threading.get_ident():
