@@ -226,34 +226,49 @@ class Compiler:
     def _plan_param(
         self, owner: Node, param: Param, path: list[str], visiting: dict[Any, int]
     ) -> Node | Value:
-        bindings = self.c._bindings
+        key, soft = self.feeder(param)
+        if key is EMPTY:
+            return Value(self.unfed(param, path))
+        if not soft:
+            return self._plan(key, path, visiting)
+        try:
+            return self._plan(key, path, visiting)
+        except DependencyNotFoundError:
+            return Value(param.default if param.default is not EMPTY else None)
+
+    def feeder(self, param: Param) -> tuple[Any, bool]:
+        """The key whose value fills ``param`` (EMPTY when none does), and whether a
+        missing dependency below it falls back to the parameter's default. By the
+        ``Inject[T]`` marker, else by type, else by a string key equal to the name."""
         if param.inject_key is not EMPTY:
-            return self._plan(param.inject_key, path, visiting)
+            return param.inject_key, False
         ann = param.annotation
+        bindings = self.c._bindings
         if ann is not EMPTY and not is_primitive(ann) and (ann in bindings or is_autowirable(ann)):
-            try:
-                return self._plan(ann, path, visiting)
-            except DependencyNotFoundError:
-                if param.default is EMPTY and not param.optional:
-                    raise
-                return Value(param.default if param.default is not EMPTY else None)
+            return ann, param.default is not EMPTY or param.optional
         if param.name in bindings:
-            return self._plan(param.name, path, visiting)
+            return param.name, False
+        return EMPTY, False
+
+    def unfed(self, param: Param, path: list[str]) -> Any:
+        """The value of a parameter no key feeds: its default, None when optional, else
+        an error naming the path (``path[-1]`` is the owner of ``param``)."""
         if param.default is not EMPTY:
-            return Value(param.default)
+            return param.default
         if param.optional:
-            return Value(None)
-        where = format_path([*path[:-1], f"{path[-1]}({param.describe()})"])
+            return None
+        ann = param.annotation
+        where = [*path[:-1], f"{path[-1]}({param.describe()})"]
         hint = (
             f"bind it with container[{param.name!r}] = ..., give the parameter a default"
             if ann is EMPTY or is_primitive(ann)
             else f"bind {describe_key(ann)} with container.bind({describe_key(ann)}, ...)"
         )
         raise DependencyNotFoundError(
-            f"Cannot resolve parameter '{param.describe()}' of {owner.label}: {hint}. "
-            f"Path: {where}",
+            f"Cannot resolve parameter '{param.describe()}' of {path[-1]}: {hint}. "
+            f"Path: {format_path(where)}",
             key=ann if ann is not EMPTY else param.name,
-            path=[*path[:-1], f"{path[-1]}({param.describe()})"],
+            path=where,
         )
 
     def _not_found(self, key: Any, path: list[str]) -> DependencyNotFoundError:
