@@ -574,11 +574,10 @@ class Compiler:
             self.abuilds[node.key] = fn
         return fn  # type: ignore[no-any-return]
 
-    # ------------------------------------------------------------------ lifetimes
     # ------------------------------------------------------------------ one-off building
     def construct_now(self, node: Node, owner: Scope) -> Any:
-        """Build ``node`` by walking its plan: for things built once (singletons), where
-        generating code would cost more than it saves."""
+        """Build ``node`` by walking its plan: for the transients a singleton needs,
+        where generating code would cost more than it saves."""
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         for param, dep in node.args:
@@ -598,19 +597,97 @@ class Compiler:
                 self.activate_sync(binding.provider, node.key, owner)
             return binding.provider
         if binding.scope == SINGLETON:
-            return self.create_singleton_now(node)
+            return self.singleton_now(node.key, binding)
         if binding.scope == TRANSIENT:
             return self.construct_now(node, owner)
         return self.scoped_resolver(node)()
 
-    def create_singleton_now(self, node: Node) -> Any:
-        """The singleton of ``node``, built now if need be (no resolver kept: once
-        built, ``get`` finds it in the ready dict)."""
-        value = self.c._ready_get(node.key, _MISS)
+    # ------------------------------------------------------------------ singletons
+    # A singleton is built once per container, so it is planned and built in one walk:
+    # each parameter's key is chosen and its value resolved on the spot, and nothing
+    # (no Node, no resolver) is kept; once built, ``get`` finds it in the ready dict.
+    # ``visiting`` holds the keys this walk is building, in order: a cycle is found
+    # there before a key is claimed twice, and names the whole path. Anything but a
+    # singleton is planned as usual, continuing the same path.
+    def singleton_now(
+        self, key: Any, binding: Binding, visiting: dict[Any, int] | None = None
+    ) -> Any:
+        """The singleton of ``key`` (bound to a class or a factory), built now if need be."""
+        value = self.c._ready_get(key, _MISS)
         if value is not _MISS:
             return value
-        construct_now = self.construct_now
-        return self.c._create_singleton(node.key, lambda owner: construct_now(node, owner))
+        return self.c._create_singleton(
+            key, self._build_singleton, key, binding, {} if visiting is None else visiting
+        )
+
+    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int]) -> Any:
+        """Construct the singleton of ``key`` (the caller holds its creation claim)."""
+        provider = binding.provider
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        params = analyze(provider)
+        if params:
+            visiting[key] = len(visiting)
+            try:
+                for param in params:
+                    dep, soft = self.feeder(param)
+                    if dep is EMPTY:
+                        value = self.unfed(param, [describe_key(k) for k in visiting])
+                    elif not soft:
+                        value = self._dependency_now(dep, visiting)
+                    else:
+                        try:
+                            value = self._dependency_now(dep, visiting)
+                        except DependencyNotFoundError:
+                            value = param.default if param.default is not EMPTY else None
+                    if param.keyword_only:
+                        kwargs[param.name] = value
+                    else:
+                        args.append(value)
+            finally:
+                del visiting[key]
+        if binding.kind is Kind.CLASS and resource_spec(provider) is None:
+            return provider(*args, **kwargs)
+        return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
+
+    def _dependency_now(self, key: Any, visiting: dict[Any, int]) -> Any:
+        value = self.c._ready_get(key, _MISS)
+        if value is not _MISS:
+            return value
+        binding = self.c._bindings.get(key)
+        if (
+            binding is not None
+            and binding.scope == SINGLETON
+            and binding.kind is not Kind.INSTANCE
+            and key not in visiting
+        ):
+            return self.singleton_now(key, binding, visiting)
+        with self.lock:  # planned from here: cycles and missing keys name the whole path
+            node = self._plan(key, [describe_key(k) for k in visiting], visiting)
+        return self.resolve_now(node, self.c._root)
+
+    def _node_for_maker(self, key: Any, binding: Binding) -> Node:
+        """The little of a plan that :meth:`_maker` reads (no parameters)."""
+        node = Node(key, binding)
+        if binding.kind is Kind.CLASS:
+            node.spec = resource_spec(binding.provider)
+        elif binding.kind is Kind.FACTORY:
+            node.is_async_factory = inspect.iscoroutinefunction(
+                getattr(binding.provider, "func", binding.provider)
+            )
+        return node
+
+    def rule_out_cycle(self, key: Any) -> None:
+        """Raise ``CircularDependencyError`` if the plan of ``key`` has a cycle.
+
+        Called before a walk waits for a singleton another thread is creating: two
+        walks each holding a claim the other needs are a cycle, and would deadlock."""
+        try:
+            self.plan(key)
+        except CircularDependencyError:
+            raise
+        except Exception:  # any other planning error is the creator's to report
+            return
 
     def forget_generated(self) -> None:
         """Drop generated functions (not plans): a singleton they call out to is built
@@ -653,15 +730,14 @@ class Compiler:
 
             resolver = resolve_instance
         else:
-            create = c._create_singleton
-            construct_now = self.construct_now
+            binding, singleton_now = node.binding, self.singleton_now
 
             def resolve() -> Any:
                 value = ready_get(key, _MISS)
                 if value is not _MISS:
                     return value
-                # built once per container: interpreting the plan beats generating code
-                return create(key, lambda owner: construct_now(node, owner))
+                # built once per container: walking beats generating code
+                return singleton_now(key, binding)
 
             resolver = resolve
         self.singleton_resolvers[key] = resolver
@@ -829,7 +905,7 @@ class Compiler:
             if node.binding.kind is Kind.INSTANCE:
                 return self.singleton_resolver(node), True
             # built once, then found in the ready dict: no resolver worth keeping
-            return functools.partial(self.create_singleton_now, node), False
+            return functools.partial(self.singleton_now, key, node.binding), False
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node), True
         unit = _Unit()
@@ -1091,10 +1167,6 @@ def release_claim(
             claimed.set_result(value)
         else:
             fail_slot(claimed, error, key)
-
-
-def new_slot(is_async: bool) -> CreationSlot:
-    return CreationSlot(threading.get_ident(), current_task() if is_async else None)
 
 
 def fail_slot(slot: CreationSlot, exc: BaseException, key: Any) -> None:

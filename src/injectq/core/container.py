@@ -13,6 +13,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextvars import ContextVar
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from injectq.core.bindings import (
@@ -26,13 +27,13 @@ from injectq.core.bindings import (
 from injectq.core.compiler import (
     Compiler,
     CreationSlot,
-    fail_slot,
+    _slot_for_claim,
     join_slot_async,
     join_slot_sync,
-    new_slot,
+    release_claim,
 )
 from injectq.core.scopes import Scope, _raise_after_exit
-from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
+from injectq.resources.lifecycle import LIVE, current_task, loop_running, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     AlreadyRegisteredError,
@@ -99,7 +100,7 @@ class InjectQ:
         self._ready._resolvers = self._resolvers
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
         self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
-        self._inflight: dict[Any, CreationSlot] = {}
+        self._inflight: dict[Any, Any] = {}  # key -> creation claim (see _create_singleton)
         self._pending_singletons: dict[Any, Any] = {}
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
@@ -320,6 +321,13 @@ class InjectQ:
     def _resolve_miss(self, key: Any) -> Any:
         resolver = self._resolvers.get(key)
         if resolver is None:
+            binding = self._bindings.get(key)
+            if (
+                binding is not None
+                and binding.scope == SINGLETON
+                and binding.kind is not Kind.INSTANCE
+            ):  # built once, then a ready-dict hit: nothing worth compiling
+                return self._compiler.singleton_now(key, binding)
             with self._compiler.lock:
                 version = self._version
                 resolver, complete = self._compiler.root_resolver(key)
@@ -370,71 +378,78 @@ class InjectQ:
                 return default
             raise
 
-    # singleton creation: per key, never one lock held while user code runs
-    def _create_singleton(self, key: Any, build: Callable[[Scope], Any]) -> Any:
-        with self._slot_lock:
-            value = self._ready_get(key, _MISS)
+    # singleton creation: per key, never one lock held while user code runs. The key is
+    # claimed in ``_inflight`` with ``dict.setdefault`` (atomic) and this thread's id, or
+    # in async code a fresh (task, thread id) pair, so the uncontended path takes no lock;
+    # a second caller upgrades the claim to a slot it can wait on (see compiler's
+    # ``_slot_for_claim``). The value is published before the claim goes.
+    def _create_singleton(self, key: Any, build: Callable[..., Any], *args: Any) -> Any:
+        """The singleton of ``key``, built by ``build(*args)`` exactly once."""
+        inflight = self._inflight
+        me = get_ident()
+        while (claimed := inflight.setdefault(key, me)) is not me:
+            value, slot = _slot_for_claim(inflight, self._ready, key, claimed)
+            if slot is not None:
+                if slot.thread != me:
+                    self._compiler.rule_out_cycle(key)  # a cycle would wait forever
+                return join_slot_sync(slot, describe_key(key))
             if value is not _MISS:
                 return value
-            pending = self._pending_singletons.get(key, _MISS)
-            if pending is not _MISS:
-                return pending
-            future = self._inflight.get(key)
-            if future is None:
-                future = self._inflight[key] = new_slot(False)
-                mine = True
-            else:
-                mine = False
-        if not mine:
-            return join_slot_sync(future, describe_key(key))
+            # the creator failed, or parked the instance as pending: look again
         try:
-            value = build(self._root)
+            value = self._ready_get(key, _MISS)  # built between our miss and our claim
+            if value is _MISS:
+                value = self._pending_singletons.get(key, _MISS)
+                if value is _MISS:
+                    value = build(*args)
+                    if self._publish_singleton(key, value):
+                        # published: a waiter that comes now finds it, so no lock
+                        claimed = inflight.pop(key, None)
+                        if type(claimed) is CreationSlot:
+                            claimed.set_result(value)
+                        return value
         except BaseException as exc:
-            self._singleton_failed(key, future, exc)
+            release_claim(inflight, key, None, exc)
             raise
-        return self._singleton_built(key, future, value)
-
-    async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
-        with self._slot_lock:
-            value = self._ready_get(key, _MISS)
-            if value is not _MISS:
-                return value
-            pending = self._pending_singletons.get(key, _MISS)
-            future = self._inflight.get(key)
-            mine = future is None and pending is _MISS
-            if mine:
-                future = self._inflight[key] = new_slot(True)
-        if pending is not _MISS:
-            state = getattr(pending, "_injectq_resource_state", None)
-            if state is not None:
-                await state.initialize_async(None)
-            with self._slot_lock:
-                self._publish_singleton(key, pending)
-            return pending
-        assert future is not None
-        if not mine:
-            return await join_slot_async(future, describe_key(key))
-        try:
-            value = await abuild(self._root)
-        except BaseException as exc:
-            self._singleton_failed(key, future, exc)
-            raise
-        return self._singleton_built(key, future, value)
-
-    def _singleton_built(self, key: Any, slot: CreationSlot, value: Any) -> Any:
-        with self._slot_lock:
-            # published before the slot is freed: no window where a newcomer sees neither
-            self._publish_singleton(key, value)
-            self._inflight.pop(key, None)
-        slot.set_result(value)
+        release_claim(inflight, key, value, None)
         return value
 
-    def _singleton_failed(self, key: Any, slot: CreationSlot, exc: BaseException) -> None:
-        with self._slot_lock:
-            self._inflight.pop(key, None)
-        fail_slot(slot, exc, key)
+    async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
+        inflight = self._inflight
+        while True:
+            value = self._ready_get(key, _MISS)
+            if value is not _MISS:
+                return value
+            me = (current_task(), get_ident())
+            claimed = inflight.setdefault(key, me)
+            if claimed is me:
+                break
+            value, slot = _slot_for_claim(inflight, self._ready, key, claimed)
+            if slot is not None:
+                return await join_slot_async(slot, describe_key(key))
+            if value is not _MISS:
+                return value
+        try:
+            value = self._ready_get(key, _MISS)
+            if value is _MISS:
+                value = self._pending_singletons.get(key, _MISS)
+                if value is _MISS:
+                    value = await abuild(self._root)
+                    self._publish_singleton(key, value)
+                else:  # get() in a loop scheduled its async initialize(): join it
+                    state = getattr(value, "_injectq_resource_state", None)
+                    if state is not None:
+                        await state.initialize_async(None)
+                    with self._slot_lock:
+                        self._publish_singleton(key, value)
+        except BaseException as exc:
+            release_claim(inflight, key, None, exc)
+            raise
+        release_claim(inflight, key, value, None)
+        return value
 
-    def _publish_singleton(self, key: Any, value: Any) -> None:
+    def _publish_singleton(self, key: Any, value: Any) -> bool:
+        """Make the built singleton ``get``-able; False when it is parked as pending."""
         state = (
             getattr(value, "_injectq_resource_state", None)
             if resource_spec(type(value)) is not None
@@ -443,10 +458,12 @@ class InjectQ:
         if state is not None and state.status != LIVE:
             # get() inside a loop scheduled its async initialize(): ready once it is done
             self._pending_singletons[key] = value
-            return
-        self._pending_singletons.pop(key, None)
+            return False
+        if self._pending_singletons:
+            self._pending_singletons.pop(key, None)
         self._ready[key] = value
         self._invalidate_compiled_only()
+        return True
 
     def _invalidate_compiled_only(self) -> None:
         # generated code may now inline the new singleton as a constant
