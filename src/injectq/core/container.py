@@ -189,15 +189,17 @@ class InjectQ:
     # ------------------------------------------------------------------ registration
     def _invalidate(self) -> None:
         """Drop everything compiled: it may have inlined a binding that changed."""
-        self._version += 1
-        for cache in (self._resolvers, self._aresolvers, self._callers):
-            if cache:
-                cache.clear()
-        self._compiler.reset()
+        self._version += 1  # also for a compile in flight, which holds no plan yet
+        if self._resolvers or self._aresolvers or self._callers:
+            self._resolvers.clear()
+            self._aresolvers.clear()
+            self._callers.clear()
+        if self._compiler.nodes:  # everything else compiled comes from a plan
+            self._compiler.reset()
 
     def _store(self, binding: Binding) -> None:
+        key = binding.key
         with self._registry_lock:
-            key = binding.key
             if not self.allow_override and key in self._bindings:
                 raise AlreadyRegisteredError(
                     f"{describe_key(key)} is already bound and this container was created "
@@ -205,7 +207,8 @@ class InjectQ:
                 )
             self._bindings[key] = binding
             self._ready.pop(key, None)
-            self._pending_singletons.pop(key, None)
+            if self._pending_singletons:
+                self._pending_singletons.pop(key, None)
             self._invalidate()
 
     def bind(
