@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
@@ -609,16 +610,54 @@ class Compiler:
     # ``visiting`` holds the keys this walk is building, in order: a cycle is found
     # there before a key is claimed twice, and names the whole path. Anything but a
     # singleton is planned as usual, continuing the same path.
+    #
+    # Creation is claimed per key, and no lock is held while user code runs: the key is
+    # claimed in ``_inflight`` with ``dict.setdefault`` (atomic) and this thread's id;
+    # a second caller upgrades the claim to a slot it can wait on (_slot_for_claim).
+    # The value is published before the claim goes.
     def singleton_now(
         self, key: Any, binding: Binding, visiting: dict[Any, int] | None = None
     ) -> Any:
         """The singleton of ``key`` (bound to a class or a factory), built now if need be."""
-        value = self.c._ready_get(key, _MISS)
-        if value is not _MISS:
+        c = self.c
+        inflight = c._inflight
+        me = get_ident()
+        while (claimed := inflight.setdefault(key, me)) is not me:
+            value = self._join_singleton(key, claimed, me)
+            if value is not _MISS:
+                return value
+            # the creator failed, or parked the instance as pending: look again
+        try:
+            value = c._ready_get(key, _MISS)  # built before we claimed it
+            if value is _MISS:
+                value = c._pending_singletons.get(key, _MISS)
+                if value is _MISS:
+                    value = self._build_singleton(
+                        key, binding, {} if visiting is None else visiting
+                    )
+                    if c._publish_singleton(key, value):
+                        # published: a waiter coming now finds it, so no lock is needed
+                        claimed = inflight.pop(key, None)
+                        if type(claimed) is CreationSlot:
+                            claimed.set_result(value)
+                        return value
+        except BaseException as exc:
+            release_claim(inflight, key, None, exc)
+            raise
+        release_claim(inflight, key, value, None)
+        return value
+
+    def _join_singleton(self, key: Any, claimed: Any, me: int) -> Any:
+        """Wait for the creation someone else claimed: its value, or _MISS when it is
+        gone without one in the ready dict (failed before we waited, or parked)."""
+        value, slot = _slot_for_claim(self.c._inflight, self.c._ready, key, claimed)
+        if slot is None:
             return value
-        return self.c._create_singleton(
-            key, self._build_singleton, key, binding, {} if visiting is None else visiting
-        )
+        if slot.thread != me:
+            # two walks each holding a key the other needs are a cycle: report it
+            # instead of waiting forever
+            self.rule_out_cycle(key)
+        return join_slot_sync(slot, describe_key(key))
 
     def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int]) -> Any:
         """Construct the singleton of ``key`` (the caller holds its creation claim)."""
@@ -627,12 +666,15 @@ class Compiler:
         kwargs: dict[str, Any] = {}
         params = analyze(provider)
         if params:
+            ready_get = self.c._ready_get
             visiting[key] = len(visiting)
             try:
                 for param in params:
                     dep, soft = self.feeder(param)
                     if dep is EMPTY:
                         value = self.unfed(param, [describe_key(k) for k in visiting])
+                    elif (value := ready_get(dep, _MISS)) is not _MISS:
+                        pass
                     elif not soft:
                         value = self._dependency_now(dep, visiting)
                     else:
@@ -651,9 +693,6 @@ class Compiler:
         return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
 
     def _dependency_now(self, key: Any, visiting: dict[Any, int]) -> Any:
-        value = self.c._ready_get(key, _MISS)
-        if value is not _MISS:
-            return value
         binding = self.c._bindings.get(key)
         if (
             binding is not None

@@ -26,10 +26,8 @@ from injectq.core.bindings import (
 )
 from injectq.core.compiler import (
     Compiler,
-    CreationSlot,
     _slot_for_claim,
     join_slot_async,
-    join_slot_sync,
     release_claim,
 )
 from injectq.core.scopes import Scope, _raise_after_exit
@@ -381,42 +379,9 @@ class InjectQ:
                 return default
             raise
 
-    # singleton creation: per key, never one lock held while user code runs. The key is
-    # claimed in ``_inflight`` with ``dict.setdefault`` (atomic) and this thread's id, or
-    # in async code a fresh (task, thread id) pair, so the uncontended path takes no lock;
-    # a second caller upgrades the claim to a slot it can wait on (see compiler's
-    # ``_slot_for_claim``). The value is published before the claim goes.
-    def _create_singleton(self, key: Any, build: Callable[..., Any], *args: Any) -> Any:
-        """The singleton of ``key``, built by ``build(*args)`` exactly once."""
-        inflight = self._inflight
-        me = get_ident()
-        while (claimed := inflight.setdefault(key, me)) is not me:
-            value, slot = _slot_for_claim(inflight, self._ready, key, claimed)
-            if slot is not None:
-                if slot.thread != me:
-                    self._compiler.rule_out_cycle(key)  # a cycle would wait forever
-                return join_slot_sync(slot, describe_key(key))
-            if value is not _MISS:
-                return value
-            # the creator failed, or parked the instance as pending: look again
-        try:
-            value = self._ready_get(key, _MISS)  # built between our miss and our claim
-            if value is _MISS:
-                value = self._pending_singletons.get(key, _MISS)
-                if value is _MISS:
-                    value = build(*args)
-                    if self._publish_singleton(key, value):
-                        # published: a waiter that comes now finds it, so no lock
-                        claimed = inflight.pop(key, None)
-                        if type(claimed) is CreationSlot:
-                            claimed.set_result(value)
-                        return value
-        except BaseException as exc:
-            release_claim(inflight, key, None, exc)
-            raise
-        release_claim(inflight, key, value, None)
-        return value
-
+    # Singleton creation: per key, never one lock held while user code runs. The sync
+    # path is the compiler's singleton_now (claimed and built in one walk); async code
+    # takes the same claims, with a fresh (task, thread id) pair as its mark.
     async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
         inflight = self._inflight
         while True:
@@ -465,12 +430,8 @@ class InjectQ:
         if self._pending_singletons:
             self._pending_singletons.pop(key, None)
         self._ready[key] = value
-        self._invalidate_compiled_only()
+        self._compiler.forget_generated()  # generated code may now inline it as a constant
         return True
-
-    def _invalidate_compiled_only(self) -> None:
-        # generated code may now inline the new singleton as a constant
-        self._compiler.forget_generated()
 
     # ------------------------------------------------------------------ calling
     def _call_with_injection(
