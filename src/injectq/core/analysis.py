@@ -18,10 +18,10 @@ from typing import Any, Final, NamedTuple
 from injectq.core.markers import EMPTY, Inject, inject_key_of
 from injectq.utils.exceptions import InjectionError
 
-__all__ = ["EMPTY", "Param", "analyze", "is_autowirable", "is_primitive"]
+__all__ = ["EMPTY", "PRIMITIVES", "Param", "analyze", "is_autowirable", "is_primitive"]
 
 
-_PRIMITIVES: Final = frozenset(
+PRIMITIVES: Final = frozenset(
     {
         str,
         int,
@@ -61,12 +61,12 @@ class Param(NamedTuple):
 
 
 def is_primitive(tp: Any) -> bool:
-    return tp in _PRIMITIVES
+    return tp in PRIMITIVES
 
 
 def is_autowirable(tp: Any) -> bool:
     """Concrete, non-builtin classes can be built from their type hints."""
-    if not isinstance(tp, type) or tp in _PRIMITIVES:
+    if not isinstance(tp, type) or tp in PRIMITIVES:
         return False
     if inspect.isabstract(tp) or getattr(tp, "_is_protocol", False):
         return False
@@ -145,37 +145,35 @@ def analyze(fn: Any) -> tuple[Param, ...]:
 
     Not cached here: a container keeps what it needs in its plans, and a process-wide
     cache would keep every class it ever saw alive."""
-    plain = _plain_function(fn)
-    if plain is not None:
-        return _analyze_plain(fn, *plain)
-    return _analyze_general(fn)
+    params = _analyze_plain(fn)
+    return params if params is not None else _analyze_general(fn)
 
 
-def _plain_function(fn: Any) -> tuple[types.FunctionType, bool] | None:
-    """The plain Python function behind ``fn`` when its code object tells the whole
-    signature (no ``__signature__``, no metaclass ``__call__``, no custom ``__new__``,
-    no wrapper): reading it directly is ~10x cheaper than ``inspect.signature``."""
+_type_call: Final[Any] = type.__call__
+_object_new: Final[Any] = object.__new__
+_FunctionType: Final = types.FunctionType
+_new_param = tuple.__new__  # Param(...) without NamedTuple's Python-level __new__
+
+
+def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
+    """Read the parameters from the plain Python function behind ``fn`` (its code
+    object, defaults and annotations): ~10x cheaper than ``inspect.signature``. None
+    when that function does not tell the whole signature: a ``__signature__``, a
+    metaclass ``__call__``, a custom ``__new__``, a wrapper, or no Python function."""
     if isinstance(fn, type):
-        if type(fn).__call__ is not type.__call__ or fn.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+        if type(fn).__call__ is not _type_call or fn.__new__ is not _object_new:
             return None
         if "__signature__" in fn.__dict__:
             return None
         init = fn.__init__  # type: ignore[misc]
-        skip_self = True
+        skip_self = 1
     else:
-        init, skip_self = fn, False
-    if type(init) is not types.FunctionType:
+        init, skip_self = fn, 0
+    if type(init) is not _FunctionType:
         return None  # object.__init__ (no parameters) included: the general path says so
     extra = init.__dict__
     if extra and ("__wrapped__" in extra or "__signature__" in extra):
         return None
-    return init, skip_self
-
-
-_new_param = tuple.__new__  # Param(...) without NamedTuple's Python-level __new__
-
-
-def _analyze_plain(fn: Any, init: types.FunctionType, skip_self: bool) -> tuple[Param, ...]:
     code = init.__code__
     argc = code.co_argcount
     names = code.co_varnames[skip_self : argc + code.co_kwonlyargcount]
@@ -198,7 +196,7 @@ def _analyze_plain(fn: Any, init: types.FunctionType, skip_self: bool) -> tuple[
         optional = False
         if type(annotation) is not type and annotation is not EMPTY:
             if type(annotation) is str and not resolved:  # forward references: resolve once
-                annotations = _hints(init, fn if isinstance(fn, type) else None)
+                annotations = _hints(init, fn if skip_self else None)
                 annotation = annotations.get(name, EMPTY)
                 resolved = True
             if isinstance(annotation, str):

@@ -37,6 +37,12 @@ class Kind(enum.Enum):
     )
 
 
+# The members as module constants, for hot paths: on 3.11 ``Kind.CLASS`` goes through
+# ``EnumType.__getattr__`` and costs four plain attribute reads.
+CLASS: Final = Kind.CLASS
+INSTANCE: Final = Kind.INSTANCE
+
+
 class Binding(NamedTuple):
     """What one key is bound to (immutable; a tuple, so binding thousands stays cheap)."""
 
@@ -55,7 +61,6 @@ class Binding(NamedTuple):
 
 
 _TPFLAGS_IS_ABSTRACT: Final = inspect.TPFLAGS_IS_ABSTRACT
-_CLASS: Final = Kind.CLASS
 _new_binding = tuple.__new__
 
 
@@ -133,7 +138,7 @@ def make_binding(
                 scope_name = declared
         # tuple.__new__: a class binding is the common case, and NamedTuple's own
         # __new__ is a Python function
-        return _new_binding(Binding, (key, impl, _CLASS, scope_name, allow_none, None, None))
+        return _new_binding(Binding, (key, impl, CLASS, scope_name, allow_none, None, None))
     if is_factory_callable(impl):
         info = context_factory_info(impl)
         if info is not None:

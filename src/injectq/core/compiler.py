@@ -23,8 +23,23 @@ from dataclasses import dataclass, field
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
-from injectq.core.bindings import SINGLETON, TRANSIENT, Binding, Kind, context_factory_info
+from injectq.core.analysis import (
+    EMPTY,
+    PRIMITIVES,
+    Param,
+    analyze,
+    is_autowirable,
+    is_primitive,
+)
+from injectq.core.bindings import (
+    CLASS,
+    INSTANCE,
+    SINGLETON,
+    TRANSIENT,
+    Binding,
+    Kind,
+    context_factory_info,
+)
 from injectq.resources.lifecycle import (
     INITIALIZING,
     LIVE,
@@ -245,7 +260,7 @@ class Compiler:
             return param.inject_key, False
         ann = param.annotation
         bindings = self.c._bindings
-        if ann is not EMPTY and not is_primitive(ann) and (ann in bindings or is_autowirable(ann)):
+        if (ann in bindings and ann not in PRIMITIVES) or is_autowirable(ann):
             return ann, param.default is not EMPTY or param.optional
         if param.name in bindings:
             return param.name, False
@@ -593,7 +608,7 @@ class Compiler:
 
     def resolve_now(self, node: Node, owner: Scope) -> Any:
         binding = node.binding
-        if binding.kind is Kind.INSTANCE:
+        if binding.kind is INSTANCE:
             if node.spec is not None:
                 self.activate_sync(binding.provider, node.key, owner)
             return binding.provider
@@ -688,7 +703,7 @@ class Compiler:
                         args.append(value)
             finally:
                 del visiting[key]
-        if binding.kind is Kind.CLASS and resource_spec(provider) is None:
+        if binding.kind is CLASS and resource_spec(provider) is None:
             return provider(*args, **kwargs)
         return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
 
@@ -697,7 +712,7 @@ class Compiler:
         if (
             binding is not None
             and binding.scope == SINGLETON
-            and binding.kind is not Kind.INSTANCE
+            and binding.kind is not INSTANCE
             and key not in visiting
         ):
             return self.singleton_now(key, binding, visiting)
@@ -731,9 +746,10 @@ class Compiler:
     def forget_generated(self) -> None:
         """Drop generated functions (not plans): a singleton they call out to is built
         now, and regenerated code inlines it as a constant."""
-        for cache in (self.abuilds, self.in_scope_creates, self.ain_scope_creates):
-            if cache:
-                cache.clear()
+        if self.abuilds or self.in_scope_creates or self.ain_scope_creates:  # usually none
+            self.abuilds.clear()
+            self.in_scope_creates.clear()
+            self.ain_scope_creates.clear()
 
     def reset(self) -> None:
         """Forget every plan and generated function (the registry changed)."""

@@ -17,6 +17,7 @@ from threading import get_ident
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from injectq.core.bindings import (
+    INSTANCE,
     SINGLETON,
     TRANSIENT,
     Binding,
@@ -324,9 +325,7 @@ class InjectQ:
         if resolver is None:
             binding = self._bindings.get(key)
             if (
-                binding is not None
-                and binding.scope == SINGLETON
-                and binding.kind is not Kind.INSTANCE
+                binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE
             ):  # built once, then a ready-dict hit: nothing worth compiling
                 return self._compiler.singleton_now(key, binding)
             with self._compiler.lock:
@@ -418,15 +417,12 @@ class InjectQ:
 
     def _publish_singleton(self, key: Any, value: Any) -> bool:
         """Make the built singleton ``get``-able; False when it is parked as pending."""
-        state = (
-            getattr(value, "_injectq_resource_state", None)
-            if resource_spec(type(value)) is not None
-            else None
-        )
-        if state is not None and state.status != LIVE:
-            # get() inside a loop scheduled its async initialize(): ready once it is done
-            self._pending_singletons[key] = value
-            return False
+        if resource_spec(type(value)) is not None:
+            state = getattr(value, "_injectq_resource_state", None)
+            if state is not None and state.status != LIVE:
+                # get() in a loop scheduled its async initialize(): ready once it is done
+                self._pending_singletons[key] = value
+                return False
         if self._pending_singletons:
             self._pending_singletons.pop(key, None)
         self._ready[key] = value
