@@ -679,33 +679,37 @@ class Compiler:
         provider = binding.provider
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
-        params = analyze(provider)
-        if params:
-            ready_get = self.c._ready_get
-            visiting[key] = len(visiting)
-            try:
-                for param in params:
-                    dep, soft = self.feeder(param)
-                    if dep is EMPTY:
-                        value = self.unfed(param, [describe_key(k) for k in visiting])
-                    elif (value := ready_get(dep, _MISS)) is not _MISS:
-                        pass
-                    elif not soft:
-                        value = self._dependency_now(dep, visiting)
-                    else:
-                        try:
-                            value = self._dependency_now(dep, visiting)
-                        except DependencyNotFoundError:
-                            value = param.default if param.default is not EMPTY else None
-                    if param.keyword_only:
-                        kwargs[param.name] = value
-                    else:
-                        args.append(value)
-            finally:
+        ready_get = self.c._ready_get
+        walking = False  # whether ``key`` is on the path: only once a dependency is walked
+        try:
+            for param in analyze(provider):
+                dep, soft = self.feeder(param)
+                if dep is EMPTY or (value := ready_get(dep, _MISS)) is _MISS:
+                    if not walking:
+                        visiting[key] = len(visiting)
+                        walking = True
+                    value = self._param_now(param, dep, soft, visiting)
+                if param.keyword_only:
+                    kwargs[param.name] = value
+                else:
+                    args.append(value)
+        finally:
+            if walking:
                 del visiting[key]
         if binding.kind is CLASS and resource_spec(provider) is None:
             return provider(*args, **kwargs)
         return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
+
+    def _param_now(self, param: Param, dep: Any, soft: bool, visiting: dict[Any, int]) -> Any:
+        """The value of a parameter whose dependency is not built yet (see feeder)."""
+        if dep is EMPTY:
+            return self.unfed(param, [describe_key(k) for k in visiting])
+        if not soft:
+            return self._dependency_now(dep, visiting)
+        try:
+            return self._dependency_now(dep, visiting)
+        except DependencyNotFoundError:
+            return param.default if param.default is not EMPTY else None
 
     def _dependency_now(self, key: Any, visiting: dict[Any, int]) -> Any:
         binding = self.c._bindings.get(key)

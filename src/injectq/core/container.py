@@ -321,13 +321,12 @@ class InjectQ:
         return self._ready[service_type]
 
     def _resolve_miss(self, key: Any) -> Any:
+        binding = self._bindings.get(key)
+        if binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE:
+            # built once, then a ready-dict hit: nothing worth compiling
+            return self._compiler.singleton_now(key, binding)
         resolver = self._resolvers.get(key)
         if resolver is None:
-            binding = self._bindings.get(key)
-            if (
-                binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE
-            ):  # built once, then a ready-dict hit: nothing worth compiling
-                return self._compiler.singleton_now(key, binding)
             with self._compiler.lock:
                 version = self._version
                 resolver, complete = self._compiler.root_resolver(key)
