@@ -1,8 +1,10 @@
-"""Planning, step one: read a callable's signature once.
+"""Planning, step one: read a callable's signature.
 
-The result depends only on the callable, never on the registry, so it is cached per
-callable for the life of the process. Forward references are resolved here, lazily: at
-the first resolution, not at decoration time, so classes may refer to ones defined later.
+The result depends only on the callable, never on the registry. It is not cached here: a
+container reads each binding once and keeps the result in its plan (or, for a singleton,
+needs it once), and a process-wide cache would keep every class it saw alive. Forward
+references are resolved here, lazily: at the first resolution, not at decoration time,
+so classes may refer to ones defined later.
 """
 
 from __future__ import annotations
