@@ -1,8 +1,10 @@
-"""Planning, step one: read a callable's signature once.
+"""Planning, step one: read a callable's signature.
 
-The result depends only on the callable, never on the registry, so it is cached per
-callable for the life of the process. Forward references are resolved here, lazily: at
-the first resolution, not at decoration time, so classes may refer to ones defined later.
+The result depends only on the callable, never on the registry. It is not cached here: a
+container reads each binding once and keeps the result in its plan (or, for a singleton,
+needs it once), and a process-wide cache would keep every class it saw alive. Forward
+references are resolved here, lazily: at the first resolution, not at decoration time,
+so classes may refer to ones defined later.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import typing
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-from injectq.core.markers import EMPTY, inject_key_of
+from injectq.core.markers import EMPTY, Inject, inject_key_of
 from injectq.utils.exceptions import InjectionError
 
-__all__ = ["EMPTY", "Param", "analyze", "is_autowirable", "is_primitive"]
+__all__ = ["EMPTY", "PRIMITIVES", "Param", "analyze", "is_autowirable", "is_primitive"]
 
 
-_PRIMITIVES: Final = frozenset(
+PRIMITIVES: Final = frozenset(
     {
         str,
         int,
@@ -61,12 +63,12 @@ class Param(NamedTuple):
 
 
 def is_primitive(tp: Any) -> bool:
-    return tp in _PRIMITIVES
+    return tp in PRIMITIVES
 
 
 def is_autowirable(tp: Any) -> bool:
     """Concrete, non-builtin classes can be built from their type hints."""
-    if not isinstance(tp, type) or tp in _PRIMITIVES:
+    if not isinstance(tp, type) or tp in PRIMITIVES:
         return False
     if inspect.isabstract(tp) or getattr(tp, "_is_protocol", False):
         return False
@@ -140,84 +142,82 @@ class _Annotated:
         self.__annotations__ = {name: annotation}
 
 
-@functools.cache
-def _analyze_cached(fn: Any) -> tuple[Param, ...]:
-    return _analyze(fn)
-
-
 def analyze(fn: Any) -> tuple[Param, ...]:
-    """The injectable parameters of a class constructor or a callable (cached)."""
-    try:
-        return _analyze_cached(fn)
-    except TypeError:  # unhashable callable
-        return _analyze(fn)
+    """The injectable parameters of a class constructor or a callable.
+
+    Not cached here: a container keeps what it needs in its plans, and a process-wide
+    cache would keep every class it ever saw alive."""
+    params = _analyze_plain(fn)
+    return params if params is not None else _analyze_general(fn)
 
 
-def _plain_function(fn: Any) -> tuple[types.FunctionType, bool] | None:
-    """The plain Python function behind ``fn`` when its code object tells the whole
-    signature (no ``__signature__``, no metaclass ``__call__``, no custom ``__new__``,
-    no wrapper): reading it directly is ~10x cheaper than ``inspect.signature``."""
+_type_call: Final[Any] = type.__call__
+_object_new: Final[Any] = object.__new__
+_FunctionType: Final = types.FunctionType
+_new_param = tuple.__new__  # Param(...) without NamedTuple's Python-level __new__
+
+
+def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
+    """Read the parameters from the plain Python function behind ``fn`` (its code
+    object, defaults and annotations): ~10x cheaper than ``inspect.signature``. None
+    when that function does not tell the whole signature: a ``__signature__``, a
+    metaclass ``__call__``, a custom ``__new__``, a wrapper, or no Python function."""
     if isinstance(fn, type):
-        if type(fn).__call__ is not type.__call__ or fn.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+        if type(fn).__call__ is not _type_call or fn.__new__ is not _object_new:
             return None
         if "__signature__" in fn.__dict__:
             return None
         init = fn.__init__  # type: ignore[misc]
-        skip_self = True
+        skip_self = 1
     else:
-        init, skip_self = fn, False
-    if type(init) is not types.FunctionType:
-        return None
+        init, skip_self = fn, 0
+    if type(init) is not _FunctionType:
+        return None  # object.__init__ (no parameters) included: the general path says so
     extra = init.__dict__
     if extra and ("__wrapped__" in extra or "__signature__" in extra):
         return None
-    return init, skip_self
-
-
-_CO_VARARGS = inspect.CO_VARARGS
-_CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
-
-
-def _analyze_plain(fn: Any, init: types.FunctionType, skip_self: bool) -> tuple[Param, ...]:
     code = init.__code__
-    argc, kwonly = code.co_argcount, code.co_kwonlyargcount
-    names = code.co_varnames[: argc + kwonly]
+    argc = code.co_argcount
+    names = code.co_varnames[skip_self : argc + code.co_kwonlyargcount]
+    if not names:
+        return ()
     defaults = init.__defaults__ or ()
     kwdefaults = init.__kwdefaults__ or {}
     annotations = init.__annotations__
-    if any(isinstance(value, str) for value in annotations.values()):
-        annotations = _hints(init, fn if isinstance(fn, type) else None)
     first_default = argc - len(defaults)
+    resolved = False
     params: list[Param] = []
-    for index, name in enumerate(names):
-        if skip_self and index == 0:
-            continue
-        keyword_only = index >= argc
-        if keyword_only:
+    for index, name in enumerate(names, skip_self):
+        if index >= argc:
+            keyword_only = True
             default = kwdefaults.get(name, EMPTY)
-        elif index >= first_default:
-            default = defaults[index - first_default]
         else:
-            default = EMPTY
+            keyword_only = False
+            default = defaults[index - first_default] if index >= first_default else EMPTY
         annotation = annotations.get(name, EMPTY)
-        if isinstance(annotation, str):
-            annotation = EMPTY
         optional = False
-        if annotation is not EMPTY:
-            annotation, optional = _unwrap_optional(annotation)
-        inject_key = inject_key_of(default)
-        if inject_key is not EMPTY:
-            default = EMPTY
-        params.append(Param(name, annotation, default, keyword_only, inject_key, optional))
+        if type(annotation) is not type and annotation is not EMPTY:
+            if type(annotation) is str and not resolved:  # forward references: resolve once
+                annotations = _hints(init, fn if skip_self else None)
+                annotation = annotations.get(name, EMPTY)
+                resolved = True
+            if isinstance(annotation, str):
+                annotation = EMPTY  # unresolvable: inject by name only
+            elif annotation is not EMPTY:
+                annotation, optional = _unwrap_optional(annotation)
+        inject_key = EMPTY
+        if type(default) is Inject:
+            inject_key, default = inject_key_of(default), EMPTY
+        params.append(
+            _new_param(Param, (name, annotation, default, keyword_only, inject_key, optional))
+        )
     return tuple(params)
 
 
-def _analyze(fn: Any) -> tuple[Param, ...]:
+def _analyze_general(fn: Any) -> tuple[Param, ...]:
+    """Through ``inspect.signature``: wrappers, ``__signature__``, builtins, partials."""
     if isinstance(fn, type) and fn.__init__ is object.__init__ and fn.__new__ is object.__new__:  # type: ignore[misc,comparison-overlap]
         return ()
-    plain = _plain_function(fn)
-    if plain is not None:
-        return _analyze_plain(fn, *plain)
     owner = fn if isinstance(fn, type) else None
     target, _skip_self = _target_function(fn)
     if target is object.__init__:

@@ -37,6 +37,12 @@ class Kind(enum.Enum):
     )
 
 
+# The members as module constants, for hot paths: on 3.11 ``Kind.CLASS`` goes through
+# ``EnumType.__getattr__`` and costs four plain attribute reads.
+CLASS: Final = Kind.CLASS
+INSTANCE: Final = Kind.INSTANCE
+
+
 class Binding(NamedTuple):
     """What one key is bound to (immutable; a tuple, so binding thousands stays cheap)."""
 
@@ -54,7 +60,13 @@ class Binding(NamedTuple):
         return describe_key(self.key)
 
 
+_TPFLAGS_IS_ABSTRACT: Final = inspect.TPFLAGS_IS_ABSTRACT
+_new_binding = tuple.__new__
+
+
 def normalize_scope(scope: Any) -> str:
+    if type(scope) is str and scope:
+        return scope
     if isinstance(scope, enum.Enum):
         scope = scope.value
     if not isinstance(scope, str) or not scope:
@@ -96,7 +108,7 @@ def make_binding(
     """Classify ``impl`` and build the binding record; raise ``BindingError`` on bad input."""
     if key is None:
         raise BindingError("Cannot bind the key None; use a type or a string key.")
-    scope_name = normalize_scope(scope)
+    scope_name = scope if type(scope) is str and scope else normalize_scope(scope)
     if as_instance:
         if impl is None and not allow_none:
             raise BindingError(
@@ -114,16 +126,19 @@ def make_binding(
                 "function or an instance."
             )
     if isinstance(impl, type):
-        if inspect.isabstract(impl):
+        if impl.__flags__ & _TPFLAGS_IS_ABSTRACT:  # inspect.isabstract, without the call
             raise BindingError(
                 f"Cannot bind {describe_key(key)} to abstract class {impl.__qualname__}: "
                 "bind it to a concrete implementation, e.g. "
                 f"container.bind({describe_key(key)}, MyImplementation)."
             )
-        declared = getattr(impl, "_injectq_scope", None)
-        if not scope_given and declared is not None:
-            scope_name = declared
-        return Binding(key, impl, Kind.CLASS, scope_name, allow_none)
+        if not scope_given:  # a lifetime declared by @singleton / @transient / @scoped
+            declared = getattr(impl, "_injectq_scope", None)
+            if declared is not None:
+                scope_name = declared
+        # tuple.__new__: a class binding is the common case, and NamedTuple's own
+        # __new__ is a Python function
+        return _new_binding(Binding, (key, impl, CLASS, scope_name, allow_none, None, None))
     if is_factory_callable(impl):
         info = context_factory_info(impl)
         if info is not None:

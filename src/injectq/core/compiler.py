@@ -20,11 +20,27 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from threading import get_ident
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from injectq.core.analysis import EMPTY, Param, analyze, is_autowirable, is_primitive
-from injectq.core.bindings import SINGLETON, TRANSIENT, Binding, Kind, context_factory_info
+from injectq.core.analysis import (
+    EMPTY,
+    PRIMITIVES,
+    Param,
+    analyze,
+    is_autowirable,
+    is_primitive,
+)
+from injectq.core.bindings import (
+    CLASS,
+    INSTANCE,
+    SINGLETON,
+    TRANSIENT,
+    Binding,
+    Kind,
+    context_factory_info,
+)
 from injectq.resources.lifecycle import (
     INITIALIZING,
     LIVE,
@@ -321,34 +337,49 @@ class Compiler:
     def _plan_param(
         self, owner: Node, param: Param, path: list[str], visiting: dict[Any, int]
     ) -> Node | Value:
-        bindings = self.c._bindings
+        key, soft = self.feeder(param)
+        if key is EMPTY:
+            return Value(self.unfed(param, path))
+        if not soft:
+            return self._plan(key, path, visiting)
+        try:
+            return self._plan(key, path, visiting)
+        except DependencyNotFoundError:
+            return Value(param.default if param.default is not EMPTY else None)
+
+    def feeder(self, param: Param) -> tuple[Any, bool]:
+        """The key whose value fills ``param`` (EMPTY when none does), and whether a
+        missing dependency below it falls back to the parameter's default. By the
+        ``Inject[T]`` marker, else by type, else by a string key equal to the name."""
         if param.inject_key is not EMPTY:
-            return self._plan(param.inject_key, path, visiting)
+            return param.inject_key, False
         ann = param.annotation
-        if ann is not EMPTY and not is_primitive(ann) and (ann in bindings or is_autowirable(ann)):
-            try:
-                return self._plan(ann, path, visiting)
-            except DependencyNotFoundError:
-                if param.default is EMPTY and not param.optional:
-                    raise
-                return Value(param.default if param.default is not EMPTY else None)
+        bindings = self.c._bindings
+        if (ann in bindings and ann not in PRIMITIVES) or is_autowirable(ann):
+            return ann, param.default is not EMPTY or param.optional
         if param.name in bindings:
-            return self._plan(param.name, path, visiting)
+            return param.name, False
+        return EMPTY, False
+
+    def unfed(self, param: Param, path: list[str]) -> Any:
+        """The value of a parameter no key feeds: its default, None when optional, else
+        an error naming the path (``path[-1]`` is the owner of ``param``)."""
         if param.default is not EMPTY:
-            return Value(param.default)
+            return param.default
         if param.optional:
-            return Value(None)
-        where = format_path([*path[:-1], f"{path[-1]}({param.describe()})"])
+            return None
+        ann = param.annotation
+        where = [*path[:-1], f"{path[-1]}({param.describe()})"]
         hint = (
             f"bind it with container[{param.name!r}] = ..., give the parameter a default"
             if ann is EMPTY or is_primitive(ann)
             else f"bind {describe_key(ann)} with container.bind({describe_key(ann)}, ...)"
         )
         raise DependencyNotFoundError(
-            f"Cannot resolve parameter '{param.describe()}' of {owner.label}: {hint}. "
-            f"Path: {where}",
+            f"Cannot resolve parameter '{param.describe()}' of {path[-1]}: {hint}. "
+            f"Path: {format_path(where)}",
             key=ann if ann is not EMPTY else param.name,
-            path=[*path[:-1], f"{path[-1]}({param.describe()})"],
+            path=where,
         )
 
     def _not_found(self, key: Any, path: list[str]) -> DependencyNotFoundError:
@@ -702,11 +733,10 @@ class Compiler:
             self.abuilds[node.key] = fn
         return fn  # type: ignore[no-any-return]
 
-    # ------------------------------------------------------------------ lifetimes
     # ------------------------------------------------------------------ one-off building
     def construct_now(self, node: Node, owner: Scope) -> Any:
-        """Build ``node`` by walking its plan: for things built once (singletons), where
-        generating code would cost more than it saves."""
+        """Build ``node`` by walking its plan: for the transients a singleton needs,
+        where generating code would cost more than it saves."""
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         for param, dep in node.args:
@@ -721,35 +751,152 @@ class Compiler:
 
     def resolve_now(self, node: Node, owner: Scope) -> Any:
         binding = node.binding
-        if binding.kind is Kind.INSTANCE:
+        if binding.kind is INSTANCE:
             if node.spec is not None:
                 self.activate_sync(binding.provider, node.key, owner)
             return binding.provider
         if binding.scope == SINGLETON:
-            return self.create_singleton_now(node)
+            return self.singleton_now(node.key, binding)
         if binding.scope == TRANSIENT:
             return self.construct_now(node, owner)
         return self.scoped_resolver(node, False)[0]()
 
-    def create_singleton_now(self, node: Node) -> Any:
-        """The singleton of ``node``, built now if need be (no resolver kept: once
-        built, ``get`` finds it in the ready dict)."""
-        value = self.c._ready_get(node.key, _MISS)
-        if value is not _MISS:
+    # ------------------------------------------------------------------ singletons
+    # A singleton is built once per container, so it is planned and built in one walk:
+    # each parameter's key is chosen and its value resolved on the spot, and nothing
+    # (no Node, no resolver) is kept; once built, ``get`` finds it in the ready dict.
+    # ``visiting`` holds the keys this walk is building, in order: a cycle is found
+    # there before a key is claimed twice, and names the whole path. Anything but a
+    # singleton is planned as usual, continuing the same path.
+    #
+    # Creation is claimed per key, and no lock is held while user code runs: the key is
+    # claimed in ``_inflight`` with ``dict.setdefault`` (atomic) and this thread's id;
+    # a second caller upgrades the claim to a slot it can wait on (_slot_for_claim).
+    # The value is published before the claim goes.
+    def singleton_now(
+        self, key: Any, binding: Binding, visiting: dict[Any, int] | None = None
+    ) -> Any:
+        """The singleton of ``key`` (bound to a class or a factory), built now if need be."""
+        c = self.c
+        inflight = c._inflight
+        me = get_ident()
+        while (claimed := inflight.setdefault(key, me)) is not me:
+            value = self._join_singleton(key, claimed, me)
+            if value is not _MISS:
+                return value
+            # the creator failed, or parked the instance as pending: look again
+        try:
+            value = c._ready_get(key, _MISS)  # built before we claimed it
+            if value is _MISS:
+                value = c._pending_singletons.get(key, _MISS)
+                if value is _MISS:
+                    value = self._build_singleton(
+                        key, binding, {} if visiting is None else visiting
+                    )
+                    if c._publish_singleton(key, value):
+                        # published: a waiter coming now finds it, so no lock is needed
+                        claimed = inflight.pop(key, None)
+                        if type(claimed) is CreationSlot:
+                            claimed.set_result(value)
+                        return value
+        except BaseException as exc:
+            release_claim(inflight, key, None, exc)
+            raise
+        release_claim(inflight, key, value, None)
+        return value
+
+    def _join_singleton(self, key: Any, claimed: Any, me: int) -> Any:
+        """Wait for the creation someone else claimed: its value, or _MISS when it is
+        gone without one in the ready dict (failed before we waited, or parked)."""
+        value, slot = _slot_for_claim(self.c._inflight, self.c._ready, key, claimed)
+        if slot is None:
             return value
-        construct_now = self.construct_now
-        return self.c._create_singleton(node.key, lambda owner: construct_now(node, owner))
+        if slot.thread != me:
+            # two walks each holding a key the other needs are a cycle: report it
+            # instead of waiting forever
+            self.rule_out_cycle(key)
+        return join_slot_sync(slot, describe_key(key))
+
+    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int]) -> Any:
+        """Construct the singleton of ``key`` (the caller holds its creation claim)."""
+        provider = binding.provider
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        ready_get = self.c._ready_get
+        walking = False  # whether ``key`` is on the path: only once a dependency is walked
+        try:
+            for param in analyze(provider):
+                dep, soft = self.feeder(param)
+                if dep is EMPTY or (value := ready_get(dep, _MISS)) is _MISS:
+                    if not walking:
+                        visiting[key] = len(visiting)
+                        walking = True
+                    value = self._param_now(param, dep, soft, visiting)
+                if param.keyword_only:
+                    kwargs[param.name] = value
+                else:
+                    args.append(value)
+        finally:
+            if walking:
+                del visiting[key]
+        if binding.kind is CLASS and resource_spec(provider) is None:
+            return provider(*args, **kwargs)
+        return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
+
+    def _param_now(self, param: Param, dep: Any, soft: bool, visiting: dict[Any, int]) -> Any:
+        """The value of a parameter whose dependency is not built yet (see feeder)."""
+        if dep is EMPTY:
+            return self.unfed(param, [describe_key(k) for k in visiting])
+        if not soft:
+            return self._dependency_now(dep, visiting)
+        try:
+            return self._dependency_now(dep, visiting)
+        except DependencyNotFoundError:
+            return param.default if param.default is not EMPTY else None
+
+    def _dependency_now(self, key: Any, visiting: dict[Any, int]) -> Any:
+        binding = self.c._bindings.get(key)
+        if (
+            binding is not None
+            and binding.scope == SINGLETON
+            and binding.kind is not INSTANCE
+            and key not in visiting
+        ):
+            return self.singleton_now(key, binding, visiting)
+        with self.lock:  # planned from here: cycles and missing keys name the whole path
+            node = self._plan(key, [describe_key(k) for k in visiting], visiting)
+        return self.resolve_now(node, self.c._root)
+
+    def _node_for_maker(self, key: Any, binding: Binding) -> Node:
+        """The little of a plan that :meth:`_maker` reads (no parameters)."""
+        node = Node(key, binding)
+        if binding.kind is Kind.CLASS:
+            node.spec = resource_spec(binding.provider)
+        elif binding.kind is Kind.FACTORY:
+            node.is_async_factory = inspect.iscoroutinefunction(
+                getattr(binding.provider, "func", binding.provider)
+            )
+        return node
+
+    def rule_out_cycle(self, key: Any) -> None:
+        """Raise ``CircularDependencyError`` if the plan of ``key`` has a cycle.
+
+        Called before a walk waits for a singleton another thread is creating: two
+        walks each holding a claim the other needs are a cycle, and would deadlock."""
+        try:
+            self.plan(key)
+        except CircularDependencyError:
+            raise
+        except Exception:  # any other planning error is the creator's to report
+            return
 
     def forget_generated(self) -> None:
         """Drop generated functions (not plans): a singleton they call out to is built
         now, and regenerated code inlines it as a constant."""
-        for cache in (
-            self.abuilds,
-            self.scoped_resolvers,
-            self.ascoped_resolvers,
-        ):
-            if cache:
-                cache.clear()
+        if self.abuilds or self.scoped_resolvers or self.ascoped_resolvers:  # usually none
+            self.abuilds.clear()
+            self.scoped_resolvers.clear()
+            self.ascoped_resolvers.clear()
 
     def reset(self) -> None:
         """Forget every plan and generated function (the registry changed)."""
@@ -784,15 +931,14 @@ class Compiler:
 
             resolver = resolve_instance
         else:
-            create = c._create_singleton
-            construct_now = self.construct_now
+            binding, singleton_now = node.binding, self.singleton_now
 
             def resolve() -> Any:
                 value = ready_get(key, _MISS)
                 if value is not _MISS:
                     return value
-                # built once per container: interpreting the plan beats generating code
-                return create(key, lambda owner: construct_now(node, owner))
+                # built once per container: walking beats generating code
+                return singleton_now(key, binding)
 
             resolver = resolve
         self.singleton_resolvers[key] = resolver
@@ -894,7 +1040,7 @@ class Compiler:
             if node.binding.kind is Kind.INSTANCE:
                 return self.singleton_resolver(node), True
             # built once, then found in the ready dict: no resolver worth keeping
-            return functools.partial(self.create_singleton_now, node), False
+            return functools.partial(self.singleton_now, key, node.binding), False
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node, False)
         unit = _Unit()
@@ -1094,6 +1240,53 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_result(value)
 
 
+# ---------------------------------------------------------------------- singleton claims
+# A singleton being created is claimed in the container's ``_inflight`` with the
+# creating thread's id (or, in async code, a (task, thread id) pair); a second caller
+# upgrades the claim to a CreationSlot it can wait on.
+
+
+def _slot_for_claim(
+    inflight: dict[Any, Any], cache: dict[Any, Any], key: Any, claimed: Any
+) -> tuple[Any, CreationSlot | None]:
+    """(the value if it is ready, else the slot to wait on); a creator's bare thread id
+    is upgraded to a slot under the guard, so the creator wakes us when done."""
+    if isinstance(claimed, CreationSlot):
+        return _MISS, claimed
+    with _slot_guard:
+        value = cache.get(key, _MISS)
+        if value is not _MISS:
+            return value, None
+        current = inflight.get(key)
+        if current is None or isinstance(current, CreationSlot):
+            return _MISS, current
+        if isinstance(current, tuple):  # an async creator: (task, thread id)
+            slot = inflight[key] = CreationSlot(current[1], current[0])
+        else:  # a sync creator's thread id
+            slot = inflight[key] = CreationSlot(current, None)
+        # the creator may have finished (cache set, claim popped without the guard)
+        # between our look at the cache and posting the slot: look again
+        value = cache.get(key, _MISS)
+        if value is not _MISS:
+            if inflight.get(key) is slot:
+                del inflight[key]
+            return value, None
+        return _MISS, slot
+
+
+def release_claim(
+    inflight: dict[Any, Any], key: Any, value: Any, error: BaseException | None
+) -> None:
+    """The creator is done: free the claim and wake whoever waits on it."""
+    with _slot_guard:
+        claimed = inflight.pop(key, None)
+    if isinstance(claimed, CreationSlot):
+        if error is None:
+            claimed.set_result(value)
+        else:
+            fail_slot(claimed, error, key)
+
+
 # ---------------------------------------------------------------------- scoped claims
 # A scoped key being created holds a Claim in the scope's cache in place of its value:
 # one setdefault both looks the key up and claims it, so the uncontended path takes no
@@ -1221,10 +1414,6 @@ def pending_state(value: Any) -> Any:
 
 def _raise_scope_missing(label: str, scope_name: str) -> None:
     raise _scope_missing(label, scope_name)
-
-
-def new_slot(is_async: bool) -> CreationSlot:
-    return CreationSlot(threading.get_ident(), current_task() if is_async else None)
 
 
 def fail_slot(slot: CreationSlot, exc: BaseException, key: Any) -> None:

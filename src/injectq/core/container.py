@@ -13,9 +13,11 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
+from threading import get_ident
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from injectq.core.bindings import (
+    INSTANCE,
     SINGLETON,
     TRANSIENT,
     Binding,
@@ -25,14 +27,12 @@ from injectq.core.bindings import (
 )
 from injectq.core.compiler import (
     Compiler,
-    CreationSlot,
-    fail_slot,
+    _slot_for_claim,
     join_slot_async,
-    join_slot_sync,
-    new_slot,
+    release_claim,
 )
 from injectq.core.scopes import Scope, _raise_after_exit
-from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
+from injectq.resources.lifecycle import LIVE, current_task, loop_running, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     AlreadyRegisteredError,
@@ -107,7 +107,7 @@ class InjectQ:
         self._ready._resolvers = self._resolvers
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
         self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
-        self._inflight: dict[Any, CreationSlot] = {}
+        self._inflight: dict[Any, Any] = {}  # key -> creation claim (see _create_singleton)
         self._pending_singletons: dict[Any, Any] = {}
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
@@ -196,15 +196,17 @@ class InjectQ:
     # ------------------------------------------------------------------ registration
     def _invalidate(self) -> None:
         """Drop everything compiled: it may have inlined a binding that changed."""
-        self._version += 1
-        for cache in (self._resolvers, self._aresolvers, self._callers):
-            if cache:
-                cache.clear()
-        self._compiler.reset()
+        self._version += 1  # also for a compile in flight, which holds no plan yet
+        if self._resolvers or self._aresolvers or self._callers:
+            self._resolvers.clear()
+            self._aresolvers.clear()
+            self._callers.clear()
+        if self._compiler.nodes:  # everything else compiled comes from a plan
+            self._compiler.reset()
 
     def _store(self, binding: Binding) -> None:
+        key = binding.key
         with self._registry_lock:
-            key = binding.key
             if not self.allow_override and key in self._bindings:
                 raise AlreadyRegisteredError(
                     f"{describe_key(key)} is already bound and this container was created "
@@ -212,7 +214,8 @@ class InjectQ:
                 )
             self._bindings[key] = binding
             self._ready.pop(key, None)
-            self._pending_singletons.pop(key, None)
+            if self._pending_singletons:
+                self._pending_singletons.pop(key, None)
             self._invalidate()
 
     def bind(
@@ -326,6 +329,10 @@ class InjectQ:
         return self._ready[service_type]
 
     def _resolve_miss(self, key: Any) -> Any:
+        binding = self._bindings.get(key)
+        if binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE:
+            # built once, then a ready-dict hit: nothing worth compiling
+            return self._compiler.singleton_now(key, binding)
         resolver = self._resolvers.get(key)
         if resolver is None:
             with self._compiler.lock:
@@ -382,87 +389,56 @@ class InjectQ:
                 return default
             raise
 
-    # singleton creation: per key, never one lock held while user code runs
-    def _create_singleton(self, key: Any, build: Callable[[Scope], Any]) -> Any:
-        with self._slot_lock:
-            value = self._ready_get(key, _MISS)
-            if value is not _MISS:
-                return value
-            pending = self._pending_singletons.get(key, _MISS)
-            if pending is not _MISS:
-                return pending
-            future = self._inflight.get(key)
-            if future is None:
-                future = self._inflight[key] = new_slot(False)
-                mine = True
-            else:
-                mine = False
-        if not mine:
-            return join_slot_sync(future, describe_key(key))
-        try:
-            value = build(self._root)
-        except BaseException as exc:
-            self._singleton_failed(key, future, exc)
-            raise
-        return self._singleton_built(key, future, value)
-
+    # Singleton creation: per key, never one lock held while user code runs. The sync
+    # path is the compiler's singleton_now (claimed and built in one walk); async code
+    # takes the same claims, with a fresh (task, thread id) pair as its mark.
     async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
-        with self._slot_lock:
+        inflight = self._inflight
+        while True:
             value = self._ready_get(key, _MISS)
             if value is not _MISS:
                 return value
-            pending = self._pending_singletons.get(key, _MISS)
-            future = self._inflight.get(key)
-            mine = future is None and pending is _MISS
-            if mine:
-                future = self._inflight[key] = new_slot(True)
-        if pending is not _MISS:
-            state = getattr(pending, "_injectq_resource_state", None)
-            if state is not None:
-                await state.initialize_async(None)
-            with self._slot_lock:
-                self._publish_singleton(key, pending)
-            return pending
-        assert future is not None
-        if not mine:
-            return await join_slot_async(future, describe_key(key))
+            me = (current_task(), get_ident())
+            claimed = inflight.setdefault(key, me)
+            if claimed is me:
+                break
+            value, slot = _slot_for_claim(inflight, self._ready, key, claimed)
+            if slot is not None:
+                return await join_slot_async(slot, describe_key(key))
+            if value is not _MISS:
+                return value
         try:
-            value = await abuild(self._root)
+            value = self._ready_get(key, _MISS)
+            if value is _MISS:
+                value = self._pending_singletons.get(key, _MISS)
+                if value is _MISS:
+                    value = await abuild(self._root)
+                    self._publish_singleton(key, value)
+                else:  # get() in a loop scheduled its async initialize(): join it
+                    state = getattr(value, "_injectq_resource_state", None)
+                    if state is not None:
+                        await state.initialize_async(None)
+                    with self._slot_lock:
+                        self._publish_singleton(key, value)
         except BaseException as exc:
-            self._singleton_failed(key, future, exc)
+            release_claim(inflight, key, None, exc)
             raise
-        return self._singleton_built(key, future, value)
-
-    def _singleton_built(self, key: Any, slot: CreationSlot, value: Any) -> Any:
-        with self._slot_lock:
-            # published before the slot is freed: no window where a newcomer sees neither
-            self._publish_singleton(key, value)
-            self._inflight.pop(key, None)
-        slot.set_result(value)
+        release_claim(inflight, key, value, None)
         return value
 
-    def _singleton_failed(self, key: Any, slot: CreationSlot, exc: BaseException) -> None:
-        with self._slot_lock:
-            self._inflight.pop(key, None)
-        fail_slot(slot, exc, key)
-
-    def _publish_singleton(self, key: Any, value: Any) -> None:
-        state = (
-            getattr(value, "_injectq_resource_state", None)
-            if resource_spec(type(value)) is not None
-            else None
-        )
-        if state is not None and state.status != LIVE:
-            # get() inside a loop scheduled its async initialize(): ready once it is done
-            self._pending_singletons[key] = value
-            return
-        self._pending_singletons.pop(key, None)
+    def _publish_singleton(self, key: Any, value: Any) -> bool:
+        """Make the built singleton ``get``-able; False when it is parked as pending."""
+        if resource_spec(type(value)) is not None:
+            state = getattr(value, "_injectq_resource_state", None)
+            if state is not None and state.status != LIVE:
+                # get() in a loop scheduled its async initialize(): ready once it is done
+                self._pending_singletons[key] = value
+                return False
+        if self._pending_singletons:
+            self._pending_singletons.pop(key, None)
         self._ready[key] = value
-        self._invalidate_compiled_only()
-
-    def _invalidate_compiled_only(self) -> None:
-        # generated code may now inline the new singleton as a constant
-        self._compiler.forget_generated()
+        self._compiler.forget_generated()  # generated code may now inline it as a constant
+        return True
 
     # ------------------------------------------------------------------ calling
     def _call_with_injection(

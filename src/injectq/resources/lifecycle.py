@@ -144,14 +144,14 @@ class ResourceSpec:
 
 
 _SPECS: dict[type, ResourceSpec | None] = {}
+_UNSEEN: Any = object()
 
 
 def resource_spec(cls: type) -> ResourceSpec | None:
     """The spec of a resource class, or None when ``cls`` is not a resource."""
-    try:
-        return _SPECS[cls]
-    except KeyError:
-        pass
+    spec: ResourceSpec | None = _SPECS.get(cls, _UNSEEN)  # a miss is common: no try
+    if spec is not _UNSEEN:
+        return spec
     spec = _prepare(cls) if getattr(cls, "_is_injectq_resource", False) is True else None
     _SPECS[cls] = spec
     return spec
