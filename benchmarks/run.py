@@ -10,6 +10,7 @@ timeit-style loop of N calls, N calibrated so that one repeat takes ~0.05 s or m
 
 import argparse
 import asyncio
+import compileall
 import gc
 import importlib
 import importlib.metadata
@@ -253,7 +254,13 @@ def run_wholeprocess(
                 status=base.status if base else "ok", reason=base.reason if base else ""
             )
     names = [n for n, c in cells.items() if c.status in ("ok", "fail")]
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="0")
+    # Peers are installed from wheels, with their bytecode compiled; injectq runs from
+    # the checkout, so compile it the same way first (any PYTHONDONTWRITEBYTECODE value,
+    # even "0", would keep children from caching it and make them compile it each time).
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for folder in (ROOT / "src", ROOT / "benchmarks"):
+        compileall.compile_dir(folder, quiet=1)
     for r in range(cfg.proc_repeats):
         k = r % len(names) if names else 0
         for name in names[k:] + names[:k]:
