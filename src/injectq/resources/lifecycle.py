@@ -732,7 +732,7 @@ class ResourceState:
             return None, self._dispose_async_now(started)
         try:
             result = dispose(self.instance)
-            if not inspect.iscoroutine(result):
+            if type(result) is not _Coroutine and not inspect.iscoroutine(result):
                 if result is not None and inspect.isawaitable(result):  # not a coroutine
                     return None, self._await_other(started, result)
                 return self._disposed(started, None), None
