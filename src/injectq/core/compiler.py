@@ -116,15 +116,14 @@ class Node:
 class _Unit:
     """One generated function: its source expression and the names it refers to."""
 
-    __slots__ = ("complete", "graph", "home", "ns")
+    __slots__ = ("complete", "graph", "ns")
 
     def __init__(self, graph: _ScopeGraph | None = None) -> None:
         self.ns: dict[str, Any] = {"_M": _MISS}
         self.complete = True
-        #: when building a scoped instance: the writer of its scope's part of the graph,
-        #: and that scope's name (dependencies of the same scope are built inline)
+        #: when building a scoped instance: the writer of its scope's part of the graph
+        #: (dependencies of that same scope are built inline)
         self.graph = graph
-        self.home = graph.home if graph is not None else None
 
     def ref(self, obj: Any) -> str:
         name = f"_v{len(self.ns)}"
@@ -687,7 +686,7 @@ class Compiler:
             return f"{unit.ref(self.singleton_resolver(node))}()"
         if scope == TRANSIENT:
             return self._construct(node, unit, owner)
-        if unit.graph is not None and scope == unit.home:
+        if unit.graph is not None and scope == unit.graph.home:
             return unit.graph.scoped(node)  # same scope: built inline, in one function
         return f"{unit.ref(self._other_scope(node, unit, False))}()"
 
@@ -712,7 +711,7 @@ class Compiler:
             return f"(await {unit.ref(self.asingleton_resolver(node))}())"
         if scope == TRANSIENT:
             return self._aconstruct(node, unit, owner)
-        if unit.graph is not None and scope == unit.home:
+        if unit.graph is not None and scope == unit.graph.home:
             return unit.graph.scoped(node)
         return f"(await {unit.ref(self._other_scope(node, unit, True))}())"
 
