@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -130,9 +131,9 @@ def _me() -> object:
 # --------------------------------------------------------------------------- specs
 @dataclass(frozen=True, slots=True)
 class ResourceSpec:
-    """How to drive one resource class: read once, when the container first sees it."""
+    """How to drive one resource class: read once, when the container first sees it.
+    (It does not refer to the class, so caching it never keeps the class alive.)"""
 
-    cls: type
     init: Callable[[Any], Any] | None
     dispose: Callable[[Any], Any] | None
     #: True/False when known from the function; None when only the call can tell (lambdas).
@@ -143,18 +144,32 @@ class ResourceSpec:
     type_name: str = ""  # what the monitor keys metrics by
 
 
-_SPECS: dict[type, ResourceSpec | None] = {}
+# Keyed by id, not by the class: a cache entry must not keep a class alive (programs and
+# tests create classes on the fly). A weak reference to the class drops its entry when
+# the class goes, before its id can be reused.
+_SPECS: dict[int, ResourceSpec | None] = {}
+_SPEC_WATCHERS: dict[int, weakref.ref[type]] = {}
 _UNSEEN: Any = object()
 
 
 def resource_spec(cls: type) -> ResourceSpec | None:
     """The spec of a resource class, or None when ``cls`` is not a resource."""
-    spec: ResourceSpec | None = _SPECS.get(cls, _UNSEEN)  # a miss is common: no try
+    spec: ResourceSpec | None = _SPECS.get(id(cls), _UNSEEN)  # a miss is common: no try
     if spec is not _UNSEEN:
         return spec
     spec = _prepare(cls) if getattr(cls, "_is_injectq_resource", False) is True else None
-    _SPECS[cls] = spec
+    key = id(cls)
+    try:
+        _SPEC_WATCHERS[key] = weakref.ref(cls, functools.partial(_forget_spec, key))
+    except TypeError:  # cannot be watched: not cached (its id could be reused unseen)
+        return spec
+    _SPECS[key] = spec
     return spec
+
+
+def _forget_spec(key: int, _gone: object) -> None:
+    _SPECS.pop(key, None)
+    _SPEC_WATCHERS.pop(key, None)
 
 
 def _kind(fn: Callable[..., Any] | None) -> bool | None:
@@ -172,7 +187,6 @@ def _prepare(cls: type) -> ResourceSpec:
     init_fn = _method_or_func(cls, options.get("initialize_func", "initialize"), "initialize")
     dispose_fn = _method_or_func(cls, options.get("dispose_func", "dispose"), "dispose")
     return ResourceSpec(
-        cls=cls,
         init=init_fn,
         dispose=dispose_fn,
         init_async=_kind(init_fn),
