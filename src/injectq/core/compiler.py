@@ -1342,14 +1342,7 @@ def _claim_gone(label: str) -> InjectionError:
 def join_claim_sync(scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, label: str) -> Any:
     """Wait for the creation of ``key`` that ``claim`` holds, and return its value."""
     while True:
-        if claim.thread == threading.get_ident():
-            if claim.task is None:
-                raise CircularDependencyError([label, label])
-            raise InjectionError(
-                f"{label} is being created by `await container.aget({label})` in this "
-                f"thread's event loop; a sync get here would block that loop. Use "
-                f"`await container.aget({label})`."
-            )
+        _refuse_own_creation(claim.thread, claim.task, label)
         found = _post_waiter(scope, cache, key, claim)
         if type(found) is CreationSlot:
             return found.result()
@@ -1421,15 +1414,21 @@ def fail_slot(slot: CreationSlot, exc: BaseException, key: Any) -> None:
     slot.set_exception(exc)
 
 
-def join_slot_sync(slot: CreationSlot, label: str) -> Any:
-    if slot.thread == threading.get_ident():
-        if slot.task is None:
+def _refuse_own_creation(thread: int, task: object, label: str) -> None:
+    """A sync caller must not wait for a creation its own thread holds: a sync one is a
+    cycle, an async one (a task of this thread's loop) could never finish meanwhile."""
+    if thread == threading.get_ident():
+        if task is None:
             raise CircularDependencyError([label, label])
         raise InjectionError(
             f"{label} is being created by `await container.aget({label})` in this thread's "
             f"event loop; a sync get here would block that loop. Use "
             f"`await container.aget({label})`."
         )
+
+
+def join_slot_sync(slot: CreationSlot, label: str) -> Any:
+    _refuse_own_creation(slot.thread, slot.task, label)
     return slot.result()
 
 

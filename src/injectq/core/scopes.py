@@ -143,12 +143,7 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token, self._token = self._token, None
-        try:
-            self.container._scope_var.reset(token)  # type: ignore[arg-type]
-        except (ValueError, TypeError):
-            self._token = token
-            self._leave_context()
+        self._leave_context()
         self.closed = True
         stack = self.stack
         if self._pending is None and self._failures is None:
@@ -174,12 +169,7 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token, self._token = self._token, None
-        try:
-            self.container._scope_var.reset(token)  # type: ignore[arg-type]
-        except (ValueError, TypeError):
-            self._token = token
-            self._leave_context()
+        self._leave_context()
         self.closed = True
         stack = self.stack
         if self._pending is None and self._failures is None:

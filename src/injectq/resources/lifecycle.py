@@ -23,7 +23,7 @@ import types
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
@@ -837,11 +837,16 @@ def _async_dispose_in_sync_scope(label: str) -> ScopeError:
     )
 
 
-def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> BaseException:
+def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> NoReturn:
+    """A fresh activation's ``initialize`` raised ``exc``: record it, wake whoever waits,
+    and raise (a ResourceInitializationError, or ``exc`` itself when it is no Exception:
+    a cancellation or an interrupt goes through unchanged)."""
     assert st.monitor is not None
     st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
     error = st._failed(exc, started)
-    return exc if not isinstance(exc, Exception) else error
+    if not isinstance(exc, Exception):
+        raise exc
+    raise error from error.__cause__
 
 
 def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
@@ -945,10 +950,7 @@ def fresh_activator_sync(
                 else:
                     _timed_call(functools.partial(init, inst), init_timeout, what)
             except BaseException as exc:
-                error = _fresh_failed(st, exc, started)
-                if error is exc:
-                    raise
-                raise error from error.__cause__
+                _fresh_failed(st, exc, started)
             st.initializer = None
         # _fresh_live, inlined
         now = _perf()
@@ -1009,10 +1011,7 @@ def fresh_activator_async(
             else:
                 await _Continue(coro, pending)
         except BaseException as exc:
-            error = _fresh_failed(st, exc, started)
-            if error is exc:
-                raise
-            raise error from error.__cause__
+            _fresh_failed(st, exc, started)
         _fresh_live(st, owner, started)
         return st.instance
 
@@ -1041,10 +1040,7 @@ def fresh_activator_async(
             _fresh_live(st, owner, started)
             return inst
         except BaseException as exc:
-            error = _fresh_failed(st, exc, started)
-            if error is exc:
-                raise
-            raise error from error.__cause__
+            _fresh_failed(st, exc, started)
         return rest(st, owner, coro, pending, started)
 
     return act
