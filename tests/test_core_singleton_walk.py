@@ -126,17 +126,21 @@ def test_walks_in_two_threads_holding_each_others_key_raise_instead_of_deadlocki
 ) -> None:
     # Hold both walks right after each claimed its own key, so each then needs the key
     # the other thread holds: the static cycle must be reported, not waited on forever.
+    # The walk reads a signature with simple_hints, or analyze when that cannot.
     both_claimed = threading.Barrier(2)
     held: set[type] = set()
-    real_analyze = compiler_module.analyze
 
-    def analyze(fn: Any) -> Any:
-        if fn in (Left, Right) and fn not in held:
-            held.add(fn)
-            both_claimed.wait(WAIT)
-        return real_analyze(fn)
+    def holding(read: Any) -> Any:
+        def hold_then_read(fn: Any) -> Any:
+            if fn in (Left, Right) and fn not in held:
+                held.add(fn)
+                both_claimed.wait(WAIT)
+            return read(fn)
 
-    monkeypatch.setattr(compiler_module, "analyze", analyze)
+        return hold_then_read
+
+    monkeypatch.setattr(compiler_module, "analyze", holding(compiler_module.analyze))
+    monkeypatch.setattr(compiler_module, "simple_hints", holding(compiler_module.simple_hints))
     c = InjectQ()
     c.bind(Left, Left)
     c.bind(Right, Right)

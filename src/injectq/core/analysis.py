@@ -20,7 +20,15 @@ from typing import Any, Final, NamedTuple
 from injectq.core.markers import EMPTY, Inject, inject_key_of
 from injectq.utils.exceptions import InjectionError
 
-__all__ = ["EMPTY", "PRIMITIVES", "Param", "analyze", "is_autowirable", "is_primitive"]
+__all__ = [
+    "EMPTY",
+    "PRIMITIVES",
+    "Param",
+    "analyze",
+    "is_autowirable",
+    "is_primitive",
+    "simple_hints",
+]
 
 
 PRIMITIVES: Final = frozenset(
@@ -157,17 +165,36 @@ _FunctionType: Final = types.FunctionType
 _new_param = tuple.__new__  # Param(...) without NamedTuple's Python-level __new__
 
 
-def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
-    """Read the parameters from the plain Python function behind ``fn`` (its code
-    object, defaults and annotations): ~10x cheaper than ``inspect.signature``. None
-    when that function does not tell the whole signature: a ``__signature__``, a
-    metaclass ``__call__``, a custom ``__new__``, a wrapper, or no Python function."""
+def _plain_function(fn: Any) -> tuple[Any, int] | None:
+    """The plain Python function whose parameters are exactly those of a call of ``fn``,
+    and how many leading ones that call fills itself (``self``); None when no such
+    function tells the whole signature: a ``__signature__``, a metaclass ``__call__``, a
+    custom ``__new__``, a wrapper, or no Python function (``object.__init__`` included).
+
+    A plain class is read through its own ``__dict__`` along the MRO: on a class nothing
+    has looked at yet, an attribute look-up misses the type cache and costs several
+    times more, and classes are typically read once, right after they were defined."""
     if isinstance(fn, type):
-        if type(fn).__call__ is not _type_call or fn.__new__ is not _object_new:
-            return None
-        if "__signature__" in fn.__dict__:
-            return None
-        init = fn.__init__  # type: ignore[misc]
+        if type(fn) is type:
+            if "__signature__" in fn.__dict__:
+                return None
+            init: Any = None
+            for base in fn.__mro__:  # as fn.__new__ and fn.__init__ would find them
+                if base is object:
+                    break
+                namespace = base.__dict__
+                if "__new__" in namespace:
+                    return None
+                if init is None:
+                    init = namespace.get("__init__")
+            if init is None:
+                return None  # object.__init__: no parameters, the general path says so
+        else:  # a metaclass may supply __call__, __new__ or __init__ itself
+            if type(fn).__call__ is not _type_call or fn.__new__ is not _object_new:
+                return None
+            if "__signature__" in fn.__dict__:
+                return None
+            init = fn.__init__  # type: ignore[misc]
         skip_self = 1
     else:
         init, skip_self = fn, 0
@@ -176,6 +203,40 @@ def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
     extra = init.__dict__
     if extra and ("__wrapped__" in extra or "__signature__" in extra):
         return None
+    return init, skip_self
+
+
+def simple_hints(fn: Any) -> list[Any] | None:
+    """The classes that feed ``fn``'s parameters by type, when its signature is that
+    simple: each parameter positional, annotated with a plain class that is not a
+    builtin, no default, no ``Inject`` marker. None for anything else: use
+    :func:`analyze`. This is what a singleton walk reads, with no ``Param`` per
+    parameter."""
+    found = _plain_function(fn)
+    if found is None:
+        return None
+    init, skip_self = found
+    code = init.__code__
+    if code.co_kwonlyargcount or init.__defaults__:
+        return None
+    annotations = init.__annotations__
+    hints = []
+    for name in code.co_varnames[skip_self : code.co_argcount]:
+        annotation = annotations.get(name)
+        if type(annotation) is not type or annotation in PRIMITIVES:
+            return None  # missing, a forward reference, Optional, generic or builtin
+        hints.append(annotation)
+    return hints
+
+
+def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
+    """Read the parameters from the plain Python function behind ``fn`` (its code
+    object, defaults and annotations): ~10x cheaper than ``inspect.signature``. None
+    when that function does not tell the whole signature (see _plain_function)."""
+    found = _plain_function(fn)
+    if found is None:
+        return None
+    init, skip_self = found
     code = init.__code__
     argc = code.co_argcount
     names = code.co_varnames[skip_self : argc + code.co_kwonlyargcount]

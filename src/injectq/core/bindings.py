@@ -12,6 +12,7 @@ import functools
 import inspect
 from typing import Any, Final, NamedTuple
 
+from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import BindingError, describe_key
 
 
@@ -77,6 +78,12 @@ def normalize_scope(scope: Any) -> str:
     return scope
 
 
+def declared_scope(cls: type) -> Any:
+    """The lifetime ``cls`` declares with ``@singleton``, ``@transient`` or ``@scoped``
+    (inherited too), or None."""
+    return class_attribute(cls, "_injectq_scope")
+
+
 def is_factory_callable(obj: Any) -> bool:
     """Functions, lambdas, methods and partials are factories (DESIGN §3a)."""
     return isinstance(obj, functools.partial) or inspect.isfunction(obj) or inspect.ismethod(obj)
@@ -133,7 +140,7 @@ def make_binding(
                 f"container.bind({describe_key(key)}, MyImplementation)."
             )
         if not scope_given:  # a lifetime declared by @singleton / @transient / @scoped
-            declared = getattr(impl, "_injectq_scope", None)
+            declared = declared_scope(impl)
             if declared is not None:
                 scope_name = declared
         # tuple.__new__: a class binding is the common case, and NamedTuple's own

@@ -31,6 +31,7 @@ from injectq.core.analysis import (
     analyze,
     is_autowirable,
     is_primitive,
+    simple_hints,
 )
 from injectq.core.bindings import (
     CLASS,
@@ -52,6 +53,7 @@ from injectq.resources.lifecycle import (
     fresh_activator_async,
     fresh_activator_sync,
     fresh_maker_async,
+    is_resource_class,
     loop_running,
     resource_label,
     resource_spec,
@@ -78,6 +80,7 @@ __all__ = ["Compiler", "Node"]
 
 _log = logging.getLogger("injectq")
 _MISS: Any = object()
+_NO_KWARGS: dict[str, Any] = {}  # only ever unpacked: ``f(*args, **_NO_KWARGS)``
 _ids = itertools.count()
 
 
@@ -274,9 +277,9 @@ class Compiler:
         if binding is not None:
             return binding
         if is_autowirable(key):
-            from injectq.core.bindings import make_binding
+            from injectq.core.bindings import declared_scope, make_binding
 
-            scope = getattr(key, "_injectq_scope", None) or TRANSIENT
+            scope = declared_scope(key) or TRANSIENT
             return make_binding(key, key, scope)
         return None
 
@@ -788,12 +791,23 @@ class Compiler:
         try:
             value = c._ready_get(key, _MISS)  # built before we claimed it
             if value is _MISS:
-                value = c._pending_singletons.get(key, _MISS)
+                if c._pending_singletons:
+                    value = c._pending_singletons.get(key, _MISS)
                 if value is _MISS:
-                    value = self._build_singleton(
-                        key, binding, {} if visiting is None else visiting
+                    provider = binding.provider
+                    args, kwargs = self._singleton_arguments(
+                        key, provider, {} if visiting is None else visiting
                     )
-                    if c._publish_singleton(key, value):
+                    if binding.kind is CLASS and not is_resource_class(provider):
+                        value = provider(*args, **kwargs)
+                        # not activated: only a __new__ handing out another class's
+                        # instance could make it one we must look at
+                        published = c._publish_singleton(key, value, type(value) is provider)
+                    else:
+                        maker = self._maker(self._node_for_maker(key, binding))
+                        value = maker(c._root, *args, **kwargs)
+                        published = c._publish_singleton(key, value)
+                    if published:
                         # published: a waiter coming now finds it, so no lock is needed
                         claimed = inflight.pop(key, None)
                         if type(claimed) is CreationSlot:
@@ -817,13 +831,47 @@ class Compiler:
             self.rule_out_cycle(key)
         return join_slot_sync(slot, describe_key(key))
 
-    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int]) -> Any:
-        """Construct the singleton of ``key`` (the caller holds its creation claim)."""
-        provider = binding.provider
+    def _singleton_arguments(
+        self, key: Any, provider: Any, visiting: dict[Any, int]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments that build the singleton of ``key`` (the caller holds its claim).
+
+        A signature of plain classes needs no Param per parameter: each class feeds its
+        parameter by type (see feeder) when it is built or bound; anything else (an
+        autowired class, a missing one) goes the general way, which decides and names
+        the error."""
+        hints = simple_hints(provider)
+        if hints is None:
+            return self._arguments_now(key, provider, visiting)
+        args: list[Any] = []
+        ready_get = self.c._ready_get
+        walking = False  # whether ``key`` is on the path: only once a dependency is walked
+        try:
+            for hint in hints:
+                value = ready_get(hint, _MISS)
+                if value is _MISS:
+                    if hint not in self.c._bindings:
+                        break
+                    if not walking:
+                        visiting[key] = len(visiting)
+                        walking = True
+                    value = self._dependency_now(hint, visiting)
+                args.append(value)
+            else:
+                return args, _NO_KWARGS
+        finally:
+            if walking:
+                del visiting[key]
+        return self._arguments_now(key, provider, visiting)
+
+    def _arguments_now(
+        self, key: Any, provider: Any, visiting: dict[Any, int]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The general way of :meth:`_singleton_arguments`: any signature analyze reads."""
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         ready_get = self.c._ready_get
-        walking = False  # whether ``key`` is on the path: only once a dependency is walked
+        walking = False
         try:
             for param in analyze(provider):
                 dep, soft = self.feeder(param)
@@ -839,9 +887,7 @@ class Compiler:
         finally:
             if walking:
                 del visiting[key]
-        if binding.kind is CLASS and resource_spec(provider) is None:
-            return provider(*args, **kwargs)
-        return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
+        return args, kwargs
 
     def _param_now(self, param: Param, dep: Any, soft: bool, visiting: dict[Any, int]) -> Any:
         """The value of a parameter whose dependency is not built yet (see feeder)."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from injectq.resources.monitor import ResourceMonitor
+from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     ResourceInitializationError,
     ResourceTimeoutError,
@@ -41,6 +42,7 @@ __all__ = [
     "Owner",
     "ResourceSpec",
     "ResourceState",
+    "is_resource_class",
     "resource_spec",
     "state_of",
 ]
@@ -145,6 +147,7 @@ class ResourceSpec:
 
 _SPECS: dict[type, ResourceSpec | None] = {}
 _UNSEEN: Any = object()
+_MARK = "_is_injectq_resource"
 
 
 def resource_spec(cls: type) -> ResourceSpec | None:
@@ -152,9 +155,19 @@ def resource_spec(cls: type) -> ResourceSpec | None:
     spec: ResourceSpec | None = _SPECS.get(cls, _UNSEEN)  # a miss is common: no try
     if spec is not _UNSEEN:
         return spec
-    spec = _prepare(cls) if getattr(cls, "_is_injectq_resource", False) is True else None
+    marked = class_attribute(cls, _MARK, False) is True
+    spec = _prepare(cls) if marked else None
     _SPECS[cls] = spec
     return spec
+
+
+def is_resource_class(cls: type) -> bool:
+    """Whether ``resource_spec(cls)`` is not None, without recording a no: for a class
+    the container builds once (a singleton), where the record would only keep it alive."""
+    spec = _SPECS.get(cls, _UNSEEN)
+    if spec is not _UNSEEN:
+        return spec is not None
+    return class_attribute(cls, _MARK, False) is True
 
 
 def _kind(fn: Callable[..., Any] | None) -> bool | None:
