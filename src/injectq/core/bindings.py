@@ -78,10 +78,23 @@ def normalize_scope(scope: Any) -> str:
     return scope
 
 
-def declared_scope(cls: type) -> Any:
-    """The lifetime ``cls`` declares with ``@singleton``, ``@transient`` or ``@scoped``
-    (inherited too), or None."""
-    return class_attribute(cls, "_injectq_scope")
+def class_binding(key: Any, cls: type, scope: str | None, allow_none: bool = False) -> Binding:
+    """The binding of ``key`` to the class ``cls`` (autowired); ``scope`` None: the
+    lifetime ``cls`` declares with ``@singleton`` / ``@transient`` / ``@scoped``
+    (inherited too), else singleton. ``key`` is not None (the caller checked)."""
+    if cls.__flags__ & _TPFLAGS_IS_ABSTRACT:  # inspect.isabstract, without the call
+        raise BindingError(
+            f"Cannot bind {describe_key(key)} to abstract class {cls.__qualname__}: "
+            "bind it to a concrete implementation, e.g. "
+            f"container.bind({describe_key(key)}, MyImplementation)."
+        )
+    if scope is None:
+        scope = class_attribute(cls, "_injectq_scope")
+        if scope is None:
+            scope = SINGLETON
+    # tuple.__new__: a class binding is the common case, and NamedTuple's own __new__
+    # is a Python function
+    return _new_binding(Binding, (key, cls, CLASS, scope, allow_none, None, None))
 
 
 def is_factory_callable(obj: Any) -> bool:
@@ -133,19 +146,7 @@ def make_binding(
                 "function or an instance."
             )
     if isinstance(impl, type):
-        if impl.__flags__ & _TPFLAGS_IS_ABSTRACT:  # inspect.isabstract, without the call
-            raise BindingError(
-                f"Cannot bind {describe_key(key)} to abstract class {impl.__qualname__}: "
-                "bind it to a concrete implementation, e.g. "
-                f"container.bind({describe_key(key)}, MyImplementation)."
-            )
-        if not scope_given:  # a lifetime declared by @singleton / @transient / @scoped
-            declared = declared_scope(impl)
-            if declared is not None:
-                scope_name = declared
-        # tuple.__new__: a class binding is the common case, and NamedTuple's own
-        # __new__ is a Python function
-        return _new_binding(Binding, (key, impl, CLASS, scope_name, allow_none, None, None))
+        return class_binding(key, impl, None if not scope_given else scope_name, allow_none)
     if is_factory_callable(impl):
         info = context_factory_info(impl)
         if info is not None:

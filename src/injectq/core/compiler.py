@@ -40,6 +40,7 @@ from injectq.core.bindings import (
     TRANSIENT,
     Binding,
     Kind,
+    class_binding,
     context_factory_info,
 )
 from injectq.resources.lifecycle import (
@@ -59,6 +60,7 @@ from injectq.resources.lifecycle import (
     resource_spec,
     state_of,
 )
+from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     CircularDependencyError,
     DependencyNotFoundError,
@@ -277,10 +279,8 @@ class Compiler:
         if binding is not None:
             return binding
         if is_autowirable(key):
-            from injectq.core.bindings import declared_scope, make_binding
-
-            scope = declared_scope(key) or TRANSIENT
-            return make_binding(key, key, scope)
+            # an unbound class: the lifetime it declares, else transient
+            return class_binding(key, key, class_attribute(key, "_injectq_scope") or TRANSIENT)
         return None
 
     def plan(self, key: Any) -> Node:

@@ -22,6 +22,7 @@ from injectq.core.bindings import (
     TRANSIENT,
     Binding,
     Kind,
+    class_binding,
     make_binding,
     normalize_scope,
 )
@@ -199,26 +200,32 @@ class InjectQ:
     def _invalidate(self) -> None:
         """Drop everything compiled: it may have inlined a binding that changed."""
         self._version += 1  # also for a compile in flight, which holds no plan yet
-        if self._resolvers or self._aresolvers or self._callers:
-            self._resolvers.clear()
-            self._aresolvers.clear()
-            self._callers.clear()
-        if self._compiler.nodes:  # everything else compiled comes from a plan
-            self._compiler.reset()
+        if self._resolvers or self._aresolvers or self._callers or self._compiler.nodes:
+            self._drop_compiled()
+
+    def _drop_compiled(self) -> None:
+        self._resolvers.clear()
+        self._aresolvers.clear()
+        self._callers.clear()
+        self._compiler.reset()  # everything else compiled comes from a plan
 
     def _store(self, binding: Binding) -> None:
         key = binding.key
         with self._registry_lock:
-            if not self.allow_override and key in self._bindings:
+            if self.allow_override:
+                self._bindings[key] = binding
+            elif self._bindings.setdefault(key, binding) is not binding:
                 raise AlreadyRegisteredError(
                     f"{describe_key(key)} is already bound and this container was created "
                     "with allow_override=False; unbind it first or use override()."
                 )
-            self._bindings[key] = binding
             self._ready.pop(key, None)
             if self._pending_singletons:
                 self._pending_singletons.pop(key, None)
-            self._invalidate()
+            # _invalidate, inlined: binding many classes is the common case
+            self._version += 1
+            if self._resolvers or self._aresolvers or self._callers or self._compiler.nodes:
+                self._drop_compiled()
 
     def bind(
         self,
@@ -234,14 +241,17 @@ class InjectQ:
         lifetime: ``"singleton"``, ``"transient"``, ``"request"``, ``"action"`` or your own.
         """
         impl = implementation if implementation is not None else to
-        given = scope is not _DEFAULT_SCOPE
-        binding = make_binding(
-            service_type,
-            impl,
-            scope if given else SINGLETON,
-            allow_none=allow_none,
-            scope_given=given,
-        )
+        if scope is _DEFAULT_SCOPE and isinstance(impl, type) and service_type is not None:
+            binding = class_binding(service_type, impl, None, allow_none)  # the common case
+        else:
+            given = scope is not _DEFAULT_SCOPE
+            binding = make_binding(
+                service_type,
+                impl,
+                scope if given else SINGLETON,
+                allow_none=allow_none,
+                scope_given=given,
+            )
         self._store(binding)
 
     def bind_instance(self, service_type: Any, instance: Any, allow_none: bool = False) -> None:
