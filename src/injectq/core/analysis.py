@@ -176,17 +176,18 @@ def _plain_function(fn: Any) -> tuple[Any, int] | None:
     times more, and classes are typically read once, right after they were defined."""
     if isinstance(fn, type):
         if type(fn) is type:
-            if "__signature__" in fn.__dict__:
+            namespace = fn.__dict__
+            if "__signature__" in namespace or "__new__" in namespace:
                 return None
-            init: Any = None
-            for base in fn.__mro__:  # as fn.__new__ and fn.__init__ would find them
-                if base is object:
-                    break
-                namespace = base.__dict__
-                if "__new__" in namespace:
-                    return None
-                if init is None:
-                    init = namespace.get("__init__")
+            init: Any = namespace.get("__init__")
+            mro = fn.__mro__
+            if len(mro) > 2:  # bases other than object: as fn.__new__ / fn.__init__ look
+                for base in mro[1:-1]:
+                    namespace = base.__dict__
+                    if "__new__" in namespace:
+                        return None
+                    if init is None:
+                        init = namespace.get("__init__")
             if init is None:
                 return None  # object.__init__: no parameters, the general path says so
         else:  # a metaclass may supply __call__, __new__ or __init__ itself

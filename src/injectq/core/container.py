@@ -70,16 +70,23 @@ async def _raising(error: Exception) -> Any:
 class _Ready(dict[Any, Any]):
     """Built singletons and plain instances; a miss falls through to resolution."""
 
-    __slots__ = ("_resolve", "_resolvers")
-    _resolve: Callable[[Any], Any]
+    __slots__ = ("_bindings", "_build", "_compile", "_resolvers")
+    _bindings: dict[Any, Binding]
+    _build: Callable[[Any, Binding], Any]
+    _compile: Callable[[Any], Any]
     _resolvers: dict[Any, Callable[[], Any]]
 
     def __missing__(self, key: Any) -> Any:
-        try:
-            resolver = self._resolvers[key]
-        except KeyError:  # first miss of this key: compile
-            return self._resolve(key)
-        return resolver()  # compiled already: one call, no extra frame
+        # .get, not try/except: a KeyError costs a first miss ~0.2 µs (a singleton's
+        # only miss), .get costs a compiled key ~10 ns
+        resolver = self._resolvers.get(key)
+        if resolver is not None:
+            return resolver()  # compiled already: one call, no extra frame
+        binding = self._bindings.get(key)
+        if binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE:
+            # built once, then a ready-dict hit: nothing worth compiling
+            return self._build(key, binding)
+        return self._compile(key)
 
 
 class InjectQ:
@@ -102,7 +109,8 @@ class InjectQ:
         self.resource_monitor = monitor if monitor is not None else ResourceMonitor()
         self._bindings: dict[Any, Binding] = {}
         self._ready = _Ready()
-        self._ready._resolve = self._resolve_miss
+        self._ready._bindings = self._bindings
+        self._ready._compile = self._compile_miss
         self._ready_get = self._ready.get
         self._resolvers: dict[Any, Callable[[], Any]] = {}
         self._ready._resolvers = self._resolvers
@@ -117,6 +125,7 @@ class InjectQ:
             f"injectq.scope.{id(self)}", default=self._root
         )
         self._compiler = Compiler(self)
+        self._ready._build = self._compiler.singleton_now
         self._version = 0  # bumped by every registry change; stale compiles are not kept
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
         self._bindings[ResourceMonitor] = Binding(
@@ -340,18 +349,13 @@ class InjectQ:
     def __getitem__(self, service_type: Any) -> Any:
         return self._ready[service_type]
 
-    def _resolve_miss(self, key: Any) -> Any:
-        binding = self._bindings.get(key)
-        if binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE:
-            # built once, then a ready-dict hit: nothing worth compiling
-            return self._compiler.singleton_now(key, binding)
-        resolver = self._resolvers.get(key)
-        if resolver is None:
-            with self._compiler.lock:
-                version = self._version
-                resolver, complete = self._compiler.root_resolver(key)
-                if complete and version == self._version:
-                    self._resolvers[key] = resolver
+    def _compile_miss(self, key: Any) -> Any:
+        """The first miss of a key that is not a bound singleton: compile its resolver."""
+        with self._compiler.lock:
+            version = self._version
+            resolver, complete = self._compiler.root_resolver(key)
+            if complete and version == self._version:
+                self._resolvers[key] = resolver
         return resolver()
 
     @overload
