@@ -18,10 +18,13 @@ def class_attribute(cls: type, name: str, default: Any = None) -> Any:
     define (a marker, not a descriptor: the raw value is returned)."""
     if type(cls) is not type:  # a metaclass may supply the attribute
         return getattr(cls, name, default)
-    for base in cls.__mro__:
-        if base is object:  # the markers injectq reads are never on object
-            break
-        namespace = base.__dict__
-        if name in namespace:
-            return namespace[name]
+    namespace = cls.__dict__
+    if name in namespace:
+        return namespace[name]
+    mro = cls.__mro__
+    if len(mro) > 2:  # the markers injectq reads are never on object, the last one
+        for base in mro[1:-1]:
+            namespace = base.__dict__
+            if name in namespace:
+                return namespace[name]
     return default
