@@ -86,6 +86,16 @@ _NO_KWARGS: dict[str, Any] = {}  # only ever unpacked: ``f(*args, **_NO_KWARGS)`
 _ids = itertools.count()
 
 
+class _Parked:
+    """A singleton built but parked as pending: ``get`` in a running loop scheduled its
+    async ``initialize()`` (see InjectQ._publish_singleton)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class Value(NamedTuple):
     """A parameter filled with its default (or None for an optional dependency)."""
 
@@ -790,29 +800,17 @@ class Compiler:
             # the creator failed, or parked the instance as pending: look again
         try:
             value = c._ready_get(key, _MISS)  # built before we claimed it
+            if value is _MISS and c._pending_singletons:
+                value = c._pending_singletons.get(key, _MISS)
             if value is _MISS:
-                if c._pending_singletons:
-                    value = c._pending_singletons.get(key, _MISS)
-                if value is _MISS:
-                    provider = binding.provider
-                    args, kwargs = self._singleton_arguments(
-                        key, provider, {} if visiting is None else visiting
-                    )
-                    if binding.kind is CLASS and not is_resource_class(provider):
-                        value = provider(*args, **kwargs)
-                        # not activated: only a __new__ handing out another class's
-                        # instance could make it one we must look at
-                        published = c._publish_singleton(key, value, type(value) is provider)
-                    else:
-                        maker = self._maker(self._node_for_maker(key, binding))
-                        value = maker(c._root, *args, **kwargs)
-                        published = c._publish_singleton(key, value)
-                    if published:
-                        # published: a waiter coming now finds it, so no lock is needed
-                        claimed = inflight.pop(key, None)
-                        if type(claimed) is CreationSlot:
-                            claimed.set_result(value)
-                        return value
+                value = self._build_singleton(key, binding, visiting)
+                if type(value) is not _Parked:
+                    # published: a waiter coming now finds it, so no lock is needed
+                    claimed = inflight.pop(key, None)
+                    if type(claimed) is CreationSlot:
+                        claimed.set_result(value)
+                    return value
+                value = value.value
         except BaseException as exc:
             release_claim(inflight, key, None, exc)
             raise
@@ -831,43 +829,69 @@ class Compiler:
             self.rule_out_cycle(key)
         return join_slot_sync(slot, describe_key(key))
 
-    def _singleton_arguments(
-        self, key: Any, provider: Any, visiting: dict[Any, int]
-    ) -> tuple[list[Any], dict[str, Any]]:
-        """The arguments that build the singleton of ``key`` (the caller holds its claim).
+    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int] | None) -> Any:
+        """Build the singleton of ``key`` and publish it (the caller holds its claim):
+        the value, or the value in a _Parked when it is parked as pending (see
+        _publish_singleton).
 
-        A signature of plain classes needs no Param per parameter: each class feeds its
-        parameter by type (see feeder) when it is built or bound; anything else (an
-        autowired class, a missing one) goes the general way, which decides and names
-        the error."""
+        A signature of plain classes (simple_hints) needs no Param per parameter: each
+        class feeds its parameter by type (see feeder), and when all are built already,
+        their values are all it takes."""
+        provider = binding.provider
         hints = simple_hints(provider)
         if hints is None:
-            return self._arguments_now(key, provider, visiting)
+            args, kwargs = self._arguments_now(key, provider, visiting)
+        else:
+            args, kwargs = [], _NO_KWARGS
+            ready_get = self.c._ready_get
+            for hint in hints:
+                value = ready_get(hint, _MISS)
+                if value is _MISS:  # some dependency is not built yet: walk
+                    args, kwargs = self._walk_hints(key, provider, hints, visiting)
+                    break
+                args.append(value)
+        c = self.c
+        if binding.kind is CLASS and not is_resource_class(provider):
+            value = provider(*args, **kwargs)
+            # not activated: only a __new__ handing out another class's instance could
+            # make it one we must look at
+            published = c._publish_singleton(key, value, type(value) is provider)
+        else:
+            value = self._maker(self._node_for_maker(key, binding))(c._root, *args, **kwargs)
+            published = c._publish_singleton(key, value)
+        return value if published else _Parked(value)
+
+    def _walk_hints(
+        self, key: Any, provider: Any, hints: list[Any], visiting: dict[Any, int] | None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments of a simple signature some of whose classes are not built yet:
+        bound ones are walked; anything else (an autowired class, a missing one) goes
+        the general way, which decides and names the error."""
+        if visiting is None:
+            visiting = {}
+        visiting[key] = len(visiting)  # on the path: a cycle back to it names it
         args: list[Any] = []
         ready_get = self.c._ready_get
-        walking = False  # whether ``key`` is on the path: only once a dependency is walked
         try:
             for hint in hints:
                 value = ready_get(hint, _MISS)
                 if value is _MISS:
                     if hint not in self.c._bindings:
                         break
-                    if not walking:
-                        visiting[key] = len(visiting)
-                        walking = True
                     value = self._dependency_now(hint, visiting)
                 args.append(value)
             else:
                 return args, _NO_KWARGS
         finally:
-            if walking:
-                del visiting[key]
+            del visiting[key]
         return self._arguments_now(key, provider, visiting)
 
     def _arguments_now(
-        self, key: Any, provider: Any, visiting: dict[Any, int]
+        self, key: Any, provider: Any, visiting: dict[Any, int] | None
     ) -> tuple[list[Any], dict[str, Any]]:
-        """The general way of :meth:`_singleton_arguments`: any signature analyze reads."""
+        """The general way of :meth:`_build_singleton`: any signature analyze reads."""
+        if visiting is None:
+            visiting = {}
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         ready_get = self.c._ready_get
