@@ -87,15 +87,26 @@ def _marker(leaf: Any = Inject[Leaf]) -> None: ...
 
 @pytest.mark.parametrize(
     "fn",
-    [_with_default, _keyword_only, _optional, _builtin, _unannotated, _forward, _marker, NewAbove],
+    [
+        _with_default,
+        _keyword_only,
+        _optional,
+        _builtin,
+        _unannotated,
+        _forward,
+        _marker,
+        NewInBase,
+        NewAbove,
+    ],
 )
 def test_simple_hints_leave_everything_else_to_analyze(fn: Any) -> None:
     assert simple_hints(fn) is None
 
 
-def test_a_class_without_init_has_no_simple_hints_and_no_parameters() -> None:
-    assert simple_hints(Leaf) is None
+def test_a_class_without_init_has_no_parameters() -> None:
+    assert simple_hints(Leaf) == []
     assert analyze(Leaf) == ()
+    assert simple_hints(InheritsInit) == [Leaf, Other]  # read from the base's __init__
 
 
 class Marked:

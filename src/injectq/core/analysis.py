@@ -199,12 +199,15 @@ def _plain_function(fn: Any) -> tuple[Any, int] | None:
         skip_self = 1
     else:
         init, skip_self = fn, 0
-    if type(init) is not _FunctionType:
+    if type(init) is not _FunctionType or _wrapper(init):
         return None  # object.__init__ (no parameters) included: the general path says so
-    extra = init.__dict__
-    if extra and ("__wrapped__" in extra or "__signature__" in extra):
-        return None
     return init, skip_self
+
+
+def _wrapper(function: Any) -> bool:
+    """Whether a function stands for another one (its signature is not its own)."""
+    extra = function.__dict__
+    return bool(extra) and ("__wrapped__" in extra or "__signature__" in extra)
 
 
 def simple_hints(fn: Any) -> list[Any] | None:
@@ -213,10 +216,21 @@ def simple_hints(fn: Any) -> list[Any] | None:
     builtin, no default, no ``Inject`` marker. None for anything else: use
     :func:`analyze`. This is what a singleton walk reads, with no ``Param`` per
     parameter."""
-    found = _plain_function(fn)
-    if found is None:
-        return None
-    init, skip_self = found
+    if type(fn) is type and len(fn.__mro__) == 2:  # a class of its own: the usual case
+        namespace = fn.__dict__  # what _plain_function reads, without its frame
+        if "__new__" in namespace or "__signature__" in namespace:
+            return None
+        init = namespace.get("__init__")
+        if init is None:
+            return []  # object.__init__: no parameters
+        if type(init) is not _FunctionType or _wrapper(init):
+            return None
+        skip_self = 1
+    else:
+        found = _plain_function(fn)
+        if found is None:
+            return None
+        init, skip_self = found
     code = init.__code__
     if code.co_kwonlyargcount or init.__defaults__:
         return None
