@@ -853,9 +853,14 @@ class Compiler:
         c = self.c
         if binding.kind is CLASS and not is_resource_class(provider):
             value = provider(*args, **kwargs)
-            # not activated: only a __new__ handing out another class's instance could
-            # make it one we must look at
-            published = c._publish_singleton(key, value, type(value) is provider)
+            if type(value) is provider:
+                # a plain instance, never activated: nothing keeps it from being ready
+                if c._pending_singletons:
+                    c._pending_singletons.pop(key, None)
+                c._ready[key] = value
+                self.forget_generated()  # generated code may now inline it
+                return value
+            published = c._publish_singleton(key, value)  # what did __new__ hand out?
         else:
             value = self._maker(self._node_for_maker(key, binding))(c._root, *args, **kwargs)
             published = c._publish_singleton(key, value)

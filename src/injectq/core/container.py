@@ -442,10 +442,9 @@ class InjectQ:
         release_claim(inflight, key, value, None)
         return value
 
-    def _publish_singleton(self, key: Any, value: Any, plain: bool = False) -> bool:
-        """Make the built singleton ``get``-able; False when it is parked as pending.
-        ``plain``: the caller knows ``value`` is no resource (nothing to look at)."""
-        if not plain and resource_spec(type(value)) is not None:
+    def _publish_singleton(self, key: Any, value: Any) -> bool:
+        """Make the built singleton ``get``-able; False when it is parked as pending."""
+        if resource_spec(type(value)) is not None:
             state = getattr(value, "_injectq_resource_state", None)
             if state is not None and state.status != LIVE:
                 # get() in a loop scheduled its async initialize(): ready once it is done
