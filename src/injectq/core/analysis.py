@@ -234,13 +234,19 @@ def simple_hints(fn: Any) -> list[Any] | None:
     code = init.__code__
     if code.co_kwonlyargcount or init.__defaults__:
         return None
+    argc = code.co_argcount
+    if argc == skip_self:
+        return []  # nothing to read (annotations are built into a dict when first read)
     annotations = init.__annotations__
     hints = []
-    for name in code.co_varnames[skip_self : code.co_argcount]:
-        annotation = annotations.get(name)
-        if type(annotation) is not type or annotation in PRIMITIVES:
-            return None  # missing, a forward reference, Optional, generic or builtin
-        hints.append(annotation)
+    try:
+        for name in code.co_varnames[skip_self:argc]:
+            annotation = annotations[name]
+            if type(annotation) is not type or annotation in PRIMITIVES:
+                return None  # a forward reference, Optional, generic or builtin
+            hints.append(annotation)
+    except KeyError:  # not annotated
+        return None
     return hints
 
 

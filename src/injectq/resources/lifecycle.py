@@ -167,6 +167,8 @@ def is_resource_class(cls: type) -> bool:
     spec = _SPECS.get(cls, _UNSEEN)
     if spec is not _UNSEEN:
         return spec is not None
+    if type(cls) is type and len(cls.__mro__) == 2:  # class_attribute, without its frame
+        return cls.__dict__.get(_MARK, False) is True
     return class_attribute(cls, _MARK, False) is True
 
 
