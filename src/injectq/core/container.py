@@ -220,7 +220,9 @@ class InjectQ:
 
     def _store(self, binding: Binding) -> None:
         key = binding.key
-        with self._registry_lock:
+        lock = self._registry_lock
+        lock.acquire()  # not `with`: binding many classes is the common case, and
+        try:  # `with` costs a bound __enter__ and __exit__ more per call
             if self.allow_override:
                 self._bindings[key] = binding
             elif self._bindings.setdefault(key, binding) is not binding:
@@ -231,10 +233,12 @@ class InjectQ:
             self._ready.pop(key, None)
             if self._pending_singletons:
                 self._pending_singletons.pop(key, None)
-            # _invalidate, inlined: binding many classes is the common case
+            # _invalidate, inlined
             self._version += 1
             if self._resolvers or self._aresolvers or self._callers or self._compiler.nodes:
                 self._drop_compiled()
+        finally:
+            lock.release()
 
     def bind(
         self,
