@@ -163,13 +163,14 @@ def resource_spec(cls: type) -> ResourceSpec | None:
 
 def is_resource_class(cls: type) -> bool:
     """Whether ``resource_spec(cls)`` is not None, without recording a no: for a class
-    the container builds once (a singleton), where the record would only keep it alive."""
-    spec = _SPECS.get(cls, _UNSEEN)
-    if spec is not _UNSEEN:
-        return spec is not None
+    the container builds once (a singleton), where the record would only keep it alive.
+    An unmarked class is told by its marker alone (the usual case: no look-up)."""
     if type(cls) is type and len(cls.__mro__) == 2:  # class_attribute, without its frame
-        return cls.__dict__.get(_MARK, False) is True
-    return class_attribute(cls, _MARK, False) is True
+        marked = cls.__dict__.get(_MARK, False) is True
+    else:
+        marked = class_attribute(cls, _MARK, False) is True
+    # marked: unless it was first seen unmarked, and recorded so (as resource_spec says)
+    return marked and _SPECS.get(cls, _UNSEEN) is not None
 
 
 def _kind(fn: Callable[..., Any] | None) -> bool | None:
