@@ -77,11 +77,11 @@ class _Ready(dict[Any, Any]):
     _resolvers: dict[Any, Callable[[], Any]]
 
     def __missing__(self, key: Any) -> Any:
-        # .get, not try/except: a KeyError costs a first miss ~0.2 µs (a singleton's
-        # only miss), .get costs a compiled key ~10 ns
-        resolver = self._resolvers.get(key)
-        if resolver is not None:
-            return resolver()  # compiled already: one call, no extra frame
+        # `in`, then [], not try/except (a KeyError costs a singleton's only miss
+        # ~0.2 µs) nor .get (a compiled key ~20 ns more; `in` ~7 ns)
+        resolvers = self._resolvers
+        if key in resolvers:
+            return resolvers[key]()  # compiled already: one call, no extra frame
         binding = self._bindings.get(key)
         if binding is not None and binding.scope == SINGLETON and binding.kind is not INSTANCE:
             # built once, then a ready-dict hit: nothing worth compiling
