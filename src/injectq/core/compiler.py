@@ -858,7 +858,6 @@ class Compiler:
                 if c._pending_singletons:
                     c._pending_singletons.pop(key, None)
                 c._ready[key] = value
-                self.forget_generated()  # generated code may now inline it
                 return value
             published = c._publish_singleton(key, value)  # what did __new__ hand out?
         else:
@@ -964,14 +963,6 @@ class Compiler:
             raise
         except Exception:  # any other planning error is the creator's to report
             return
-
-    def forget_generated(self) -> None:
-        """Drop generated functions (not plans): a singleton they call out to is built
-        now, and regenerated code inlines it as a constant."""
-        if self.abuilds or self.scoped_resolvers or self.ascoped_resolvers:  # usually none
-            self.abuilds.clear()
-            self.scoped_resolvers.clear()
-            self.ascoped_resolvers.clear()
 
     def reset(self) -> None:
         """Forget every plan and generated function (the registry changed)."""

@@ -456,8 +456,9 @@ class InjectQ:
                 return False
         if self._pending_singletons:
             self._pending_singletons.pop(key, None)
+        # nothing generated is dropped: generated functions are kept only when every
+        # singleton they use was built already (inlined), so none calls out to this one
         self._ready[key] = value
-        self._compiler.forget_generated()  # generated code may now inline it as a constant
         return True
 
     # ------------------------------------------------------------------ calling
