@@ -899,7 +899,7 @@ class Compiler:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         ready_get = self.c._ready_get
-        walking = False
+        walking = False  # whether ``key`` is on the path: only once a dependency is walked
         try:
             for param in analyze(provider):
                 dep, soft = self.feeder(param)

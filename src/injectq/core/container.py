@@ -135,7 +135,7 @@ class InjectQ:
         # attribute, never through self.__dict__: on 3.11 touching __dict__ turns the
         # instance's attributes into a dict whose reads are ~4x slower on every path.
         if type(self).get is InjectQ.get:
-            setattr(self, "get", self._ready.__getitem__)  # noqa: B010 (mypy: a method)
+            setattr(self, "get", self._ready.__getitem__)  # noqa: B010 (mypy: get is a method)
         _live_containers.add(self)
         if modules:
             for module in modules:
