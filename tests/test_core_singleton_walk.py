@@ -126,17 +126,21 @@ def test_walks_in_two_threads_holding_each_others_key_raise_instead_of_deadlocki
 ) -> None:
     # Hold both walks right after each claimed its own key, so each then needs the key
     # the other thread holds: the static cycle must be reported, not waited on forever.
+    # The walk reads a signature with simple_hints, or analyze when that cannot.
     both_claimed = threading.Barrier(2)
     held: set[type] = set()
-    real_analyze = compiler_module.analyze
 
-    def analyze(fn: Any) -> Any:
-        if fn in (Left, Right) and fn not in held:
-            held.add(fn)
-            both_claimed.wait(WAIT)
-        return real_analyze(fn)
+    def holding(read: Any) -> Any:
+        def hold_then_read(fn: Any) -> Any:
+            if fn in (Left, Right) and fn not in held:
+                held.add(fn)
+                both_claimed.wait(WAIT)
+            return read(fn)
 
-    monkeypatch.setattr(compiler_module, "analyze", analyze)
+        return hold_then_read
+
+    monkeypatch.setattr(compiler_module, "analyze", holding(compiler_module.analyze))
+    monkeypatch.setattr(compiler_module, "simple_hints", holding(compiler_module.simple_hints))
     c = InjectQ()
     c.bind(Left, Left)
     c.bind(Right, Right)
@@ -309,3 +313,51 @@ def test_a_waiter_gets_the_creators_error_and_the_next_get_retries() -> None:
     assert isinstance(c.get(Flaky), Flaky)
     assert attempts == 2
     assert not c._inflight
+
+
+# ------------------------------------------------------------------ generated code and the walk
+class Config:
+    pass
+
+
+class Handler:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+
+@pytest.mark.parametrize("lifetime", ["transient", "request"])
+def test_code_generated_before_a_singleton_was_built_shares_it(lifetime: str) -> None:
+    # the first resolution generates code while Config is not built yet; what is kept
+    # afterwards must hand out that same Config, never build a second one
+    c = InjectQ()
+    c.bind(Config, Config)
+    c.bind(Handler, Handler, scope=lifetime)
+    seen = []
+    for _ in range(3):
+        with c.scope("request"):
+            seen.append(c.get(Handler).config)
+    assert all(config is c.get(Config) for config in seen)
+
+
+async def test_async_code_generated_before_a_singleton_was_built_shares_it() -> None:
+    c = InjectQ()
+    c.bind(Config, Config)
+    c.bind(Handler, Handler, scope="request")
+    seen = []
+    for _ in range(3):
+        async with c.scope("request"):
+            seen.append((await c.aget(Handler)).config)
+    assert all(config is c.get(Config) for config in seen)
+
+
+def test_an_inject_caller_generated_before_a_singleton_was_built_shares_it() -> None:
+    from injectq import inject
+
+    c = InjectQ()
+    c.bind(Config, Config)
+
+    @inject(container=c)
+    def use(config: Config) -> Config:
+        return config
+
+    assert use() is use() is c.get(Config)

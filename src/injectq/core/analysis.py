@@ -20,7 +20,15 @@ from typing import Any, Final, NamedTuple
 from injectq.core.markers import EMPTY, Inject, inject_key_of
 from injectq.utils.exceptions import InjectionError
 
-__all__ = ["EMPTY", "PRIMITIVES", "Param", "analyze", "is_autowirable", "is_primitive"]
+__all__ = [
+    "EMPTY",
+    "PRIMITIVES",
+    "Param",
+    "analyze",
+    "is_autowirable",
+    "is_primitive",
+    "simple_hints",
+]
 
 
 PRIMITIVES: Final = frozenset(
@@ -157,25 +165,99 @@ _FunctionType: Final = types.FunctionType
 _new_param = tuple.__new__  # Param(...) without NamedTuple's Python-level __new__
 
 
-def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
-    """Read the parameters from the plain Python function behind ``fn`` (its code
-    object, defaults and annotations): ~10x cheaper than ``inspect.signature``. None
-    when that function does not tell the whole signature: a ``__signature__``, a
-    metaclass ``__call__``, a custom ``__new__``, a wrapper, or no Python function."""
+def _plain_function(fn: Any) -> tuple[Any, int] | None:
+    """The plain Python function whose parameters are exactly those of a call of ``fn``,
+    and how many leading ones that call fills itself (``self``); None when no such
+    function tells the whole signature: a ``__signature__``, a metaclass ``__call__``, a
+    custom ``__new__``, a wrapper, or no Python function (``object.__init__`` included).
+
+    A plain class is read through its own ``__dict__`` along the MRO: on a class nothing
+    has looked at yet, an attribute look-up misses the type cache and costs several
+    times more, and classes are typically read once, right after they were defined."""
     if isinstance(fn, type):
-        if type(fn).__call__ is not _type_call or fn.__new__ is not _object_new:
-            return None
-        if "__signature__" in fn.__dict__:
-            return None
-        init = fn.__init__  # type: ignore[misc]
+        if type(fn) is type:
+            namespace = fn.__dict__
+            if "__signature__" in namespace or "__new__" in namespace:
+                return None
+            init: Any = namespace.get("__init__")
+            mro = fn.__mro__
+            if len(mro) > 2:  # bases other than object: as fn.__new__ / fn.__init__ look
+                for base in mro[1:-1]:
+                    namespace = base.__dict__
+                    if "__new__" in namespace:
+                        return None
+                    if init is None:
+                        init = namespace.get("__init__")
+            if init is None:
+                return None  # object.__init__: no parameters, the general path says so
+        else:  # a metaclass may supply __call__, __new__ or __init__ itself
+            if type(fn).__call__ is not _type_call or fn.__new__ is not _object_new:
+                return None
+            if "__signature__" in fn.__dict__:
+                return None
+            init = fn.__init__  # type: ignore[misc]
         skip_self = 1
     else:
         init, skip_self = fn, 0
-    if type(init) is not _FunctionType:
+    if type(init) is not _FunctionType or _wrapper(init):
         return None  # object.__init__ (no parameters) included: the general path says so
-    extra = init.__dict__
-    if extra and ("__wrapped__" in extra or "__signature__" in extra):
+    return init, skip_self
+
+
+def _wrapper(function: Any) -> bool:
+    """Whether a function stands for another one (its signature is not its own)."""
+    extra = function.__dict__
+    return bool(extra) and ("__wrapped__" in extra or "__signature__" in extra)
+
+
+def simple_hints(fn: Any) -> list[Any] | None:
+    """The classes that feed ``fn``'s parameters by type, when its signature is that
+    simple: each parameter positional, annotated with a plain class that is not a
+    builtin, no default, no ``Inject`` marker. None for anything else: use
+    :func:`analyze`. This is what a singleton walk reads, with no ``Param`` per
+    parameter."""
+    if type(fn) is type and len(fn.__mro__) == 2:  # a class of its own: the usual case
+        namespace = fn.__dict__  # what _plain_function reads, without its frame
+        if "__new__" in namespace or "__signature__" in namespace:
+            return None
+        init = namespace.get("__init__")
+        if init is None:
+            return []  # object.__init__: no parameters
+        if type(init) is not _FunctionType or _wrapper(init):
+            return None
+        skip_self = 1
+    else:
+        found = _plain_function(fn)
+        if found is None:
+            return None
+        init, skip_self = found
+    code = init.__code__
+    if code.co_kwonlyargcount or init.__defaults__:
         return None
+    argc = code.co_argcount
+    if argc == skip_self:
+        return []  # nothing to read (annotations are built into a dict when first read)
+    annotations = init.__annotations__
+    hints = []
+    try:
+        for name in code.co_varnames[skip_self:argc]:
+            annotation = annotations[name]
+            if type(annotation) is not type or annotation in PRIMITIVES:
+                return None  # a forward reference, Optional, generic or builtin
+            hints.append(annotation)
+    except KeyError:  # not annotated
+        return None
+    return hints
+
+
+def _analyze_plain(fn: Any) -> tuple[Param, ...] | None:
+    """Read the parameters from the plain Python function behind ``fn`` (its code
+    object, defaults and annotations): ~10x cheaper than ``inspect.signature``. None
+    when that function does not tell the whole signature (see _plain_function)."""
+    found = _plain_function(fn)
+    if found is None:
+        return None
+    init, skip_self = found
     code = init.__code__
     argc = code.co_argcount
     names = code.co_varnames[skip_self : argc + code.co_kwonlyargcount]

@@ -12,6 +12,7 @@ import functools
 import inspect
 from typing import Any, Final, NamedTuple
 
+from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import BindingError, describe_key
 
 
@@ -77,6 +78,28 @@ def normalize_scope(scope: Any) -> str:
     return scope
 
 
+def class_binding(key: Any, cls: type, scope: str | None, allow_none: bool = False) -> Binding:
+    """The binding of ``key`` to the class ``cls`` (autowired); ``scope`` None: the
+    lifetime ``cls`` declares with ``@singleton`` / ``@transient`` / ``@scoped``
+    (inherited too), else singleton. ``key`` is not None (the caller checked)."""
+    if cls.__flags__ & _TPFLAGS_IS_ABSTRACT:  # inspect.isabstract, without the call
+        raise BindingError(
+            f"Cannot bind {describe_key(key)} to abstract class {cls.__qualname__}: "
+            "bind it to a concrete implementation, e.g. "
+            f"container.bind({describe_key(key)}, MyImplementation)."
+        )
+    if scope is None:
+        if type(cls) is type and len(cls.__mro__) == 2:  # class_attribute, without its frame
+            scope = cls.__dict__.get("_injectq_scope")
+        else:
+            scope = class_attribute(cls, "_injectq_scope")
+        if scope is None:
+            scope = SINGLETON
+    # tuple.__new__: a class binding is the common case, and NamedTuple's own __new__
+    # is a Python function
+    return _new_binding(Binding, (key, cls, CLASS, scope, allow_none, None, None))
+
+
 def is_factory_callable(obj: Any) -> bool:
     """Functions, lambdas, methods and partials are factories (DESIGN §3a)."""
     return isinstance(obj, functools.partial) or inspect.isfunction(obj) or inspect.ismethod(obj)
@@ -126,19 +149,7 @@ def make_binding(
                 "function or an instance."
             )
     if isinstance(impl, type):
-        if impl.__flags__ & _TPFLAGS_IS_ABSTRACT:  # inspect.isabstract, without the call
-            raise BindingError(
-                f"Cannot bind {describe_key(key)} to abstract class {impl.__qualname__}: "
-                "bind it to a concrete implementation, e.g. "
-                f"container.bind({describe_key(key)}, MyImplementation)."
-            )
-        if not scope_given:  # a lifetime declared by @singleton / @transient / @scoped
-            declared = getattr(impl, "_injectq_scope", None)
-            if declared is not None:
-                scope_name = declared
-        # tuple.__new__: a class binding is the common case, and NamedTuple's own
-        # __new__ is a Python function
-        return _new_binding(Binding, (key, impl, CLASS, scope_name, allow_none, None, None))
+        return class_binding(key, impl, None if not scope_given else scope_name, allow_none)
     if is_factory_callable(impl):
         info = context_factory_info(impl)
         if info is not None:

@@ -31,6 +31,7 @@ from injectq.core.analysis import (
     analyze,
     is_autowirable,
     is_primitive,
+    simple_hints,
 )
 from injectq.core.bindings import (
     CLASS,
@@ -39,6 +40,7 @@ from injectq.core.bindings import (
     TRANSIENT,
     Binding,
     Kind,
+    class_binding,
     context_factory_info,
 )
 from injectq.resources.lifecycle import (
@@ -52,11 +54,13 @@ from injectq.resources.lifecycle import (
     fresh_activator_async,
     fresh_activator_sync,
     fresh_maker_async,
+    is_resource_class,
     loop_running,
     resource_label,
     resource_spec,
     state_of,
 )
+from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     CircularDependencyError,
     DependencyNotFoundError,
@@ -78,7 +82,18 @@ __all__ = ["Compiler", "Node"]
 
 _log = logging.getLogger("injectq")
 _MISS: Any = object()
+_NO_KWARGS: dict[str, Any] = {}  # only ever unpacked: ``f(*args, **_NO_KWARGS)``
 _ids = itertools.count()
+
+
+class _Parked:
+    """A singleton built but parked as pending: ``get`` in a running loop scheduled its
+    async ``initialize()`` (see InjectQ._publish_singleton)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class Value(NamedTuple):
@@ -273,10 +288,8 @@ class Compiler:
         if binding is not None:
             return binding
         if is_autowirable(key):
-            from injectq.core.bindings import make_binding
-
-            scope = getattr(key, "_injectq_scope", None) or TRANSIENT
-            return make_binding(key, key, scope)
+            # an unbound class: the lifetime it declares, else transient
+            return class_binding(key, key, class_attribute(key, "_injectq_scope") or TRANSIENT)
         return None
 
     def plan(self, key: Any) -> Node:
@@ -786,18 +799,17 @@ class Compiler:
             # the creator failed, or parked the instance as pending: look again
         try:
             value = c._ready_get(key, _MISS)  # built before we claimed it
-            if value is _MISS:
+            if value is _MISS and c._pending_singletons:
                 value = c._pending_singletons.get(key, _MISS)
-                if value is _MISS:
-                    value = self._build_singleton(
-                        key, binding, {} if visiting is None else visiting
-                    )
-                    if c._publish_singleton(key, value):
-                        # published: a waiter coming now finds it, so no lock is needed
-                        claimed = inflight.pop(key, None)
-                        if type(claimed) is CreationSlot:
-                            claimed.set_result(value)
-                        return value
+            if value is _MISS:
+                value = self._build_singleton(key, binding, visiting)
+                if type(value) is not _Parked:
+                    # published: a waiter coming now finds it, so no lock is needed
+                    claimed = inflight.pop(key, None)
+                    if type(claimed) is CreationSlot:
+                        claimed.set_result(value)
+                    return value
+                value = value.value
         except BaseException as exc:
             release_claim(inflight, key, None, exc)
             raise
@@ -816,9 +828,73 @@ class Compiler:
             self.rule_out_cycle(key)
         return join_slot_sync(slot, describe_key(key))
 
-    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int]) -> Any:
-        """Construct the singleton of ``key`` (the caller holds its creation claim)."""
+    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int] | None) -> Any:
+        """Build the singleton of ``key`` and publish it (the caller holds its claim):
+        the value, or the value in a _Parked when it is parked as pending (see
+        _publish_singleton).
+
+        A signature of plain classes (simple_hints) needs no Param per parameter: each
+        class feeds its parameter by type (see feeder), and when all are built already,
+        their values are all it takes."""
         provider = binding.provider
+        hints = simple_hints(provider)
+        if hints is None:
+            args, kwargs = self._arguments_now(key, provider, visiting)
+        else:
+            args, kwargs = [], _NO_KWARGS
+            ready_get = self.c._ready_get
+            for hint in hints:
+                value = ready_get(hint, _MISS)
+                if value is _MISS:  # some dependency is not built yet: walk
+                    args, kwargs = self._walk_hints(key, provider, hints, visiting)
+                    break
+                args.append(value)
+        c = self.c
+        if binding.kind is CLASS and not is_resource_class(provider):
+            value = provider(*args, **kwargs)
+            if type(value) is provider:
+                # a plain instance, never activated: nothing keeps it from being ready
+                if c._pending_singletons:
+                    c._pending_singletons.pop(key, None)
+                c._ready[key] = value
+                return value
+            published = c._publish_singleton(key, value)  # what did __new__ hand out?
+        else:
+            value = self._maker(self._node_for_maker(key, binding))(c._root, *args, **kwargs)
+            published = c._publish_singleton(key, value)
+        return value if published else _Parked(value)
+
+    def _walk_hints(
+        self, key: Any, provider: Any, hints: list[Any], visiting: dict[Any, int] | None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The arguments of a simple signature some of whose classes are not built yet:
+        bound ones are walked; anything else (an autowired class, a missing one) goes
+        the general way, which decides and names the error."""
+        if visiting is None:
+            visiting = {}
+        visiting[key] = len(visiting)  # on the path: a cycle back to it names it
+        args: list[Any] = []
+        ready_get = self.c._ready_get
+        try:
+            for hint in hints:
+                value = ready_get(hint, _MISS)
+                if value is _MISS:
+                    if hint not in self.c._bindings:
+                        break
+                    value = self._dependency_now(hint, visiting)
+                args.append(value)
+            else:
+                return args, _NO_KWARGS
+        finally:
+            del visiting[key]
+        return self._arguments_now(key, provider, visiting)
+
+    def _arguments_now(
+        self, key: Any, provider: Any, visiting: dict[Any, int] | None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The general way of :meth:`_build_singleton`: any signature analyze reads."""
+        if visiting is None:
+            visiting = {}
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         ready_get = self.c._ready_get
@@ -838,9 +914,7 @@ class Compiler:
         finally:
             if walking:
                 del visiting[key]
-        if binding.kind is CLASS and resource_spec(provider) is None:
-            return provider(*args, **kwargs)
-        return self._maker(self._node_for_maker(key, binding))(self.c._root, *args, **kwargs)
+        return args, kwargs
 
     def _param_now(self, param: Param, dep: Any, soft: bool, visiting: dict[Any, int]) -> Any:
         """The value of a parameter whose dependency is not built yet (see feeder)."""
@@ -888,14 +962,6 @@ class Compiler:
             raise
         except Exception:  # any other planning error is the creator's to report
             return
-
-    def forget_generated(self) -> None:
-        """Drop generated functions (not plans): a singleton they call out to is built
-        now, and regenerated code inlines it as a constant."""
-        if self.abuilds or self.scoped_resolvers or self.ascoped_resolvers:  # usually none
-            self.abuilds.clear()
-            self.scoped_resolvers.clear()
-            self.ascoped_resolvers.clear()
 
     def reset(self) -> None:
         """Forget every plan and generated function (the registry changed)."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from injectq.resources.monitor import ResourceMonitor
+from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     ResourceInitializationError,
     ResourceTimeoutError,
@@ -42,6 +43,7 @@ __all__ = [
     "Owner",
     "ResourceSpec",
     "ResourceState",
+    "is_resource_class",
     "resource_spec",
     "state_of",
 ]
@@ -150,6 +152,7 @@ class ResourceSpec:
 _SPECS: dict[int, ResourceSpec | None] = {}
 _SPEC_WATCHERS: dict[int, weakref.ref[type]] = {}
 _UNSEEN: Any = object()
+_MARK = "_is_injectq_resource"
 
 
 def resource_spec(cls: type) -> ResourceSpec | None:
@@ -157,7 +160,7 @@ def resource_spec(cls: type) -> ResourceSpec | None:
     spec: ResourceSpec | None = _SPECS.get(id(cls), _UNSEEN)  # a miss is common: no try
     if spec is not _UNSEEN:
         return spec
-    spec = _prepare(cls) if getattr(cls, "_is_injectq_resource", False) is True else None
+    spec = _prepare(cls) if class_attribute(cls, _MARK, False) is True else None
     key = id(cls)
     try:
         _SPEC_WATCHERS[key] = weakref.ref(cls, functools.partial(_forget_spec, key))
@@ -170,6 +173,18 @@ def resource_spec(cls: type) -> ResourceSpec | None:
 def _forget_spec(key: int, _gone: object) -> None:
     _SPECS.pop(key, None)
     _SPEC_WATCHERS.pop(key, None)
+
+
+def is_resource_class(cls: type) -> bool:
+    """Whether ``resource_spec(cls)`` is not None, without recording a no: for a class
+    the container builds once (a singleton), where the record is not worth its cost.
+    An unmarked class is told by its marker alone (the usual case: no look-up)."""
+    if type(cls) is type and len(cls.__mro__) == 2:  # class_attribute, without its frame
+        marked = cls.__dict__.get(_MARK, False) is True
+    else:
+        marked = class_attribute(cls, _MARK, False) is True
+    # marked: unless it was first seen unmarked, and recorded so (as resource_spec says)
+    return marked and _SPECS.get(id(cls), _UNSEEN) is not None
 
 
 def _kind(fn: Callable[..., Any] | None) -> bool | None:
