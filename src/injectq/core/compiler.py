@@ -1461,10 +1461,7 @@ def abort_claim(
 def pending_state(value: Any) -> Any:
     """The resource state of ``value`` when its initialization is not done (``get()``
     in a running loop scheduled it), else None."""
-    extra = getattr(value, "__dict__", None)
-    if extra is None:
-        return None
-    state = extra.get(STATE_ATTR)
+    state = getattr(value, STATE_ATTR, None)  # never value.__dict__ (see lifecycle)
     if state is None or state.status == LIVE:
         return None
     return state

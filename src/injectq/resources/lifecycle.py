@@ -201,6 +201,12 @@ def _prepare(cls: type) -> ResourceSpec:
     options: dict[str, Any] = dict(getattr(cls, "_injectq_resource_options", None) or {})
     init_fn = _method_or_func(cls, options.get("initialize_func", "initialize"), "initialize")
     dispose_fn = _method_or_func(cls, options.get("dispose_func", "dispose"), "dispose")
+    if getattr(cls, _STATE_ATTR, _UNSEEN) is _UNSEEN:
+        # a class-level default: an instance's state is then an ordinary attribute, read
+        # and set without touching the instance's ``__dict__`` (on 3.11, once that dict
+        # is asked for, every attribute read on the instance gets several times slower)
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(cls, _STATE_ATTR, None)
     return ResourceSpec(
         init=init_fn,
         dispose=dispose_fn,
@@ -318,10 +324,9 @@ _states_by_id: dict[int, ResourceState] = {}  # for instances that refuse attrib
 
 def state_of(instance: Any, key: Any = None) -> ResourceState:
     """The state of a resource instance, created on first use."""
-    try:
-        return instance.__dict__[_STATE_ATTR]  # type: ignore[no-any-return]
-    except (AttributeError, KeyError):
-        pass
+    st = _attached_state(instance)
+    if st is not None:
+        return st
     st = _states_by_id.get(id(instance))
     if st is not None and st.instance is instance:
         return st
@@ -329,7 +334,7 @@ def state_of(instance: Any, key: Any = None) -> ResourceState:
     if spec is None:
         raise TypeError(f"{type(instance).__qualname__} is not a resource")
     with _transition:
-        st = instance.__dict__.get(_STATE_ATTR) if hasattr(instance, "__dict__") else None
+        st = _attached_state(instance)
         if st is None:
             st = ResourceState(instance, spec, key)
             try:
@@ -337,6 +342,18 @@ def state_of(instance: Any, key: Any = None) -> ResourceState:
             except (AttributeError, TypeError):
                 _states_by_id[id(instance)] = st
     return st
+
+
+def _attached_state(instance: Any) -> ResourceState | None:
+    """The state set on ``instance`` itself, if any (see ``_prepare``)."""
+    try:
+        return instance._injectq_resource_state  # type: ignore[no-any-return]
+    except AttributeError:
+        return None
+
+
+_set_attribute = object.__setattr__
+_del_attribute = object.__delattr__
 
 
 def resource_label(key: Any) -> str:
@@ -697,10 +714,8 @@ class ResourceState:
         self.initializer = None
         if self.holders:
             self.holders.clear()
-        if self.fresh:
-            extra = self.instance.__dict__
-            if extra.get(_STATE_ATTR) is self:
-                del extra[_STATE_ATTR]
+        if self.fresh and _attached_state(self.instance) is self:
+            _del_attribute(self.instance, _STATE_ATTR)
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
@@ -932,7 +947,7 @@ def fresh_activator_sync(
     every scoped and transient resource: what is the same for every activation lives on
     a state class made here once (:func:`_fresh_state_class`). ``general(inst, key,
     owner)`` is the full path, taken (and its result returned) when the instance is not
-    fresh (``__new__`` handed back one seen before, or it has no ``__dict__``). ``monitor`` and the default
+    fresh (``__new__`` handed back one seen before, or it has no room for attributes). ``monitor`` and the default
     timeout are the container's, the same for every scope that can own the instance.
     Nobody else can reach a fresh instance yet, so no lock is needed."""
     assert spec.init_async is False
@@ -944,16 +959,18 @@ def fresh_activator_sync(
 
     def act(inst: Any, owner: Owner, me: object = None) -> Any:
         try:
-            extra = inst.__dict__
-        except AttributeError:  # __slots__: the state is kept aside (general path)
-            return general(inst, key, owner)
-        if _STATE_ATTR in extra:
-            return general(inst, key, owner)
+            if inst._injectq_resource_state is not None:  # seen before: not fresh
+                return general(inst, key, owner)
+        except AttributeError:
+            pass
         if async_dispose and owner.is_async is False:
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
+        try:
+            _set_attribute(inst, _STATE_ATTR, st)
+        except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
+            return general(inst, key, owner)
         st.instance = inst
-        extra[_STATE_ATTR] = st
         st.scope_label = scope_label = owner.label
         started = _perf()
         if init is not None:
@@ -1032,16 +1049,18 @@ def fresh_activator_async(
 
     def act(inst: Any, owner: Owner, me: object = None) -> Any:
         try:
-            extra = inst.__dict__
-        except AttributeError:  # __slots__: the state is kept aside (general path)
-            return act_general(inst, owner)
-        if _STATE_ATTR in extra:
-            return act_general(inst, owner)
+            if inst._injectq_resource_state is not None:  # seen before: not fresh
+                return act_general(inst, owner)
+        except AttributeError:
+            pass
         if owner.is_async is False and spec.dispose_async is True:
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
+        try:
+            _set_attribute(inst, _STATE_ATTR, st)
+        except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
+            return act_general(inst, owner)
         st.instance = inst
-        extra[_STATE_ATTR] = st
         st.scope_label = owner.label
         st.status = INITIALIZING
         st.initializer = me if me is not None else _me()

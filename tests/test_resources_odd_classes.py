@@ -1,0 +1,104 @@
+"""Resource classes whose instances take attributes unusually: ``__slots__`` (no room for
+the container's state on the instance), frozen dataclasses (``__setattr__`` refuses), and
+a class that answers unknown attributes through ``__getattr__``. Each is activated and
+disposed exactly once, and the user's own calls join the container's."""
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from injectq import InjectQ, resource
+
+Log = list[tuple[str, int]]
+
+
+def _slotted(log: Log) -> type:
+    @resource
+    class Slotted:
+        __slots__ = ("n",)
+
+        def __init__(self) -> None:
+            self.n = id(self)
+
+        def initialize(self) -> None:
+            log.append(("init", self.n))
+
+        def dispose(self) -> None:
+            log.append(("dispose", self.n))
+
+    return Slotted
+
+
+def _frozen(log: Log) -> type:
+    @resource
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        name: str = "frozen"
+
+        def initialize(self) -> None:
+            log.append(("init", id(self)))
+
+        def dispose(self) -> None:
+            log.append(("dispose", id(self)))
+
+    return Frozen
+
+
+def _delegating(log: Log) -> type:
+    @resource
+    class Delegating:
+        def __init__(self) -> None:
+            self.target = {"answer": 42}
+
+        def __getattr__(self, name: str) -> Any:  # unknown attributes come from the target
+            return self.target[name]
+
+        def initialize(self) -> None:
+            log.append(("init", id(self)))
+
+        def dispose(self) -> None:
+            log.append(("dispose", id(self)))
+
+    return Delegating
+
+
+@pytest.mark.parametrize("make", [_slotted, _frozen, _delegating])
+@pytest.mark.parametrize("scope", ["request", "transient"])
+def test_odd_resource_classes_are_initialized_and_disposed_once(make: Any, scope: str) -> None:
+    log: Log = []
+    cls = make(log)
+    c = InjectQ()
+    c.bind(cls, cls, scope=scope)
+    for _ in range(3):
+        with c.scope("request"):
+            inst = c.get(cls)
+            inst.initialize()  # the user's call joins: no second initialize()
+            assert log == [("init", id(inst))]
+        assert log == [("init", id(inst)), ("dispose", id(inst))]
+        inst.dispose()  # after the scope's disposal: nothing more
+        assert len(log) == 2
+        log.clear()
+
+
+@pytest.mark.parametrize("make", [_slotted, _frozen, _delegating])
+async def test_odd_resource_classes_async(make: Any) -> None:
+    log: Log = []
+    cls = make(log)
+    c = InjectQ()
+    c.bind(cls, cls, scope="request")
+    async with c.scope("request"):
+        inst = await c.aget(cls)
+        assert await c.aget(cls) is inst
+    assert log == [("init", id(inst)), ("dispose", id(inst))]
+
+
+def test_delegating_class_still_delegates_after_activation() -> None:
+    log: Log = []
+    cls = _delegating(log)
+    c = InjectQ()
+    c.bind(cls, cls, scope="request")
+    with c.scope("request"):
+        inst = c.get(cls)
+        assert inst.answer == 42
+    assert inst.answer == 42
