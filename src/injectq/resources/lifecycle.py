@@ -56,6 +56,7 @@ _STATUS_NAMES = ("created", "initializing", "live", "disposing", "disposed")
 # Guards state transitions only: held for a few attribute writes, never while user code
 # runs, so it is not a container-wide lock in the sense of DESIGN §3.8.
 _transition = threading.Lock()
+_acquire, _release = _transition.acquire, _transition.release
 _perf = time.perf_counter
 _get_ident = threading.get_ident
 
@@ -693,17 +694,21 @@ class ResourceState:
     def _claim_dispose(self, owner: Owner | None, me: object = None) -> bool:
         """Drop ``owner``'s hold; True when this caller must dispose now. ``me``: who
         disposes (the task, else the thread), when the caller knows already."""
-        with _transition:
+        _acquire()  # not `with`: on every release, and its __exit__ call costs as much
+        try:
+            holders = self.holders
             if owner is not None:
-                if owner in self.holders:
-                    self.holders.remove(owner)
-                if self.holders:
+                if owner in holders:
+                    holders.remove(owner)
+                if holders:
                     return False
-            else:
-                self.holders.clear()
+            elif holders:
+                holders.clear()
             if self.status != LIVE:
                 return False
             self.status = DISPOSING
+        finally:
+            _release()
         self.initializer = me if me is not None else _me()
         return True
 
@@ -714,8 +719,13 @@ class ResourceState:
         self.initializer = None
         if self.holders:
             self.holders.clear()
-        if self.fresh and _attached_state(self.instance) is self:
-            _del_attribute(self.instance, _STATE_ATTR)
+        if self.fresh:
+            instance = self.instance
+            try:  # _attached_state, inlined
+                if instance._injectq_resource_state is self:
+                    _del_attribute(instance, _STATE_ATTR)
+            except AttributeError:
+                pass
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
@@ -803,7 +813,8 @@ class ResourceState:
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
         """``owner`` lets go; the last holder disposes (sync). Returns the error."""
-        with _transition:
+        _acquire()  # not `with`, as in _claim_dispose
+        try:
             holders = self.holders
             if owner is not None:
                 if owner in holders:
@@ -815,6 +826,8 @@ class ResourceState:
             if self.status != LIVE:
                 return None
             self.status = DISPOSING
+        finally:
+            _release()
         self.initializer = _get_ident()
         started = _perf()
         error: BaseException | None = None
@@ -924,6 +937,8 @@ def _fresh_state_class(
             "__module__": __name__,
             "__qualname__": f"ResourceState[{label}]",
             "fresh": True,
+            # an activation starts by initializing: one attribute write fewer for it
+            "status": INITIALIZING,
             "spec": spec,
             "key": key,
             "label": label,
@@ -973,8 +988,7 @@ def fresh_activator_sync(
         st.instance = inst
         st.scope_label = scope_label = owner.label
         started = _perf()
-        if init is not None:
-            st.status = INITIALIZING
+        if init is not None:  # st.status is INITIALIZING (the class default)
             st.initializer = _get_ident()
             try:
                 if init_timeout is None:
@@ -1062,8 +1076,7 @@ def fresh_activator_async(
             return act_general(inst, owner)
         st.instance = inst
         st.scope_label = owner.label
-        st.status = INITIALIZING
-        st.initializer = me if me is not None else _me()
+        st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
         started = _perf()
         if init_timeout is not None:
             return rest(st, owner, None, None, started)
