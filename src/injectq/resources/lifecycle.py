@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from injectq.resources.monitor import ResourceMonitor
+from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     ResourceInitializationError,
@@ -436,6 +436,9 @@ class ResourceState:
     #: made by the container for an instance it constructed: detached again once
     #: disposed, so the instance <-> state cycle never outlives the activation
     fresh = False
+    #: the monitor's counters of this type, when the state counts into them itself
+    #: (fresh states: see ResourceMonitor.type_stats); else the monitor's record_* count
+    counts: ResourceTypeStats | None = None
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -729,8 +732,12 @@ class ResourceState:
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
-        if self.monitor is not None:
-            self.monitor.record_disposed(
+        monitor = self.monitor
+        if monitor is None:
+            return error
+        counts = self.counts
+        if counts is None:
+            monitor.record_disposed(
                 self.label,
                 self.spec.type_name or type(self.instance).__name__,
                 self.scope_label,
@@ -738,6 +745,24 @@ class ResourceState:
                 now - self.live_since,
                 error,
             )
+        elif monitor.enabled:  # ResourceMonitor.record_disposed, inlined
+            lifetime = now - self.live_since
+            counts.disposed += 1
+            counts.dispose_durations.append(now - started)
+            counts.lifetimes.append(lifetime)
+            if lifetime > counts.max_lifetime:
+                counts.max_lifetime = lifetime
+            if error is not None:
+                counts.dispose_errors += 1
+            if monitor._subscribers:
+                monitor.publish_disposed(
+                    self.label,
+                    self.spec.type_name,
+                    self.scope_label,
+                    now - started,
+                    lifetime,
+                    error,
+                )
         return error
 
     async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:
@@ -903,8 +928,19 @@ def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
     st.live_since = now
     st.holders = [owner]
     owner.stack.append(st)
-    assert st.monitor is not None
-    st.monitor.record_activated(st.label, st.spec.type_name, st.scope_label, now - started)
+    _count_activation(st, now - started)
+
+
+def _count_activation(st: ResourceState, duration: float) -> None:
+    """ResourceMonitor.record_activated, into the counters a fresh state class holds."""
+    monitor, counts = st.monitor, st.counts
+    assert monitor is not None and counts is not None
+    if monitor.enabled:
+        counts.created += 1
+        counts.initialized += 1
+        counts.init_durations.append(duration)
+        if monitor._subscribers:
+            monitor.publish_activated(st.label, st.spec.type_name, st.scope_label, duration)
 
 
 def _release_waiter(st: ResourceState) -> None:
@@ -943,6 +979,7 @@ def _fresh_state_class(
             "key": key,
             "label": label,
             "monitor": monitor,
+            "counts": monitor.type_stats(spec.type_name),
             "init_timeout": init_timeout,
             "dispose_timeout": dispose_timeout,
         },
@@ -968,7 +1005,8 @@ def fresh_activator_sync(
     assert spec.init_async is False
     state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout)
     init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
-    record = monitor.record_activated
+    counts = state_cls.counts
+    assert counts is not None
     async_dispose = spec.dispose_async is True
     what = f"{label}.initialize()"
 
@@ -1008,7 +1046,12 @@ def fresh_activator_sync(
         st.live_since = now
         st.holders = [owner]
         owner.stack.append(st)
-        record(label, type_name, scope_label, now - started)
+        if monitor.enabled:  # ResourceMonitor.record_activated, inlined
+            counts.created += 1
+            counts.initialized += 1
+            counts.init_durations.append(now - started)
+            if monitor._subscribers:
+                monitor.publish_activated(label, type_name, scope_label, now - started)
         return inst
 
     return act
