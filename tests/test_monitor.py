@@ -420,6 +420,58 @@ def test_reset_clears_the_counters() -> None:
     assert c.resource_metrics() == {}
 
 
+def test_counting_goes_on_after_a_reset_mid_scope() -> None:
+    # the scope's resolvers hold the type's counters: reset() must zero those, not
+    # replace them, or counting would silently stop
+    c = make_container()
+    with c.scope("request"):
+        c.get(Connection)
+        c.resource_monitor.reset()
+        assert c.resource_metrics() == {}
+    after_reset = c.resource_metrics()["Connection"]
+    assert (after_reset["created"], after_reset["disposed"], after_reset["active"]) == (0, 1, -1)
+    with c.scope("request"):
+        c.get(Connection)
+    again = c.resource_metrics()["Connection"]
+    assert (again["created"], again["initialized"], again["disposed"]) == (1, 1, 2)
+    assert again["init_duration"]["count"] == 1
+    assert again["lifetime"]["count"] == 2
+
+
+def test_a_type_compiled_but_never_activated_is_not_listed() -> None:
+    c = make_container()
+    c.resource_monitor.reset()
+    with c.scope("request"):
+        pass
+    assert c.resource_metrics() == {}
+    assert c.resource_monitor.active_counts() == {}
+    assert c.resource_monitor.stats_for("Connection")["created"] == 0
+
+
+def test_fresh_and_general_activations_report_the_same_events() -> None:
+    # a class the container constructs takes the fresh path (counts held by its state
+    # class); what a factory returns takes the general one (the record_* methods)
+    events: dict[str, list[tuple[str, str, str, str]]] = {}
+    metrics: dict[str, dict[str, object]] = {}
+    for how in ("fresh", "general"):
+        c = InjectQ()
+        if how == "fresh":
+            c.bind(Connection, Connection, scope="request")
+        else:
+            c.bind_factory(Connection, lambda: Connection(), scope="request")
+        seen: list[ResourceEvent] = []
+        c.resource_monitor.subscribe(seen.append)
+        for _ in range(2):
+            with c.scope("request"):
+                c.get(Connection)
+        events[how] = [(e.kind, e.key, e.resource_type, e.scope) for e in seen]
+        snapshot = c.resource_metrics()["Connection"]
+        metrics[how] = {k: v for k, v in snapshot.items() if isinstance(v, int)}
+    assert events["fresh"] == events["general"]
+    assert [kind for kind, *_ in events["fresh"]] == ["created", "initialized", "disposed"] * 2
+    assert metrics["fresh"] == metrics["general"]
+
+
 async def test_watched_pool_events_and_metrics() -> None:
     c = InjectQ()
     closed: list[int] = []

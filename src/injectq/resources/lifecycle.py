@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from injectq.resources.monitor import ResourceMonitor
+from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     ResourceInitializationError,
@@ -56,6 +56,7 @@ _STATUS_NAMES = ("created", "initializing", "live", "disposing", "disposed")
 # Guards state transitions only: held for a few attribute writes, never while user code
 # runs, so it is not a container-wide lock in the sense of DESIGN §3.8.
 _transition = threading.Lock()
+_acquire, _release = _transition.acquire, _transition.release
 _perf = time.perf_counter
 _get_ident = threading.get_ident
 
@@ -435,6 +436,9 @@ class ResourceState:
     #: made by the container for an instance it constructed: detached again once
     #: disposed, so the instance <-> state cycle never outlives the activation
     fresh = False
+    #: the monitor's counters of this type, when the state counts into them itself
+    #: (fresh states: see ResourceMonitor.type_stats); else the monitor's record_* count
+    counts: ResourceTypeStats | None = None
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -693,17 +697,21 @@ class ResourceState:
     def _claim_dispose(self, owner: Owner | None, me: object = None) -> bool:
         """Drop ``owner``'s hold; True when this caller must dispose now. ``me``: who
         disposes (the task, else the thread), when the caller knows already."""
-        with _transition:
+        _acquire()  # not `with`: on every release, and its __exit__ call costs as much
+        try:
+            holders = self.holders
             if owner is not None:
-                if owner in self.holders:
-                    self.holders.remove(owner)
-                if self.holders:
+                if owner in holders:
+                    holders.remove(owner)
+                if holders:
                     return False
-            else:
-                self.holders.clear()
+            elif holders:
+                holders.clear()
             if self.status != LIVE:
                 return False
             self.status = DISPOSING
+        finally:
+            _release()
         self.initializer = me if me is not None else _me()
         return True
 
@@ -714,13 +722,22 @@ class ResourceState:
         self.initializer = None
         if self.holders:
             self.holders.clear()
-        if self.fresh and _attached_state(self.instance) is self:
-            _del_attribute(self.instance, _STATE_ATTR)
+        if self.fresh:
+            instance = self.instance
+            try:  # _attached_state, inlined
+                if instance._injectq_resource_state is self:
+                    _del_attribute(instance, _STATE_ATTR)
+            except AttributeError:
+                pass
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
-        if self.monitor is not None:
-            self.monitor.record_disposed(
+        monitor = self.monitor
+        if monitor is None:
+            return error
+        counts = self.counts
+        if counts is None:
+            monitor.record_disposed(
                 self.label,
                 self.spec.type_name or type(self.instance).__name__,
                 self.scope_label,
@@ -728,6 +745,24 @@ class ResourceState:
                 now - self.live_since,
                 error,
             )
+        elif monitor.enabled:  # ResourceMonitor.record_disposed, inlined
+            lifetime = now - self.live_since
+            counts.disposed += 1
+            counts.dispose_durations.append(now - started)
+            counts.lifetimes.append(lifetime)
+            if lifetime > counts.max_lifetime:
+                counts.max_lifetime = lifetime
+            if error is not None:
+                counts.dispose_errors += 1
+            if monitor._subscribers:
+                monitor.publish_disposed(
+                    self.label,
+                    self.spec.type_name,
+                    self.scope_label,
+                    now - started,
+                    lifetime,
+                    error,
+                )
         return error
 
     async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:
@@ -803,7 +838,8 @@ class ResourceState:
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
         """``owner`` lets go; the last holder disposes (sync). Returns the error."""
-        with _transition:
+        _acquire()  # not `with`, as in _claim_dispose
+        try:
             holders = self.holders
             if owner is not None:
                 if owner in holders:
@@ -815,6 +851,8 @@ class ResourceState:
             if self.status != LIVE:
                 return None
             self.status = DISPOSING
+        finally:
+            _release()
         self.initializer = _get_ident()
         started = _perf()
         error: BaseException | None = None
@@ -890,8 +928,19 @@ def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
     st.live_since = now
     st.holders = [owner]
     owner.stack.append(st)
-    assert st.monitor is not None
-    st.monitor.record_activated(st.label, st.spec.type_name, st.scope_label, now - started)
+    _count_activation(st, now - started)
+
+
+def _count_activation(st: ResourceState, duration: float) -> None:
+    """ResourceMonitor.record_activated, into the counters a fresh state class holds."""
+    monitor, counts = st.monitor, st.counts
+    assert monitor is not None and counts is not None
+    if monitor.enabled:
+        counts.created += 1
+        counts.initialized += 1
+        counts.init_durations.append(duration)
+        if monitor._subscribers:
+            monitor.publish_activated(st.label, st.spec.type_name, st.scope_label, duration)
 
 
 def _release_waiter(st: ResourceState) -> None:
@@ -924,10 +973,13 @@ def _fresh_state_class(
             "__module__": __name__,
             "__qualname__": f"ResourceState[{label}]",
             "fresh": True,
+            # an activation starts by initializing: one attribute write fewer for it
+            "status": INITIALIZING,
             "spec": spec,
             "key": key,
             "label": label,
             "monitor": monitor,
+            "counts": monitor.type_stats(spec.type_name),
             "init_timeout": init_timeout,
             "dispose_timeout": dispose_timeout,
         },
@@ -953,7 +1005,8 @@ def fresh_activator_sync(
     assert spec.init_async is False
     state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout)
     init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
-    record = monitor.record_activated
+    counts = state_cls.counts
+    assert counts is not None
     async_dispose = spec.dispose_async is True
     what = f"{label}.initialize()"
 
@@ -973,8 +1026,7 @@ def fresh_activator_sync(
         st.instance = inst
         st.scope_label = scope_label = owner.label
         started = _perf()
-        if init is not None:
-            st.status = INITIALIZING
+        if init is not None:  # st.status is INITIALIZING (the class default)
             st.initializer = _get_ident()
             try:
                 if init_timeout is None:
@@ -994,7 +1046,12 @@ def fresh_activator_sync(
         st.live_since = now
         st.holders = [owner]
         owner.stack.append(st)
-        record(label, type_name, scope_label, now - started)
+        if monitor.enabled:  # ResourceMonitor.record_activated, inlined
+            counts.created += 1
+            counts.initialized += 1
+            counts.init_durations.append(now - started)
+            if monitor._subscribers:
+                monitor.publish_activated(label, type_name, scope_label, now - started)
         return inst
 
     return act
@@ -1062,8 +1119,7 @@ def fresh_activator_async(
             return act_general(inst, owner)
         st.instance = inst
         st.scope_label = owner.label
-        st.status = INITIALIZING
-        st.initializer = me if me is not None else _me()
+        st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
         started = _perf()
         if init_timeout is not None:
             return rest(st, owner, None, None, started)

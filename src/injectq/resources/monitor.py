@@ -107,6 +107,28 @@ class ResourceTypeStats:
     def active(self) -> int:
         return self.initialized - self.disposed
 
+    @property
+    def unused(self) -> bool:
+        """Nothing recorded (since the last reset): every record counts something."""
+        return not (
+            self.created
+            or self.initialized
+            or self.disposed
+            or self.init_errors
+            or self.dispose_errors
+            or self.lifetimes
+            or self.init_durations
+        )
+
+    def clear(self) -> None:
+        """Zero in place: whoever holds this object keeps counting into the monitor."""
+        self.created = self.initialized = self.disposed = 0
+        self.init_errors = self.dispose_errors = 0
+        self.lifetimes.clear()
+        self.init_durations.clear()
+        self.dispose_durations.clear()
+        self.max_lifetime = 0.0
+
     def snapshot(self) -> dict[str, Any]:
         lifetime = _summary(self.lifetimes)
         lifetime["max"] = max(lifetime["max"], self.max_lifetime)
@@ -141,12 +163,16 @@ class ResourceMonitor:
     # -- reading -------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {name: stats.snapshot() for name, stats in sorted(self._stats.items())}
+            return {
+                name: stats.snapshot()
+                for name, stats in sorted(self._stats.items())
+                if not stats.unused
+            }
 
     def active_counts(self) -> dict[str, int]:
         """``{resource type: live instances}``, without the timing summaries (cheap)."""
         with self._lock:
-            return {name: stats.active for name, stats in self._stats.items()}
+            return {name: stats.active for name, stats in self._stats.items() if not stats.unused}
 
     def stats_for(self, resource_type: str | type) -> dict[str, Any]:
         name = resource_type if isinstance(resource_type, str) else resource_type.__name__
@@ -156,7 +182,8 @@ class ResourceMonitor:
 
     def reset(self) -> None:
         with self._lock:
-            self._stats.clear()
+            for stats in self._stats.values():
+                stats.clear()  # in place: see type_stats
 
     def pool_metrics(self) -> dict[str, dict[str, int | float]]:
         """``{name: pool.stats()}`` of the pools attached with :meth:`watch_pool`."""
@@ -192,6 +219,14 @@ class ResourceMonitor:
             with self._lock:
                 stats = self._stats.setdefault(resource_type, ResourceTypeStats())
         return stats
+
+    def type_stats(self, resource_type: str) -> ResourceTypeStats:
+        """The running counters of one type, for a hot path that counts into them itself
+        (the state machine's fresh activations and their disposal): the same object for
+        the monitor's life, since :meth:`reset` zeroes it in place. Such a caller checks
+        ``enabled`` first and publishes with :meth:`publish_activated` /
+        :meth:`publish_disposed` when there are subscribers, as the ``record_*`` do."""
+        return self._entry(resource_type)
 
     def watch_pool(self, pool: ResourcePool[Any], name: str | None = None) -> Callable[[], None]:
         """Publish ``pool``'s events (``pool_acquired`` with the wait time, ``pool_created``,
@@ -271,8 +306,12 @@ class ResourceMonitor:
         stats.initialized += 1
         stats.init_durations.append(duration)
         if self._subscribers:
-            self._publish(ResourceEvent("created", key, resource_type, scope))
-            self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
+            self.publish_activated(key, resource_type, scope, duration)
+
+    def publish_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
+        """The subscriber events of :meth:`record_activated` (the counting done apart)."""
+        self._publish(ResourceEvent("created", key, resource_type, scope))
+        self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
 
     def record_init_failed(
         self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
@@ -305,8 +344,20 @@ class ResourceMonitor:
         if error is not None:
             stats.dispose_errors += 1
         if self._subscribers:
-            kind: EventKind = "disposed" if error is None else "dispose_failed"
-            self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
+            self.publish_disposed(key, resource_type, scope, duration, lifetime, error)
+
+    def publish_disposed(
+        self,
+        key: str,
+        resource_type: str,
+        scope: str,
+        duration: float,
+        lifetime: float,
+        error: BaseException | None,
+    ) -> None:
+        """The subscriber event of :meth:`record_disposed` (the counting done apart)."""
+        kind: EventKind = "disposed" if error is None else "dispose_failed"
+        self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
 
 
 async def _run_subscriber(callback: Any, result: Any, event: ResourceEvent) -> None:
