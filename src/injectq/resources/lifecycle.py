@@ -745,15 +745,9 @@ class ResourceState:
                 now - self.live_since,
                 error,
             )
-        elif monitor.enabled:  # ResourceMonitor.record_disposed, inlined
+        elif monitor.enabled:  # ResourceMonitor.record_disposed, with the counters at hand
             lifetime = now - self.live_since
-            counts.disposed += 1
-            counts.dispose_durations.append(now - started)
-            counts.lifetimes.append(lifetime)
-            if lifetime > counts.max_lifetime:
-                counts.max_lifetime = lifetime
-            if error is not None:
-                counts.dispose_errors += 1
+            counts.count_disposed(now - started, lifetime, error is not None)
             if monitor._subscribers:
                 monitor.publish_disposed(
                     self.label,
@@ -936,9 +930,7 @@ def _count_activation(st: ResourceState, duration: float) -> None:
     monitor, counts = st.monitor, st.counts
     assert monitor is not None and counts is not None
     if monitor.enabled:
-        counts.created += 1
-        counts.initialized += 1
-        counts.init_durations.append(duration)
+        counts.count_activated(duration)
         if monitor._subscribers:
             monitor.publish_activated(st.label, st.spec.type_name, st.scope_label, duration)
 
@@ -1046,10 +1038,8 @@ def fresh_activator_sync(
         st.live_since = now
         st.holders = [owner]
         owner.stack.append(st)
-        if monitor.enabled:  # ResourceMonitor.record_activated, inlined
-            counts.created += 1
-            counts.initialized += 1
-            counts.init_durations.append(now - started)
+        if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
+            counts.count_activated(now - started)
             if monitor._subscribers:
                 monitor.publish_activated(label, type_name, scope_label, now - started)
         return inst

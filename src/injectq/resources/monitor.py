@@ -120,6 +120,22 @@ class ResourceTypeStats:
             or self.init_durations
         )
 
+    def count_activated(self, duration: float) -> None:
+        """One activation: created and initialized, ``duration`` to initialize."""
+        self.created += 1
+        self.initialized += 1
+        self.init_durations.append(duration)
+
+    def count_disposed(self, duration: float, lifetime: float, failed: bool) -> None:
+        """One disposal, ``duration`` to dispose, ``lifetime`` since it went live."""
+        self.disposed += 1
+        self.dispose_durations.append(duration)
+        self.lifetimes.append(lifetime)
+        if lifetime > self.max_lifetime:
+            self.max_lifetime = lifetime
+        if failed:
+            self.dispose_errors += 1
+
     def clear(self) -> None:
         """Zero in place: whoever holds this object keeps counting into the monitor."""
         self.created = self.initialized = self.disposed = 0
@@ -302,9 +318,7 @@ class ResourceMonitor:
         if not self.enabled:
             return
         stats = self._stats.get(resource_type) or self._entry(resource_type)
-        stats.created += 1
-        stats.initialized += 1
-        stats.init_durations.append(duration)
+        stats.count_activated(duration)
         if self._subscribers:
             self.publish_activated(key, resource_type, scope, duration)
 
@@ -336,13 +350,7 @@ class ResourceMonitor:
         if not self.enabled:
             return
         stats = self._stats.get(resource_type) or self._entry(resource_type)
-        stats.disposed += 1
-        stats.dispose_durations.append(duration)
-        stats.lifetimes.append(lifetime)
-        if lifetime > stats.max_lifetime:
-            stats.max_lifetime = lifetime
-        if error is not None:
-            stats.dispose_errors += 1
+        stats.count_disposed(duration, lifetime, error is not None)
         if self._subscribers:
             self.publish_disposed(key, resource_type, scope, duration, lifetime, error)
 
