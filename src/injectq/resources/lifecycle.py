@@ -718,17 +718,20 @@ class ResourceState:
     def _disposed(self, started: float, error: BaseException | None) -> BaseException | None:
         # only the disposer moves a state out of DISPOSING: no lock needed here
         now = _perf()
-        self.status = DISPOSED
-        self.initializer = None
-        if self.holders:
-            self.holders.clear()
         if self.fresh:
+            # detached while still DISPOSING: a user's initialize() from another thread
+            # either finds this state busy, or no state and starts a new activation; never
+            # a disposed state that is then detached under it
             instance = self.instance
             try:  # _attached_state, inlined
                 if instance._injectq_resource_state is self:
                     _del_attribute(instance, _STATE_ATTR)
             except AttributeError:
                 pass
+        self.status = DISPOSED
+        self.initializer = None
+        if self.holders:
+            self.holders.clear()
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
