@@ -835,22 +835,8 @@ class ResourceState:
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
         """``owner`` lets go; the last holder disposes (sync). Returns the error."""
-        _acquire()  # not `with`, as in _claim_dispose
-        try:
-            holders = self.holders
-            if owner is not None:
-                if owner in holders:
-                    holders.remove(owner)
-                if holders:
-                    return None
-            elif holders:
-                holders.clear()
-            if self.status != LIVE:
-                return None
-            self.status = DISPOSING
-        finally:
-            _release()
-        self.initializer = _get_ident()
+        if not self._claim_dispose(owner, _get_ident()):
+            return None
         started = _perf()
         error: BaseException | None = None
         dispose = self.spec.dispose
