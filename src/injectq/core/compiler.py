@@ -134,7 +134,7 @@ class _Unit:
     __slots__ = ("complete", "graph", "ns")
 
     def __init__(self, graph: _ScopeGraph | None = None) -> None:
-        self.ns: dict[str, Any] = {"_M": _MISS}
+        self.ns: dict[str, Any] = {}
         self.complete = True
         #: when building a scoped instance: the writer of its scope's part of the graph
         #: (dependencies of that same scope are built inline)
