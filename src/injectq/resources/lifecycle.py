@@ -980,9 +980,10 @@ def fresh_activator_sync(
     every scoped and transient resource: what is the same for every activation lives on
     a state class made here once (:func:`_fresh_state_class`). ``general(inst, key,
     owner)`` is the full path, taken (and its result returned) when the instance is not
-    fresh (``__new__`` handed back one seen before, or it has no room for attributes). ``monitor`` and the default
-    timeout are the container's, the same for every scope that can own the instance.
-    Nobody else can reach a fresh instance yet, so no lock is needed."""
+    fresh (``__new__`` handed back one seen before, or it has no room for attributes).
+    ``monitor`` and the default timeout are the container's, the same for every scope
+    that can own the instance. Nobody else can reach a fresh instance yet, so no lock is
+    needed."""
     assert spec.init_async is False
     state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout)
     init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
@@ -1047,10 +1048,10 @@ def fresh_activator_async(
 ) -> Callable[[Any, Owner], Any]:
     """``act(inst, owner, me)`` for async code: the instance when its activation
     finished right away, else a coroutine to await for it (``me``: the current task,
-    when the caller knows it already). An ``async def initialize`` is
-    started in place and costs no coroutine of ours unless it suspends (then the rest
-    is awaited through :class:`_Continue`, so cancellation reaches it as usual).
-    ``general(inst, key, owner)``: the full path, a coroutine returning ``inst``."""
+    when the caller knows it already). An ``async def initialize`` is started in place
+    and costs no coroutine of ours unless it suspends (then the rest is awaited through
+    :class:`_Continue`, so cancellation reaches it as usual). ``general(inst, key,
+    owner)``: the full path, a coroutine returning ``inst``."""
     if spec.init_async is False:
         return fresh_activator_sync(spec, key, label, monitor, default_dispose_timeout, general)
 
