@@ -223,7 +223,10 @@ def simple_hints(fn: Any) -> list[Any] | None:
         init = namespace.get("__init__")
         if init is None:
             return []  # object.__init__: no parameters
-        if type(init) is not _FunctionType or _wrapper(init):
+        if type(init) is not _FunctionType:
+            return None
+        extra = init.__dict__  # _wrapper, without its frame
+        if extra and ("__wrapped__" in extra or "__signature__" in extra):
             return None
         skip_self = 1
     else:

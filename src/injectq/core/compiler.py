@@ -86,16 +86,6 @@ _NO_KWARGS: dict[str, Any] = {}  # only ever unpacked: ``f(*args, **_NO_KWARGS)`
 _ids = itertools.count()
 
 
-class _Parked:
-    """A singleton built but parked as pending: ``get`` in a running loop scheduled its
-    async ``initialize()`` (see InjectQ._publish_singleton)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 class Value(NamedTuple):
     """A parameter filled with its default (or None for an optional dependency)."""
 
@@ -788,7 +778,13 @@ class Compiler:
     def singleton_now(
         self, key: Any, binding: Binding, visiting: dict[Any, int] | None = None
     ) -> Any:
-        """The singleton of ``key`` (bound to a class or a factory), built now if need be."""
+        """The singleton of ``key`` (bound to a class or a factory), built now if need be.
+
+        Claim, build and publication are one function: this is every singleton's first
+        ``get``, and a frame less on it is a cost less per binding. A signature of plain
+        classes (simple_hints) needs no Param per parameter: each class feeds its
+        parameter by type (see feeder), and when all are built already, their values are
+        all it takes."""
         c = self.c
         inflight = c._inflight
         me = get_ident()
@@ -798,18 +794,46 @@ class Compiler:
                 return value
             # the creator failed, or parked the instance as pending: look again
         try:
-            value = c._ready_get(key, _MISS)  # built before we claimed it
+            ready_get = c._ready_get  # one atomic look-up: close() may drop keys meanwhile
+            value = ready_get(key, _MISS)  # built before we claimed it
             if value is _MISS and c._pending_singletons:
                 value = c._pending_singletons.get(key, _MISS)
             if value is _MISS:
-                value = self._build_singleton(key, binding, visiting)
-                if type(value) is not _Parked:
-                    # published: a waiter coming now finds it, so no lock is needed
+                provider = binding.provider
+                hints = simple_hints(provider)
+                if hints is None:
+                    args, kwargs = self._arguments_now(key, provider, visiting)
+                else:
+                    args, kwargs = [], _NO_KWARGS
+                    for hint in hints:
+                        value = ready_get(hint, _MISS)
+                        if value is _MISS:  # some dependency is not built yet: walk
+                            args, kwargs = self._walk_hints(key, provider, hints, visiting)
+                            break
+                        args.append(value)
+                if binding.kind is CLASS and not is_resource_class(provider):
+                    # `**kwargs` costs even when empty
+                    value = provider(*args) if kwargs is _NO_KWARGS else provider(*args, **kwargs)
+                    if type(value) is provider:
+                        # a plain instance, never activated: nothing keeps it from being ready
+                        if c._pending_singletons:
+                            c._pending_singletons.pop(key, None)
+                        c._ready[key] = value
+                        published = True
+                    else:
+                        published = c._publish_singleton(key, value)  # what did __new__ hand out?
+                else:
+                    value = self._maker(self._node_for_maker(key, binding))(
+                        c._root, *args, **kwargs
+                    )
+                    published = c._publish_singleton(key, value)
+                if published:
+                    # a waiter coming now finds the value in the ready dict: no lock needed
                     claimed = inflight.pop(key, None)
                     if type(claimed) is CreationSlot:
                         claimed.set_result(value)
                     return value
-                value = value.value
+                # parked as pending (see _publish_singleton): released as any other value
         except BaseException as exc:
             release_claim(inflight, key, None, exc)
             raise
@@ -827,42 +851,6 @@ class Compiler:
             # instead of waiting forever
             self.rule_out_cycle(key)
         return join_slot_sync(slot, describe_key(key))
-
-    def _build_singleton(self, key: Any, binding: Binding, visiting: dict[Any, int] | None) -> Any:
-        """Build the singleton of ``key`` and publish it (the caller holds its claim):
-        the value, or the value in a _Parked when it is parked as pending (see
-        _publish_singleton).
-
-        A signature of plain classes (simple_hints) needs no Param per parameter: each
-        class feeds its parameter by type (see feeder), and when all are built already,
-        their values are all it takes."""
-        provider = binding.provider
-        hints = simple_hints(provider)
-        if hints is None:
-            args, kwargs = self._arguments_now(key, provider, visiting)
-        else:
-            args, kwargs = [], _NO_KWARGS
-            ready_get = self.c._ready_get
-            for hint in hints:
-                value = ready_get(hint, _MISS)
-                if value is _MISS:  # some dependency is not built yet: walk
-                    args, kwargs = self._walk_hints(key, provider, hints, visiting)
-                    break
-                args.append(value)
-        c = self.c
-        if binding.kind is CLASS and not is_resource_class(provider):
-            value = provider(*args, **kwargs)
-            if type(value) is provider:
-                # a plain instance, never activated: nothing keeps it from being ready
-                if c._pending_singletons:
-                    c._pending_singletons.pop(key, None)
-                c._ready[key] = value
-                return value
-            published = c._publish_singleton(key, value)  # what did __new__ hand out?
-        else:
-            value = self._maker(self._node_for_maker(key, binding))(c._root, *args, **kwargs)
-            published = c._publish_singleton(key, value)
-        return value if published else _Parked(value)
 
     def _walk_hints(
         self, key: Any, provider: Any, hints: list[Any], visiting: dict[Any, int] | None
@@ -892,7 +880,7 @@ class Compiler:
     def _arguments_now(
         self, key: Any, provider: Any, visiting: dict[Any, int] | None
     ) -> tuple[list[Any], dict[str, Any]]:
-        """The general way of :meth:`_build_singleton`: any signature analyze reads."""
+        """The general way of :meth:`singleton_now`: any signature analyze reads."""
         if visiting is None:
             visiting = {}
         args: list[Any] = []

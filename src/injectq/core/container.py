@@ -230,7 +230,8 @@ class InjectQ:
                     f"{describe_key(key)} is already bound and this container was created "
                     "with allow_override=False; unbind it first or use override()."
                 )
-            self._ready.pop(key, None)
+            if key in self._ready:  # rebinding after use; `in` first: a fresh key is usual
+                self._ready.pop(key, None)  # (not del: close() may drop it meanwhile)
             if self._pending_singletons:
                 self._pending_singletons.pop(key, None)
             # _invalidate, inlined
