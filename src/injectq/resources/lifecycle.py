@@ -353,8 +353,9 @@ def _attached_state(instance: Any) -> ResourceState | None:
         return None
 
 
-_set_attribute = object.__setattr__
-_del_attribute = object.__delattr__
+# typed loosely: also compared with a class's own __setattr__ / __delattr__
+_set_attribute: Callable[..., None] = object.__setattr__
+_del_attribute: Callable[..., None] = object.__delattr__
 
 
 def resource_label(key: Any) -> str:
@@ -725,7 +726,10 @@ class ResourceState:
             instance = self.instance
             try:  # _attached_state, inlined
                 if instance._injectq_resource_state is self:
-                    _del_attribute(instance, _STATE_ATTR)
+                    if type(instance).__delattr__ is _del_attribute:
+                        del instance._injectq_resource_state  # the same, without its call
+                    else:  # the class's own __delattr__ may refuse or delegate
+                        _del_attribute(instance, _STATE_ATTR)
             except AttributeError:
                 pass
         self.status = DISPOSED
@@ -1002,7 +1006,10 @@ def fresh_activator_sync(
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
         try:
-            _set_attribute(inst, _STATE_ATTR, st)
+            if type(inst).__setattr__ is _set_attribute:
+                inst._injectq_resource_state = st  # object's own store, minus its call
+            else:  # past the class's own __setattr__ (frozen, delegating classes)
+                _set_attribute(inst, _STATE_ATTR, st)
         except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
             return general(inst, key, owner)
         st.instance = inst
@@ -1094,7 +1101,10 @@ def fresh_activator_async(
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
         try:
-            _set_attribute(inst, _STATE_ATTR, st)
+            if type(inst).__setattr__ is _set_attribute:
+                inst._injectq_resource_state = st  # object's own store, minus its call
+            else:  # past the class's own __setattr__ (frozen, delegating classes)
+                _set_attribute(inst, _STATE_ATTR, st)
         except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
             return act_general(inst, owner)
         st.instance = inst
