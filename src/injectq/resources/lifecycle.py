@@ -440,6 +440,12 @@ class ResourceState:
     #: the monitor's counters of this type, when the state counts into them itself
     #: (fresh states: see ResourceMonitor.type_stats); else the monitor's record_* count
     counts: ResourceTypeStats | None = None
+    #: The scopes that must exit before the activation is disposed: ``holder``, plus
+    #: ``more_holders`` when several hold it (a bound instance shared by concurrent
+    #: scopes, DESIGN §3a). One field for the usual single holder: no list to make,
+    #: search and empty on every activation. Changed under ``_transition`` only.
+    holder: Owner | None = None
+    more_holders: list[Owner] | None = None
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -449,7 +455,6 @@ class ResourceState:
         self.key = key
         self.label = label if label is not None else _describe(key, instance)
         self.status = CREATED if spec.init is not None else LIVE
-        self.holders: list[Owner] = []
         self.live_since = _perf()
         self.init_timeout = spec.init_timeout
         self.dispose_timeout = spec.dispose_timeout
@@ -494,9 +499,15 @@ class ResourceState:
         if owner is None:
             return
         with _transition:
-            if owner in self.holders:
+            holder, more = self.holder, self.more_holders
+            if owner is holder or (more and owner in more):
                 return
-            self.holders.append(owner)
+            if holder is None:
+                self.holder = owner
+            elif more is None:
+                self.more_holders = [owner]
+            else:
+                more.append(owner)
         owner.stack.append(self)
 
     def _begin(self) -> tuple[bool, concurrent.futures.Future[None] | None]:
@@ -700,14 +711,18 @@ class ResourceState:
         disposes (the task, else the thread), when the caller knows already."""
         _acquire()  # not `with`: on every release, and its __exit__ call costs as much
         try:
-            holders = self.holders
-            if owner is not None:
-                if owner in holders:
-                    holders.remove(owner)
-                if holders:
+            if owner is None:  # the user's own dispose(): every hold goes
+                self.holder = self.more_holders = None
+            elif owner is self.holder:
+                self.holder = None
+                if self.more_holders:
                     return False
-            elif holders:
-                holders.clear()
+            else:
+                more = self.more_holders
+                if more and owner in more:
+                    more.remove(owner)
+                if self.holder is not None or more:
+                    return False
             if self.status != LIVE:
                 return False
             self.status = DISPOSING
@@ -734,8 +749,11 @@ class ResourceState:
                 pass
         self.status = DISPOSED
         self.initializer = None
-        if self.holders:
-            self.holders.clear()
+        if self.holder is not None or self.more_holders is not None:
+            # held again meanwhile (a hold() that read LIVE just before the claim)
+            _acquire()
+            self.holder = self.more_holders = None
+            _release()
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
@@ -913,7 +931,7 @@ def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
         _release_waiter(st)
     st.initializer = None
     st.live_since = now
-    st.holders = [owner]
+    st.holder = owner
     owner.stack.append(st)
     _count_activation(st, now - started)
 
@@ -1033,7 +1051,7 @@ def fresh_activator_sync(
         if st.waiter is not None:
             _release_waiter(st)
         st.live_since = now
-        st.holders = [owner]
+        st.holder = owner
         owner.stack.append(st)
         if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
             counts.count_activated(now - started)
