@@ -922,30 +922,6 @@ def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> NoRe
     raise error from error.__cause__
 
 
-def _fresh_live(st: ResourceState, owner: Owner, started: float) -> None:
-    """A fresh activation's initialization succeeded (see ``act`` in
-    :func:`fresh_activator_sync`, which has these lines inlined)."""
-    now = _perf()
-    st.status = LIVE
-    if st.waiter is not None:
-        _release_waiter(st)
-    st.initializer = None
-    st.live_since = now
-    st.holder = owner
-    owner.stack.append(st)
-    _count_activation(st, now - started)
-
-
-def _count_activation(st: ResourceState, duration: float) -> None:
-    """ResourceMonitor.record_activated, into the counters a fresh state class holds."""
-    monitor, counts = st.monitor, st.counts
-    assert monitor is not None and counts is not None
-    if monitor.enabled:
-        counts.count_activated(duration)
-        if monitor._subscribers:
-            monitor.publish_activated(st.label, st.spec.type_name, st.scope_label, duration)
-
-
 def _release_waiter(st: ResourceState) -> None:
     with _transition:
         waiter, st.waiter = st.waiter, None
@@ -1043,7 +1019,7 @@ def fresh_activator_sync(
             except BaseException as exc:
                 _fresh_failed(st, exc, started)
             st.initializer = None
-        # _fresh_live, inlined
+        # live (the same lines end fresh_activator_async's act: inlined, a call costs)
         now = _perf()
         st.status = LIVE
         # lock-free: a user's initialize() call from another thread that came to wait
@@ -1071,12 +1047,13 @@ def fresh_activator_async(
     default_dispose_timeout: float | None,
     general: Callable[[Any, Any, Any], Coroutine[Any, Any, Any]],
 ) -> Callable[[Any, Owner], Any]:
-    """``act(inst, owner, me)`` for async code: the instance when its activation
-    finished right away, else a coroutine to await for it (``me``: the current task,
-    when the caller knows it already). An ``async def initialize`` is started in place
-    and costs no coroutine of ours unless it suspends (then the rest is awaited through
-    :class:`_Continue`, so cancellation reaches it as usual). ``general(inst, key,
-    owner)``: the full path, a coroutine returning ``inst``."""
+    """``await act(inst, owner, me)`` for async code: the activated instance (``me``:
+    the current task, when the caller knows it already). An ``async def initialize`` is
+    awaited right here, so cancellation reaches it as usual; awaiting our coroutine costs
+    less than driving the user's with ``send()`` (a StopIteration raised per call).
+    ``general(inst, key, owner)``: the full path, a coroutine returning ``inst``. With a
+    sync ``initialize`` this is :func:`fresh_activator_sync`'s ``act``: the instance, or
+    (not fresh) ``general``'s coroutine to await."""
     if spec.init_async is False:
         return fresh_activator_sync(spec, key, label, monitor, default_dispose_timeout, general)
 
@@ -1088,31 +1065,15 @@ def fresh_activator_async(
     state_cls = _fresh_state_class(
         spec, key, label, monitor, default_init_timeout, default_dispose_timeout
     )
-    init, init_timeout = spec.init, state_cls.init_timeout
-    assert init is not None
+    init, init_timeout, type_name = spec.init, state_cls.init_timeout, spec.type_name
+    counts = state_cls.counts
+    assert init is not None and counts is not None
     what = f"{label}.initialize()"
 
-    async def rest(
-        st: ResourceState,
-        owner: Owner,
-        coro: Coroutine[Any, Any, Any] | None,
-        pending: Any,
-        started: float,
-    ) -> Any:
-        try:
-            if coro is None:
-                await _timed_await(init(st.instance), init_timeout, what)
-            else:
-                await _Continue(coro, pending)
-        except BaseException as exc:
-            _fresh_failed(st, exc, started)
-        _fresh_live(st, owner, started)
-        return st.instance
-
-    def act(inst: Any, owner: Owner, me: object = None) -> Any:
+    async def act(inst: Any, owner: Owner, me: object = None) -> Any:
         try:
             if inst._injectq_resource_state is not None:  # seen before: not fresh
-                return act_general(inst, owner)
+                return await general(inst, key, owner)
         except AttributeError:
             pass
         if owner.is_async is False and spec.dispose_async is True:
@@ -1124,22 +1085,32 @@ def fresh_activator_async(
             else:  # past the class's own __setattr__ (frozen, delegating classes)
                 _set_attribute(inst, _STATE_ATTR, st)
         except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
-            return act_general(inst, owner)
+            return await general(inst, key, owner)
         st.instance = inst
         st.scope_label = owner.label
         st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
         started = _perf()
-        if init_timeout is not None:
-            return rest(st, owner, None, None, started)
         try:
-            coro = init(inst)
-            pending = coro.send(None)
-        except StopIteration:
-            _fresh_live(st, owner, started)
-            return inst
+            if init_timeout is None:
+                await init(inst)
+            else:
+                await _timed_await(init(inst), init_timeout, what)
         except BaseException as exc:
             _fresh_failed(st, exc, started)
-        return rest(st, owner, coro, pending, started)
+        # live: the lines that end fresh_activator_sync's act
+        now = _perf()
+        st.status = LIVE
+        if st.waiter is not None:  # see fresh_activator_sync
+            _release_waiter(st)
+        st.initializer = None
+        st.live_since = now
+        st.holder = owner
+        owner.stack.append(st)
+        if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
+            counts.count_activated(now - started)
+            if monitor._subscribers:
+                monitor.publish_activated(label, type_name, st.scope_label, now - started)
+        return inst
 
     return act
 
