@@ -285,7 +285,9 @@ def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., 
             @functools.wraps(original)
             async def dispose(self: Any, *args: Any, **kwargs: Any) -> None:
                 st = state_of(self)
-                if st.status == DISPOSING and st.initializer is _me():
+                # the disposer: this thread (a sync release, or an async one until
+                # dispose() first suspends: see release_step), else the task running it
+                if st.status == DISPOSING and st.initializer in (_get_ident(), _me()):
                     await original(self, *args, **kwargs)
                     return
                 error = await st.dispose_async_by_user()
@@ -804,6 +806,7 @@ class ResourceState:
                         result, self._handed_off, self.dispose_timeout, what
                     )
                 elif inspect.isawaitable(result):
+                    self.initializer = _me()  # awaited in this task, not handed off
                     await _timed_await(result, self.dispose_timeout, what)
             except BaseException as exc:
                 error = exc
@@ -814,13 +817,17 @@ class ResourceState:
         self.initializer = task
 
     def release_step(
-        self, owner: Owner | None, exc: BaseException | None, me: object = None
+        self, owner: Owner | None, exc: BaseException | None
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
         """Async release without a coroutine of our own when the disposal never
         suspends (the common case): returns (error, None) when done, or (None, the
-        coroutine to await for the rest). ``me``: the releasing task, if known (looking
-        it up costs a system call on Python 3.11)."""
-        if not self._claim_dispose(owner, me):
+        coroutine to await for the rest).
+
+        The disposer is named by this thread's id, not by the current task (looking that
+        up costs a system call on Python 3.11): ``dispose()`` starts right here, where no
+        other task of this thread runs, and where it suspends, the task that goes on
+        with it takes the name over (``_handed_off``) before we yield."""
+        if not self._claim_dispose(owner, _get_ident()):
             return None, None
         started = _perf()
         dispose = self.spec.dispose
@@ -1289,7 +1296,7 @@ class ContextEntry:
         return self._finish(started, error, exc)
 
     def release_step(
-        self, owner: Owner | None, exc: BaseException | None, me: object = None
+        self, owner: Owner | None, exc: BaseException | None
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
         return None, self.release_async(owner, exc)
 
