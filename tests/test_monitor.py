@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -448,28 +449,70 @@ def test_a_type_compiled_but_never_activated_is_not_listed() -> None:
     assert c.resource_monitor.stats_for("Connection")["created"] == 0
 
 
-def test_fresh_and_general_activations_report_the_same_events() -> None:
+@pytest.mark.parametrize("is_async", [False, True])
+def test_fresh_and_general_activations_report_the_same_events(is_async: bool) -> None:
     # a class the container constructs takes the fresh path (counts held by its state
-    # class); what a factory returns takes the general one (the record_* methods)
-    events: dict[str, list[tuple[str, str, str, str]]] = {}
+    # class, counted inline); what a factory returns takes the general one (the record_*
+    # methods): every counter, every sample and every event must come out the same
+    events: dict[str, list[tuple[str, str, str, str, bool]]] = {}
     metrics: dict[str, dict[str, object]] = {}
+
+    class FailsSecond:
+        """Its second disposal fails: a dispose error counted both ways too."""
+
+        disposals = 0
+
+        def initialize(self) -> None:
+            pass
+
+        def dispose(self) -> None:
+            type(self).disposals += 1
+            if type(self).disposals % 3 == 2:
+                raise OSError("disk gone")
+
+    class AsyncFailsSecond:
+        disposals = 0
+
+        async def initialize(self) -> None:
+            await asyncio.sleep(0)
+
+        async def dispose(self) -> None:
+            type(self).disposals += 1
+            if type(self).disposals % 3 == 2:
+                raise OSError("disk gone")
+
+    cls = resource(AsyncFailsSecond if is_async else FailsSecond)
     for how in ("fresh", "general"):
+        cls.disposals = 0
         c = InjectQ()
         if how == "fresh":
-            c.bind(Connection, Connection, scope="request")
+            c.bind(cls, cls, scope="request")
         else:
-            c.bind_factory(Connection, lambda: Connection(), scope="request")
+            c.bind_factory(cls, lambda: cls(), scope="request")
         seen: list[ResourceEvent] = []
         c.resource_monitor.subscribe(seen.append)
-        for _ in range(2):
-            with c.scope("request"):
-                c.get(Connection)
-        events[how] = [(e.kind, e.key, e.resource_type, e.scope) for e in seen]
-        snapshot = c.resource_metrics()["Connection"]
-        metrics[how] = {k: v for k, v in snapshot.items() if isinstance(v, int)}
+
+        async def run_async(c: InjectQ = c) -> None:
+            async with c.scope("request"):
+                await c.aget(cls)
+
+        for _ in range(3):
+            with contextlib.suppress(ResourceDisposalError):
+                if is_async:
+                    asyncio.run(run_async())
+                else:
+                    with c.scope("request"):
+                        c.get(cls)
+        events[how] = [(e.kind, e.key, e.resource_type, e.scope, e.error is None) for e in seen]
+        snapshot = c.resource_metrics()[cls.__name__]
+        metrics[how] = {k: (v if isinstance(v, int) else v["count"]) for k, v in snapshot.items()}
     assert events["fresh"] == events["general"]
-    assert [kind for kind, *_ in events["fresh"]] == ["created", "initialized", "disposed"] * 2
+    kinds = [kind for kind, *_ in events["fresh"]]
+    cycle = ["created", "initialized"]
+    assert kinds == [*cycle, "disposed", *cycle, "dispose_failed", *cycle, "disposed"]
     assert metrics["fresh"] == metrics["general"]
+    assert metrics["fresh"]["dispose_errors"] == 1
+    assert metrics["fresh"]["lifetime"] == metrics["fresh"]["disposed"] == 3
 
 
 async def test_watched_pool_events_and_metrics() -> None:

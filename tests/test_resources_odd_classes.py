@@ -1,6 +1,7 @@
 """Resource classes whose instances take attributes unusually: ``__slots__`` (no room for
 the container's state on the instance), frozen dataclasses (``__setattr__`` refuses), and
-a class that answers unknown attributes through ``__getattr__``. Each is activated and
+a class that answers unknown attributes through ``__getattr__``, one whose own
+``__setattr__``/``__delattr__`` store elsewhere. Each is activated and
 disposed exactly once, and the user's own calls join the container's."""
 
 import dataclasses
@@ -63,7 +64,36 @@ def _delegating(log: Log) -> type:
     return Delegating
 
 
-@pytest.mark.parametrize("make", [_slotted, _frozen, _delegating])
+def _forwarding(log: Log) -> type:
+    @resource
+    class Forwarding:
+        """Its own __setattr__/__delattr__ keep attributes in a side dict (and log them):
+        the container's state must go past them, onto the instance itself."""
+
+        def __init__(self) -> None:
+            object.__setattr__(self, "side", {})
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            log.append(("setattr " + name, id(self)))
+            self.side[name] = value
+
+        def __delattr__(self, name: str) -> None:
+            log.append(("delattr " + name, id(self)))
+            del self.side[name]
+
+        def initialize(self) -> None:
+            log.append(("init", id(self)))
+
+        def dispose(self) -> None:
+            log.append(("dispose", id(self)))
+
+    return Forwarding
+
+
+_ODD = [_slotted, _frozen, _delegating, _forwarding]
+
+
+@pytest.mark.parametrize("make", _ODD)
 @pytest.mark.parametrize("scope", ["request", "transient"])
 def test_odd_resource_classes_are_initialized_and_disposed_once(make: Any, scope: str) -> None:
     log: Log = []
@@ -81,7 +111,7 @@ def test_odd_resource_classes_are_initialized_and_disposed_once(make: Any, scope
         log.clear()
 
 
-@pytest.mark.parametrize("make", [_slotted, _frozen, _delegating])
+@pytest.mark.parametrize("make", _ODD)
 async def test_odd_resource_classes_async(make: Any) -> None:
     log: Log = []
     cls = make(log)
@@ -102,3 +132,28 @@ def test_delegating_class_still_delegates_after_activation() -> None:
         inst = c.get(cls)
         assert inst.answer == 42
     assert inst.answer == 42
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_own_setattr_and_delattr_never_see_the_state(is_async: bool) -> None:
+    import asyncio
+
+    log: Log = []
+    cls = _forwarding(log)
+    c = InjectQ()
+    c.bind(cls, cls, scope="request")
+
+    async def run_async() -> Any:
+        async with c.scope("request"):
+            return await c.aget(cls)
+
+    for _ in range(2):  # the second activation finds the first one's state detached
+        if is_async:
+            inst = asyncio.run(run_async())
+        else:
+            with c.scope("request"):
+                inst = c.get(cls)
+        assert log == [("init", id(inst)), ("dispose", id(inst))]
+        assert inst.side == {}
+        assert "_injectq_resource_state" not in vars(inst)
+        log.clear()

@@ -346,3 +346,50 @@ async def test_observed_scheduled_init_failure_is_not_reported_twice() -> None:
             await waiter
     # the scope exit did not raise: the waiter already got the error
     assert c.get_all_resources() == {}
+
+
+@pytest.mark.parametrize("suspend_first", [False, True])
+@pytest.mark.parametrize("how", ["scope", "close_async", "close_sync"])
+async def test_async_dispose_super_chain_and_other_tasks_calls(
+    suspend_first: bool, how: str
+) -> None:
+    """The disposer is told apart from other callers of ``dispose()`` both before its
+    first suspension (named by the thread) and after it (by the task that goes on with
+    it): ``super().dispose()`` runs inside the one disposal, and another task's
+    ``dispose()`` made meanwhile joins it (no second run)."""
+    log: list[str] = []
+    others: list[asyncio.Task[None]] = []
+
+    @resource
+    class Base:
+        async def dispose(self) -> None:
+            log.append("base dispose")
+
+    @resource
+    class Conn(Base):
+        async def initialize(self) -> None:
+            log.append("init")
+
+        async def dispose(self) -> None:
+            log.append("conn dispose")
+            others.append(asyncio.ensure_future(self.dispose()))  # another task's call
+            if suspend_first:
+                await asyncio.sleep(0.001)
+            await super().dispose()
+            await asyncio.sleep(0.001)  # the other call runs while this one is busy
+
+    c = InjectQ()
+    if how == "scope":
+        c.bind(Conn, Conn, scope="request")
+        async with c.scope("request"):
+            await c.aget(Conn)
+    else:
+        c.bind(Conn, Conn)
+        await c.aget(Conn)
+        if how == "close_async":
+            await c.aclose()
+        else:  # sync close(): on a private loop, in a thread with none running
+            await asyncio.to_thread(c.close)
+            others.clear()  # the private loop has finished (and cancelled) them
+    await asyncio.gather(*others)
+    assert log == ["init", "conn dispose", "base dispose"]

@@ -379,3 +379,59 @@ async def test_sync_close_inside_running_loop_says_use_aclose() -> None:
     async with c:
         pass
     assert events == ["init", "dispose"]
+
+
+def _enter_apart(c: InjectQ, n: int) -> list[tuple[Any, Any]]:
+    """``n`` resource scopes entered side by side (each in a context of its own), as
+    concurrent requests are: (context, scope) pairs."""
+    import contextvars
+
+    entered = []
+    for _ in range(n):
+        ctx = contextvars.copy_context()
+        scope = c.resource_scope()
+        ctx.run(scope.__enter__)
+        entered.append((ctx, scope))
+    return entered
+
+
+@pytest.mark.parametrize(
+    "order", [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]
+)
+def test_bound_instance_held_by_three_scopes_any_exit_order(tmp_path: Path, order: Any) -> None:
+    """The first holder, a later one or the last may leave first: only the last exit
+    disposes, and a later scope activates the instance again."""
+    LogFile = file_resource(tmp_path / "out.log")
+    log = LogFile()
+    c = InjectQ()
+    c.bind_instance(LogFile, log)
+    for round_ in (1, 2):
+        scopes = _enter_apart(c, 3)
+        for ctx, _ in scopes:
+            assert ctx.run(c.get, LogFile) is log
+            assert ctx.run(c.get, LogFile) is log  # held once per scope, however often got
+        assert log.opened == round_
+        for n, i in enumerate(order):
+            ctx, scope = scopes[i]
+            ctx.run(scope.__exit__, None, None, None)
+            assert (log.fh is None) == (n == 2)
+
+
+def test_users_dispose_of_a_shared_instance_releases_every_hold(tmp_path: Path) -> None:
+    LogFile = file_resource(tmp_path / "out.log")
+    log = LogFile()
+    c = InjectQ()
+    c.bind_instance(LogFile, log)
+    scopes = _enter_apart(c, 2)
+    for ctx, _ in scopes:
+        ctx.run(c.get, LogFile)
+    log.dispose()  # the user's own call: disposed now, once
+    assert log.fh is None
+    for ctx, scope in scopes:
+        ctx.run(scope.__exit__, None, None, None)  # nothing left to dispose
+    log.dispose()
+    assert log.opened == 1
+    with c.resource_scope():  # activated again, held by this scope alone
+        c.get(LogFile)
+        assert log.fh is not None and log.opened == 2
+    assert log.fh is None

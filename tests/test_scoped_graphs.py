@@ -292,3 +292,53 @@ def test_user_initialize_from_another_thread_joins_the_containers_call() -> None
             assert waiting  # the user's call waited for the container's
             assert results == [escaped[0]] and user_done == [None]
             assert inits == [1]
+
+
+async def test_async_fresh_activation_joins_user_calls_and_bounds_its_initialize() -> None:
+    """The fresh async path awaits ``initialize`` in place: a subclass's
+    ``super().initialize()`` runs inside it, another task's ``initialize()`` made while it
+    is suspended joins it (one call), and ``init_timeout`` bounds it."""
+    log: list[str] = []
+    gate = asyncio.Event()
+    escaped: list[Any] = []
+
+    @resource
+    class Base:
+        async def initialize(self) -> None:
+            log.append("base init")
+
+    @resource
+    class Conn(Base):
+        async def initialize(self) -> None:
+            escaped.append(self)
+            await super().initialize()  # the same activation: runs, joins nothing
+            await gate.wait()
+            log.append("conn init")
+
+        async def dispose(self) -> None:
+            log.append("dispose")
+
+    @resource(init_timeout=0.01)
+    class Hangs:
+        async def initialize(self) -> None:
+            await asyncio.Event().wait()
+
+    c = InjectQ()
+    c.bind(Conn, Conn, scope="request")
+    c.bind(Hangs, Hangs, scope="request")
+    async with c.scope("request"):
+        building = asyncio.ensure_future(c.aget(Conn))
+        while not escaped:
+            await asyncio.sleep(0)
+        user = asyncio.ensure_future(escaped[0].initialize())
+        await asyncio.sleep(0.001)
+        assert not user.done()  # waits for the container's call
+        gate.set()
+        conn = await building
+        await user
+        assert conn is escaped[0]
+        assert log == ["base init", "conn init"]
+        with pytest.raises(ResourceInitializationError) as info:
+            await c.aget(Hangs)
+        assert isinstance(info.value.__cause__, TimeoutError)
+    assert log == ["base init", "conn init", "dispose"]

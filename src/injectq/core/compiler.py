@@ -655,10 +655,13 @@ class Compiler:
         provider = unit.ref(node.binding.provider)
         if node.spec is not None and node.binding.kind is Kind.CLASS:
             act = unit.ref(self._activator(node, True))
-            tmp = f"_a{len(unit.ns)}"
-            unit.ns["_Coro"] = CoroutineType
             # inside a scoped graph the claim knows the task already
             me = ", _m.task" if unit.graph is not None else ""
+            if node.spec.init_async is not False:  # a coroutine, always
+                return f"(await {act}({provider}({args}), {owner}{me}))"
+            # sync initialize: the instance, or a coroutine when it was not fresh
+            tmp = f"_a{len(unit.ns)}"
+            unit.ns["_Coro"] = CoroutineType
             return (
                 f"({tmp} if type({tmp} := {act}({provider}({args}), {owner}{me})) is not _Coro "
                 f"else (await {tmp}))"

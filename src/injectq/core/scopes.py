@@ -14,7 +14,7 @@ from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from injectq.resources.lifecycle import CREATED, ResourceState, current_task
+from injectq.resources.lifecycle import CREATED, ResourceState
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     ResourceDisposalError,
@@ -174,11 +174,10 @@ class Scope:
         stack = self.stack
         if self._pending is None and self._failures is None:
             # the common case, inlined (see __exit__): no coroutine of close_async's
-            me = current_task() if stack else None
             while stack:
                 entry = stack.pop()
                 try:
-                    err, rest = entry.release_step(self, exc, me)
+                    err, rest = entry.release_step(self, exc)
                     if rest is not None:
                         err = await rest
                 except BaseException as unexpected:

@@ -121,13 +121,15 @@ class ResourceTypeStats:
         )
 
     def count_activated(self, duration: float) -> None:
-        """One activation: created and initialized, ``duration`` to initialize."""
+        """One activation: created and initialized, ``duration`` to initialize. (The
+        state machine's fresh path has these lines inlined: keep both alike.)"""
         self.created += 1
         self.initialized += 1
         self.init_durations.append(duration)
 
     def count_disposed(self, duration: float, lifetime: float, failed: bool) -> None:
-        """One disposal, ``duration`` to dispose, ``lifetime`` since it went live."""
+        """One disposal, ``duration`` to dispose, ``lifetime`` since it went live.
+        (Inlined in the state machine's ``_disposed``, as count_activated is.)"""
         self.disposed += 1
         self.dispose_durations.append(duration)
         self.lifetimes.append(lifetime)
