@@ -222,9 +222,9 @@ def simple_hints(fn: Any) -> list[Any] | None:
         namespace = fn.__dict__  # what _plain_function reads, without its frame
         if "__new__" in namespace or "__signature__" in namespace:
             return None
-        init = namespace.get("__init__")
-        if init is None:
+        if "__init__" not in namespace:
             return []  # object.__init__: no parameters
+        init = namespace["__init__"]  # [], not .get: binds no method
         if type(init) is not _FunctionType:
             return None
         extra = init.__dict__  # _wrapper, without its frame

@@ -90,7 +90,9 @@ def class_binding(key: Any, cls: type, scope: str | None, allow_none: bool = Fal
         )
     if scope is None:
         if type(cls) is type and cls.__base__ is object:  # class_attribute, without its frame
-            scope = cls.__dict__.get("_injectq_scope")
+            namespace = cls.__dict__
+            if "_injectq_scope" in namespace:  # not .get: usually absent; `in` binds no method
+                scope = namespace["_injectq_scope"]
         else:
             scope = class_attribute(cls, "_injectq_scope")
         if scope is None:
