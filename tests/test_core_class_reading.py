@@ -200,3 +200,32 @@ def test_a_singleton_walk_autowires_an_unbound_dependency() -> None:
     assert isinstance(top.plain.leaf, Leaf)
     assert c.get(Top) is top
     assert c.get(Plain) is not top.plain
+
+
+# A base with ``__slots__ = ()`` adds no layout: the class is laid out as object's, yet
+# its base is not object. The own-dict-only shortcut must not take it for a class of its
+# own, or the markers and the ``__init__`` it defines would be missed.
+class _SlottedMixin:
+    __slots__ = ()
+    _injectq_scope = "transient"
+    _is_injectq_resource = True
+
+    def __init__(self, leaf: Leaf) -> None:
+        pass
+
+    def initialize(self) -> None:
+        pass
+
+
+class _FromSlottedMixin(_SlottedMixin):
+    pass
+
+
+def test_a_slotted_base_is_read_like_any_other_base() -> None:
+    from injectq.core.bindings import class_binding
+    from injectq.resources.lifecycle import is_resource_class
+
+    assert _FromSlottedMixin.__base__ is _SlottedMixin
+    assert simple_hints(_FromSlottedMixin) == [Leaf]
+    assert class_binding(_FromSlottedMixin, _FromSlottedMixin, None).scope == "transient"
+    assert is_resource_class(_FromSlottedMixin)

@@ -89,8 +89,10 @@ def class_binding(key: Any, cls: type, scope: str | None, allow_none: bool = Fal
             f"container.bind({describe_key(key)}, MyImplementation)."
         )
     if scope is None:
-        if type(cls) is type and len(cls.__mro__) == 2:  # class_attribute, without its frame
-            scope = cls.__dict__.get("_injectq_scope")
+        if type(cls) is type and cls.__base__ is object:  # class_attribute, without its frame
+            namespace = cls.__dict__
+            if "_injectq_scope" in namespace:  # not .get: usually absent; `in` binds no method
+                scope = namespace["_injectq_scope"]
         else:
             scope = class_attribute(cls, "_injectq_scope")
         if scope is None:

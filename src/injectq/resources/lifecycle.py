@@ -180,8 +180,9 @@ def is_resource_class(cls: type) -> bool:
     """Whether ``resource_spec(cls)`` is not None, without recording a no: for a class
     the container builds once (a singleton), where the record is not worth its cost.
     An unmarked class is told by its marker alone (the usual case: no look-up)."""
-    if type(cls) is type and len(cls.__mro__) == 2:  # class_attribute, without its frame
-        marked = cls.__dict__.get(_MARK, False) is True
+    if type(cls) is type and cls.__base__ is object:  # class_attribute, without its frame
+        namespace = cls.__dict__  # `in`, not .get: usually absent, and binds no method
+        marked = _MARK in namespace and namespace[_MARK] is True
     else:
         marked = class_attribute(cls, _MARK, False) is True
     # marked: unless it was first seen unmarked, and recorded so (as resource_spec says)
