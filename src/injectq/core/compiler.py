@@ -53,7 +53,6 @@ from injectq.resources.lifecycle import (
     current_task,
     fresh_activator_async,
     fresh_activator_sync,
-    fresh_maker_async,
     is_resource_class,
     loop_running,
     resource_label,
@@ -571,6 +570,8 @@ class Compiler:
         )
 
     def _amaker(self, node: Node) -> Callable[..., Any]:
+        """The async twin of :meth:`_maker`, for context and factory bindings (a resource
+        class is built by :meth:`_aconstruct` with its activator)."""
         made = self.amakers.get(node.key)
         if made is not None:
             return made
@@ -591,7 +592,8 @@ class Compiler:
                     cm, label, _o, binding.init_timeout, binding.dispose_timeout
                 )
 
-        elif binding.kind is Kind.FACTORY:
+        else:
+            assert binding.kind is Kind.FACTORY
             allow_none = binding.allow_none
 
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
@@ -605,13 +607,6 @@ class Compiler:
                 if resource_spec(type(value)) is not None:
                     await activate(value, key, _o)
                 return value
-
-        else:
-            spec = node.spec
-            assert spec is not None
-            fresh = fresh_maker_async(provider, self._activator(node, True))
-            self.amakers[key] = fresh
-            return fresh
 
         self.amakers[key] = make
         return make

@@ -1138,25 +1138,8 @@ def fresh_activator_async(
     return act
 
 
-def fresh_maker_async(
-    provider: Callable[..., Any],
-    activate: Callable[[Any, Any], Any],
-) -> Callable[..., Awaitable[Any]]:
-    """``await make(owner, *args)``: construct a resource class and activate it with
-    ``activate`` (from :func:`fresh_activator_async`), for a caller that needs one
-    coroutine doing both."""
-
-    async def make(owner: Owner, *args: Any, **kwargs: Any) -> Any:
-        done = activate(provider(*args, **kwargs), owner)
-        if type(done) is _Coroutine:
-            return await done
-        return done
-
-    return make
-
-
 _new_state = object.__new__
-#: what an async activation returns when it has to be awaited (and a resource never is)
+#: how a disposal that returned a coroutine is told apart fast (see release_step)
 _Coroutine = types.CoroutineType
 
 
