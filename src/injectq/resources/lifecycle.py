@@ -409,6 +409,14 @@ async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: s
         raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from exc
 
 
+def _run_awaitable(awaitable: Awaitable[Any], timeout: float | None, what: str) -> None:
+    """Finish what a sync-looking ``dispose()`` returned to await (a lambda that turned
+    out async), with no loop running: a sync scope's exit or ``close()``."""
+    import asyncio
+
+    asyncio.run(_timed_await(awaitable, timeout, what))
+
+
 class _TakeOver(Exception):
     """Told to waiters when the initializer was cancelled: they retry it themselves."""
 
@@ -888,12 +896,7 @@ class ResourceState:
                         f"{self.label}.dispose()",
                     )
                 if result is not None and inspect.isawaitable(result):
-                    # a lambda that turned out async, with no loop running (close())
-                    import asyncio
-
-                    asyncio.run(
-                        _timed_await(result, self.dispose_timeout, f"{self.label}.dispose()")
-                    )
+                    _run_awaitable(result, self.dispose_timeout, f"{self.label}.dispose()")
             except BaseException as exc:
                 error = exc
         return self._disposed(started, error)
@@ -960,10 +963,15 @@ def _fresh_state_class(
         init_timeout = default_init_timeout
     if dispose_timeout is None and spec.dispose_async is not False:
         dispose_timeout = default_dispose_timeout
+    counts = monitor.type_stats(spec.type_name)
+    namespace: dict[str, Any] = {}
+    if spec.dispose_async is False and dispose_timeout is None:
+        namespace["release_sync"] = _fresh_release_sync(spec, monitor, counts, label)
     return type(
         "ResourceState",
         (ResourceState,),
         {
+            **namespace,
             "__module__": __name__,
             "__qualname__": f"ResourceState[{label}]",
             "fresh": True,
@@ -973,11 +981,73 @@ def _fresh_state_class(
             "key": key,
             "label": label,
             "monitor": monitor,
-            "counts": monitor.type_stats(spec.type_name),
+            "counts": counts,
             "init_timeout": init_timeout,
             "dispose_timeout": dispose_timeout,
         },
     )
+
+
+def _fresh_release_sync(
+    spec: ResourceSpec, monitor: ResourceMonitor, counts: ResourceTypeStats, label: str
+) -> Callable[[ResourceState, Owner | None, BaseException | None], BaseException | None]:
+    """:meth:`ResourceState.release_sync` in one frame, for a fresh state whose
+    ``dispose`` is sync with no timeout: the usual scope exit (its one holder lets go of
+    a live resource whose disposal succeeds) claims, disposes and records inline; any
+    other case takes the general path, which starts over with nothing changed."""
+    general = ResourceState.release_sync
+    dispose, type_name = spec.dispose, spec.type_name
+
+    def release_sync(
+        self: ResourceState, owner: Owner | None, exc: BaseException | None
+    ) -> BaseException | None:
+        _acquire()  # _claim_dispose, for its usual case
+        if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
+            _release()
+            return general(self, owner, exc)
+        self.holder = None
+        self.status = DISPOSING
+        _release()
+        self.initializer = _get_ident()
+        started = _perf()
+        if dispose is not None:
+            try:
+                result = dispose(self.instance)
+                if result is not None and inspect.isawaitable(result):
+                    _run_awaitable(result, None, f"{label}.dispose()")
+            except BaseException as error:
+                return self._disposed(started, error)
+        # _disposed, for a success
+        now = _perf()
+        instance = self.instance
+        try:
+            if instance._injectq_resource_state is self:
+                if type(instance).__delattr__ is _del_attribute:
+                    del instance._injectq_resource_state
+                else:
+                    _del_attribute(instance, _STATE_ATTR)
+        except AttributeError:
+            pass
+        self.status = DISPOSED
+        self.initializer = None
+        if self.holder is not None or self.more_holders is not None:
+            _acquire()  # held again meanwhile: see _disposed
+            self.holder = self.more_holders = None
+            _release()
+        if monitor.enabled:  # as in _disposed
+            lifetime = now - self.live_since
+            counts.disposed += 1
+            counts.dispose_durations.append(now - started)
+            counts.lifetimes.append(lifetime)
+            if lifetime > counts.max_lifetime:
+                counts.max_lifetime = lifetime
+            if monitor._subscribers:
+                monitor.publish_disposed(
+                    label, type_name, self.scope_label, now - started, lifetime, None
+                )
+        return None
+
+    return release_sync
 
 
 def fresh_activator_sync(
