@@ -120,7 +120,7 @@ class InjectQ:
         self._pending_singletons: dict[Any, Any] = {}
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
-        self._root = Scope(self, None, root=True)
+        self._root = Scope(self, None, "root")
         self._scope_var: ContextVar[Scope] = ContextVar(
             f"injectq.scope.{id(self)}", default=self._root
         )

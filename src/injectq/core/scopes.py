@@ -52,16 +52,13 @@ class Scope:
     #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
     waiting: dict[Any, Any] | None = None
     label = "resource_scope"
-
-    def __init__(self, container: InjectQ, name: str | None, *, root: bool = False) -> None:
+    def __init__(self, container: InjectQ, name: str | None, label: str | None = None) -> None:
         self.container = container
         self.name = name
         self.cache: dict[Any, Any] = {}
         self.stack: list[Any] = []
-        if root:
-            self.label = "root"
-        elif name:
-            self.label = name
+        # how it is named in metrics and errors: its name, unless told (root, anonymous)
+        self.label = label or name or "resource_scope"
 
     @property
     def monitor(self) -> ResourceMonitor:
@@ -126,16 +123,11 @@ class Scope:
         self._token = var.set(self)
         return self
 
-    def _leave_context(self) -> None:
-        token, self._token = self._token, None
-        if token is not None:
-            try:
-                self.container._scope_var.reset(token)
-            except ValueError:
-                # exited in another context than entered (e.g. a framework's generator
-                # dependency): restore the parent explicitly
-                if self.parent is not None:
-                    self.container._scope_var.set(self.parent)
+    def _restore_parent(self) -> None:
+        # exited in another context than entered (e.g. a framework's generator
+        # dependency): the token cannot reset it, so restore the parent explicitly
+        if self.parent is not None:
+            self.container._scope_var.set(self.parent)
 
     def __exit__(
         self,
@@ -143,7 +135,13 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave_context()
+        token = self._token
+        if token is not None:  # _leave_context, inlined
+            self._token = None
+            try:
+                self.container._scope_var.reset(token)
+            except ValueError:
+                self._restore_parent()
         self.closed = True
         stack = self.stack
         if self._pending is None and self._failures is None:
@@ -169,7 +167,13 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave_context()
+        token = self._token
+        if token is not None:  # _leave_context, inlined
+            self._token = None
+            try:
+                self.container._scope_var.reset(token)
+            except ValueError:
+                self._restore_parent()
         self.closed = True
         stack = self.stack
         if self._pending is None and self._failures is None:
