@@ -41,22 +41,22 @@ class Scope:
     or created when a resource first needs it.
     """
 
-    # No __slots__: what most scopes never touch is a class-level default, so creating
-    # one sets four attributes (entering and leaving a scope is on every request's path).
-    parent: Scope | None = None
-    closed = False
-    is_async: bool | None = None
-    _token: Token[Scope] | None = None
-    _pending: list[asyncio.Task[Any]] | None = None
-    _failures: list[tuple[ResourceState, BaseException]] | None = None
-    #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
-    waiting: dict[Any, Any] | None = None
-    label = "resource_scope"
+    # No __slots__, and every attribute set here, even to None: on 3.11 reading an
+    # attribute that only the class defines costs about twice one the instance holds,
+    # and the resolvers read ``waiting`` once per key they build.
     def __init__(self, container: InjectQ, name: str | None, label: str | None = None) -> None:
         self.container = container
         self.name = name
         self.cache: dict[Any, Any] = {}
         self.stack: list[Any] = []
+        self.parent: Scope | None = None
+        self.closed = False
+        self.is_async: bool | None = None
+        self._token: Token[Scope] | None = None
+        self._pending: list[asyncio.Task[Any]] | None = None
+        self._failures: list[tuple[ResourceState, BaseException]] | None = None
+        #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
+        self.waiting: dict[Any, Any] | None = None
         # how it is named in metrics and errors: its name, unless told (root, anonymous)
         self.label = label or name or "resource_scope"
 
