@@ -1148,6 +1148,8 @@ def fresh_activator_sync(
         except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
             return general(inst, key, owner)
         st.instance = inst
+        # on the instance, though None: a class-default read costs twice (3.11)
+        st.waiter = st.more_holders = None
         st.scope_label = scope_label = owner.label
         started = _perf()
         if init is not None:  # st.status is INITIALIZING (the class default)
@@ -1232,6 +1234,8 @@ def fresh_activator_async(
         except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
             return await general(inst, key, owner)
         st.instance = inst
+        # on the instance, though None: a class-default read costs twice (3.11)
+        st.waiter = st.more_holders = None
         st.scope_label = owner.label
         st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
         started = _perf()
