@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -393,3 +395,112 @@ async def test_async_dispose_super_chain_and_other_tasks_calls(
             others.clear()  # the private loop has finished (and cancelled) them
     await asyncio.gather(*others)
     assert log == ["init", "conn dispose", "base dispose"]
+
+
+def make_closing_db(path: Path) -> type:
+    """A sync resource over a real SQLite connection that counts its disposals."""
+
+    @resource
+    class ClosingDb:
+        disposals = 0
+        guard = threading.Lock()
+
+        def __init__(self) -> None:
+            self.conn: sqlite3.Connection | None = None
+            self.closed_by: list[str] = []
+
+        def initialize(self) -> None:
+            self.conn = sqlite3.connect(path, check_same_thread=False)
+
+        def dispose(self) -> None:
+            with type(self).guard:
+                type(self).disposals += 1
+                self.closed_by.append(threading.current_thread().name)
+            assert self.conn is not None
+            self.conn.close()
+
+    return ClosingDb
+
+
+def test_users_dispose_racing_the_scope_exit_disposes_exactly_once(tmp_path: Path) -> None:
+    # The scope's exit claims a resource it alone holds without the transition lock
+    # (it pops it off its own stack); a user's dispose() from another thread claims it
+    # by taking it off that stack under the lock. Whoever wins, one disposal, and the
+    # loser neither disposes again nor leaves it live. Run many times, with a short
+    # switch interval, so that both orders and the interleavings between them occur.
+    import sys
+
+    ClosingDb = make_closing_db(tmp_path / "race.db")
+    c = InjectQ()
+    c.bind(ClosingDb, ClosingDb, scope="request")
+    rounds = 300
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    winners: set[str] = set()
+    try:
+        for round_ in range(rounds):
+            barrier = threading.Barrier(2)
+            with c.scope("request"):
+                db = c.get(ClosingDb)
+
+                def user(db: Any = db, barrier: threading.Barrier = barrier) -> None:
+                    barrier.wait()
+                    db.dispose()
+
+                thread = threading.Thread(target=user, name="user")
+                thread.start()
+                barrier.wait()
+                if round_ % 3 == 0:
+                    time.sleep(0.001)  # the user first, in these rounds
+            thread.join()
+            assert len(db.closed_by) == 1, db.closed_by
+            winners.update(db.closed_by)
+            with pytest.raises(sqlite3.ProgrammingError):  # closed, not left live
+                db.conn.execute("SELECT 1")
+    finally:
+        sys.setswitchinterval(interval)
+    assert ClosingDb.disposals == rounds
+    metrics = c.resource_metrics()["ClosingDb"]
+    assert (metrics["initialized"], metrics["disposed"], metrics["active"]) == (rounds, rounds, 0)
+    assert winners == {"MainThread", "user"}  # both orders happened
+
+
+def test_users_dispose_inside_the_scope_is_not_repeated_at_exit(tmp_path: Path) -> None:
+    ClosingDb = make_closing_db(tmp_path / "early.db")
+    c = InjectQ()
+    c.bind(ClosingDb, ClosingDb, scope="request")
+    with c.scope("request") as scope:
+        db = c.get(ClosingDb)
+        thread = threading.Thread(target=db.dispose, name="user")
+        thread.start()
+        thread.join()
+        assert db.closed_by == ["user"]
+        assert scope.stack == []  # taken off its scope's stack by the user's claim
+    assert db.closed_by == ["user"]
+    assert c.resource_metrics()["ClosingDb"]["disposed"] == 1
+
+
+def test_users_dispose_after_the_scope_took_it_leaves_it_to_the_scope(tmp_path: Path) -> None:
+    # The interleaving the race above rarely hits, made to happen: the scope's exit has
+    # popped the resource off its stack (its claim), and only then does a user's
+    # dispose() from another thread arrive. The user's call must leave it to the scope,
+    # which disposes it once. (White-box: the stack is swapped for one that runs the
+    # user's call right after each pop.)
+    ClosingDb = make_closing_db(tmp_path / "late.db")
+    c = InjectQ()
+    c.bind(ClosingDb, ClosingDb, scope="request")
+
+    class UserDisposesAfterPop(list[Any]):
+        def pop(self, index: int = -1) -> Any:
+            entry = super().pop(index)
+            thread = threading.Thread(target=entry.instance.dispose, name="user")
+            thread.start()
+            thread.join()
+            assert entry.instance.closed_by == []  # the user's call did not dispose it
+            return entry
+
+    with c.scope("request") as scope:
+        db = c.get(ClosingDb)
+        scope.stack = UserDisposesAfterPop(scope.stack)
+    assert db.closed_by == ["MainThread"]
+    assert c.resource_metrics()["ClosingDb"]["disposed"] == 1

@@ -519,7 +519,9 @@ class ResourceState:
                 self.more_holders = [owner]
             else:
                 more.append(owner)
-        owner.stack.append(self)
+            # under the lock: a user's dispose() that finds one holder finds it on that
+            # holder's stack too (see _claim_dispose)
+            owner.stack.append(self)
 
     def _begin(self) -> tuple[bool, concurrent.futures.Future[None] | None]:
         """Claim the initialization, or get the future to wait on. Under the lock."""
@@ -723,6 +725,14 @@ class ResourceState:
         _acquire()  # not `with`: on every release, and its __exit__ call costs as much
         try:
             if owner is None:  # the user's own dispose(): every hold goes
+                holder = self.holder  # read before the status: see the fresh releases
+                if holder is not None and not self.more_holders and self.status == LIVE:
+                    # its one scope claims it at exit by popping it off the stack, with
+                    # no lock (the fresh releases): take it off first, or find it taken
+                    try:
+                        holder.stack.remove(self)
+                    except ValueError:
+                        return False
                 self.holder = self.more_holders = None
             elif owner is self.holder:
                 self.holder = None
@@ -1042,13 +1052,12 @@ def _fresh_release_sync(
     def release_sync(
         self: ResourceState, owner: Owner | None, exc: BaseException | None
     ) -> BaseException | None:
-        _acquire()  # _claim_dispose, for its usual case
+        # _claim_dispose, for its usual case, without the lock: the scope popped this
+        # off its stack, and nobody else claims it unless they take it off that stack
         if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
-            _release()
             return general(self, owner, exc)
+        self.status = DISPOSING  # first: a user's claim that finds no holder sees it
         self.holder = None
-        self.status = DISPOSING
-        _release()
         self.initializer = _get_ident()
         started = _perf()
         if dispose is not None:
@@ -1078,13 +1087,12 @@ def _fresh_release_step(
     def release_step(
         self: ResourceState, owner: Owner | None, exc: BaseException | None
     ) -> tuple[BaseException | None, Any]:
-        _acquire()  # _claim_dispose, for its usual case
+        # _claim_dispose, for its usual case, without the lock: the scope popped this
+        # off its stack, and nobody else claims it unless they take it off that stack
         if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
-            _release()
             return general(self, owner, exc)
+        self.status = DISPOSING  # first: a user's claim that finds no holder sees it
         self.holder = None
-        self.status = DISPOSING
-        _release()
         self.initializer = _get_ident()  # see ResourceState.release_step
         started = _perf()
         try:
@@ -1164,14 +1172,16 @@ def fresh_activator_sync(
             st.initializer = None
         # live (the same lines end fresh_activator_async's act: inlined, a call costs)
         now = _perf()
+        st.live_since = now
+        # held and on the stack before it is live: a user's dispose() from another
+        # thread that sees it live finds it there to take (see _claim_dispose)
+        st.holder = owner
+        owner.stack.append(st)
         st.status = LIVE
         # lock-free: a user's initialize() call from another thread that came to wait
         # meanwhile posted its waiter before looking at the status again
         if st.waiter is not None:
             _release_waiter(st)
-        st.live_since = now
-        st.holder = owner
-        owner.stack.append(st)
         if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
             # ResourceTypeStats.count_activated, inlined: its call was a third of the
             # monitor's cost per resource (test_monitor compares with the general path)
@@ -1248,13 +1258,13 @@ def fresh_activator_async(
             _fresh_failed(st, exc, started)
         # live: the lines that end fresh_activator_sync's act
         now = _perf()
+        st.live_since = now
+        st.holder = owner  # held before live: see fresh_activator_sync
+        owner.stack.append(st)
         st.status = LIVE
         if st.waiter is not None:  # see fresh_activator_sync
             _release_waiter(st)
         st.initializer = None
-        st.live_since = now
-        st.holder = owner
-        owner.stack.append(st)
         if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
             # ResourceTypeStats.count_activated, inlined: its call was a third of the
             # monitor's cost per resource (test_monitor compares with the general path)
