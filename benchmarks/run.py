@@ -6,6 +6,11 @@ Every adapter is checked (``benchmarks/checks.py``) before it is timed. Librarie
 interleaved: for each repeat, every library is timed once (round-robin, starting at a
 rotating position), and the reported figure is the median over the repeats. A repeat is a
 timeit-style loop of N calls, N calibrated so that one repeat takes ~0.05 s or more.
+
+The garbage collector stays on while timing, as it is in a server (``--gc-off`` times
+with it off, timeit's default): a library that leaves reference cycles behind on every
+call pays for collecting them, as it would in production. Each library's cyclic garbage
+per call is measured and listed under the table.
 """
 
 import argparse
@@ -71,6 +76,7 @@ class Cell:
     status: str = "ok"  # ok | fail | n/a | error | skipped
     reason: str = ""
     number: int = 0  # calls per repeat
+    garbage: float | None = None  # objects of cyclic garbage per call
     samples: list[float] = field(default_factory=list)  # seconds per call, one per repeat
 
     @property
@@ -129,15 +135,32 @@ def _time_s6(adapter: ModuleType, n: int, shared: list[type]) -> float:
 class Bench:
     """One scenario's timed callable for one library."""
 
+    #: time with the garbage collector off (timeit's default; ``--gc-off``)
+    gc_off = False
+
     def __init__(self, run: Callable[[int], float]) -> None:
         self.run = run
 
     def measure(self, n: int) -> float:
-        gc.collect()
+        gc.collect()  # every repeat starts from the same heap
+        if not self.gc_off:
+            return self.run(n)
         enabled = gc.isenabled()
         gc.disable()
         try:
             return self.run(n)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def cyclic_garbage(self, n: int = 200) -> float:
+        """Objects per call that only the cycle collector frees (reference cycles)."""
+        gc.collect()
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.run(n)
+            return gc.collect() / n
         finally:
             if enabled:
                 gc.enable()
@@ -225,6 +248,8 @@ def run_inprocess(
         if bench is not None:
             try:
                 cell.number = bench.calibrate(cfg.min_time)
+                if scenario != "S6":  # S6 builds containers: what it keeps is no garbage
+                    cell.garbage = bench.cyclic_garbage()
                 benches[name] = bench
             except Exception as exc:
                 cells[name] = Cell(status="error", reason=_short(exc))
@@ -350,6 +375,14 @@ def notes(results: dict[str, dict[str, Cell]], names: list[str]) -> str:
             cell = cells.get(name)
             if cell is not None and cell.status == "n/a":
                 out.append(f"- {scenario} {DISPLAY[name]}: n/a — {cell.reason}")
+    for scenario, cells in results.items():
+        leaky = [
+            f"{DISPLAY[name]} {cell.garbage:.1f}"
+            for name in names
+            if (cell := cells.get(name)) is not None and cell.garbage
+        ]
+        if leaky:
+            out.append(f"- {scenario} cyclic garbage per call (objects): " + ", ".join(leaky))
     skipped = {
         name: cell.reason
         for cells in results.values()
@@ -405,7 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--libs", default="", help="comma-separated libraries (floor always)")
     parser.add_argument("--json", dest="json_path", help="also write the results as JSON")
     parser.add_argument("--repeats", type=int, help="override the number of repeats")
+    parser.add_argument(
+        "--gc-off", action="store_true", help="time with the garbage collector off (timeit)"
+    )
     args = parser.parse_args(argv)
+    Bench.gc_off = args.gc_off
 
     cfg = (
         Config(repeats=3, min_time=0.01, proc_repeats=1)
@@ -426,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(
         f"# python {info['python']} on {info['cpu']} ({info['nproc']} CPUs); "
-        f"repeats={cfg.repeats}, min {cfg.min_time}s per repeat",
+        f"repeats={cfg.repeats}, min {cfg.min_time}s per repeat, "
+        f"gc {'off' if args.gc_off else 'on'} while timing",
         file=sys.stderr,
     )
     adapters, skipped = load_adapters(wanted)
@@ -457,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_path:
         payload = {
             "machine": info,
-            "config": asdict(cfg),
+            "config": {**asdict(cfg), "gc_off": args.gc_off},
             "scenarios": {s: SCENARIOS[s] for s in only},
             "targets": TARGETS,
             "results": {
