@@ -976,11 +976,8 @@ def _fresh_state_class(
     counts = monitor.type_stats(spec.type_name)
     namespace: dict[str, Any] = {}
     if dispose_timeout is None and spec.dispose_async is not None:
-        done = _fresh_disposed(monitor, counts, label, spec.type_name)
-        if spec.dispose_async:
-            namespace["release_step"] = _fresh_release_step(spec.dispose, done)
-        else:
-            namespace["release_sync"] = _fresh_release_sync(spec.dispose, done, label)
+        release = _fresh_release(spec, monitor, counts, label)
+        namespace["release_step" if spec.dispose_async else "release_sync"] = release
     return type(
         "ResourceState",
         (ResourceState,),
@@ -1002,16 +999,52 @@ def _fresh_state_class(
     )
 
 
-def _fresh_disposed(
-    monitor: ResourceMonitor, counts: ResourceTypeStats, label: str, type_name: str
-) -> Callable[[ResourceState, float], None]:
-    """``done(state, started)``: :meth:`ResourceState._disposed` for a fresh state whose
-    disposal, begun at ``started``, succeeded: the end of both fast releases below."""
+def _fresh_release(
+    spec: ResourceSpec, monitor: ResourceMonitor, counts: ResourceTypeStats, label: str
+) -> Callable[..., Any]:
+    """:meth:`ResourceState.release_sync` (sync ``dispose``) or ``release_step``
+    (``async def dispose``) in one frame, for a fresh state whose ``dispose`` has no
+    timeout: the usual scope exit (its one holder lets go of a live resource whose
+    disposal succeeds without suspending) claims, disposes and records inline. Any other
+    case takes the general path, which starts over with nothing changed; a failure, or
+    an async disposal that suspends, goes on as the general path does. One function for
+    both, told apart by ``is_async`` (a constant here), so the lines exist once."""
+    is_async = spec.dispose_async is True
+    general = ResourceState.release_step if is_async else ResourceState.release_sync
+    dispose, type_name = spec.dispose, spec.type_name
+    what = f"{label}.dispose()"
 
-    def done(self: ResourceState, started: float) -> None:
+    def release(self: ResourceState, owner: Owner | None, exc: BaseException | None) -> Any:
+        # _claim_dispose, for its usual case, without the lock: the scope popped this
+        # off its stack, and nobody else claims it unless they take it off that stack
+        if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
+            return general(self, owner, exc)
+        self.status = DISPOSING  # first: a user's claim that finds no holder sees it
+        self.holder = None
+        self.initializer = _get_ident()  # the disposer: see ResourceState.release_step
+        started = _perf()
+        if dispose is not None:
+            try:
+                result = dispose(self.instance)
+                if not is_async:
+                    if result is not None and inspect.isawaitable(result):
+                        _run_awaitable(result, None, what)
+                elif type(result) is _Coroutine or inspect.iscoroutine(result):
+                    try:
+                        pending = result.send(None)
+                    except StopIteration:
+                        pass  # finished without suspending: the usual case
+                    else:
+                        return None, self._await_rest(started, result, pending)
+                elif result is not None and inspect.isawaitable(result):
+                    return None, self._await_other(started, result)
+            except BaseException as error:
+                failed = self._disposed(started, error)
+                return (failed, None) if is_async else failed
+        # _disposed, for a success
         now = _perf()
         instance = self.instance
-        try:  # detach: see _disposed
+        try:
             if instance._injectq_resource_state is self:
                 if type(instance).__delattr__ is _del_attribute:
                     del instance._injectq_resource_state
@@ -1036,82 +1069,9 @@ def _fresh_disposed(
                 monitor.publish_disposed(
                     label, type_name, self.scope_label, now - started, lifetime, None
                 )
+        return (None, None) if is_async else None
 
-    return done
-
-
-def _fresh_release_sync(
-    dispose: Callable[[Any], Any] | None, done: Callable[[ResourceState, float], None], label: str
-) -> Callable[[ResourceState, Owner | None, BaseException | None], BaseException | None]:
-    """:meth:`ResourceState.release_sync` in one frame, for a fresh state whose
-    ``dispose`` is sync with no timeout: the usual scope exit (its one holder lets go of
-    a live resource whose disposal succeeds) claims, disposes and records inline; any
-    other case takes the general path, which starts over with nothing changed."""
-    general = ResourceState.release_sync
-
-    def release_sync(
-        self: ResourceState, owner: Owner | None, exc: BaseException | None
-    ) -> BaseException | None:
-        # _claim_dispose, for its usual case, without the lock: the scope popped this
-        # off its stack, and nobody else claims it unless they take it off that stack
-        if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
-            return general(self, owner, exc)
-        self.status = DISPOSING  # first: a user's claim that finds no holder sees it
-        self.holder = None
-        self.initializer = _get_ident()
-        started = _perf()
-        if dispose is not None:
-            try:
-                result = dispose(self.instance)
-                if result is not None and inspect.isawaitable(result):
-                    _run_awaitable(result, None, f"{label}.dispose()")
-            except BaseException as error:
-                return self._disposed(started, error)
-        done(self, started)
-        return None
-
-    return release_sync
-
-
-def _fresh_release_step(
-    dispose: Callable[[Any], Any] | None, done: Callable[[ResourceState, float], None]
-) -> Callable[..., tuple[BaseException | None, Any]]:
-    """:meth:`ResourceState.release_step` in one frame, for a fresh state whose
-    ``dispose`` is ``async def`` with no timeout: the usual scope exit, whose disposal
-    finishes without suspending, claims, disposes and records inline (see
-    :func:`_fresh_release_sync`); a disposal that suspends goes on as ``release_step``'s
-    does."""
-    general = ResourceState.release_step
-    assert dispose is not None
-
-    def release_step(
-        self: ResourceState, owner: Owner | None, exc: BaseException | None
-    ) -> tuple[BaseException | None, Any]:
-        # _claim_dispose, for its usual case, without the lock: the scope popped this
-        # off its stack, and nobody else claims it unless they take it off that stack
-        if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
-            return general(self, owner, exc)
-        self.status = DISPOSING  # first: a user's claim that finds no holder sees it
-        self.holder = None
-        self.initializer = _get_ident()  # see ResourceState.release_step
-        started = _perf()
-        try:
-            result = dispose(self.instance)
-            if type(result) is not _Coroutine and not inspect.iscoroutine(result):
-                if result is not None and inspect.isawaitable(result):
-                    return None, self._await_other(started, result)
-                return self._disposed(started, None), None
-            pending = result.send(None)
-        except StopIteration:
-            pass
-        except BaseException as error:
-            return self._disposed(started, error), None
-        else:
-            return None, self._await_rest(started, result, pending)
-        done(self, started)
-        return None, None
-
-    return release_step
+    return release
 
 
 def fresh_activator_sync(
