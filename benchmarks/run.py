@@ -7,9 +7,13 @@ interleaved: for each repeat, every library is timed once (round-robin, starting
 rotating position), and the reported figure is the median over the repeats. A repeat is a
 timeit-style loop of N calls, N calibrated so that one repeat takes ~0.05 s or more.
 
-The garbage collector stays on while timing, as it is in a server (``--gc-off`` times
-with it off, timeit's default): a library that leaves reference cycles behind on every
-call pays for collecting them, as it would in production. Each library's cyclic garbage
+The garbage collector stays on while timing the request scopes (S3, S4), as it is in a
+server, so a library that leaves reference cycles behind on every request pays for
+collecting them, as it would in production. The other scenarios keep timeit's default,
+the collector off: S1, S2 and S5 leave no cyclic garbage in any library (the probe below
+shows it), and S6's fresh classes per iteration are the harness's own cyclic garbage,
+which would be collected on whichever library's time a collection happened to start.
+``--gc on`` / ``--gc off`` times every scenario one way. Each library's cyclic garbage
 per call is measured and listed under the table.
 """
 
@@ -135,15 +139,13 @@ def _time_s6(adapter: ModuleType, n: int, shared: list[type]) -> float:
 class Bench:
     """One scenario's timed callable for one library."""
 
-    #: time with the garbage collector off (timeit's default; ``--gc-off``)
-    gc_off = False
-
-    def __init__(self, run: Callable[[int], float]) -> None:
+    def __init__(self, run: Callable[[int], float], gc_on: bool) -> None:
         self.run = run
+        self.gc_on = gc_on  # False: the collector is off while timing (timeit's way)
 
     def measure(self, n: int) -> float:
         gc.collect()  # every repeat starts from the same heap
-        if not self.gc_off:
+        if self.gc_on:
             return self.run(n)
         enabled = gc.isenabled()
         gc.disable()
@@ -199,27 +201,36 @@ def _check_scopes(
             checks.check_s3(mk, fk)
 
 
+#: "auto": the collector on while timing S3 and S4 only (see the module docstring)
+GC_MODE = "auto"
+
+
+def _gc_on(scenario: str) -> bool:
+    return GC_MODE == "on" or (GC_MODE == "auto" and scenario in ("S3", "S4"))
+
+
 def setup(
     scenario: str, adapter: ModuleType, loop: asyncio.AbstractEventLoop, shared: list[type]
 ) -> tuple[Cell, Bench | None]:
     cell = Cell()
+    gc_on = _gc_on(scenario)
     try:
         if scenario == "S6":
             classes = model.make_s6_classes()
             fn6 = adapter.s6(classes)
-            bench = Bench(lambda n: _time_s6(adapter, n, shared))
+            bench = Bench(lambda n: _time_s6(adapter, n, shared), gc_on)
             check: Callable[[], None] = lambda: checks.check_s6(classes, fn6)  # noqa: E731
         else:
             m = model.make_model()
             fn = getattr(adapter, scenario.lower())(m)
             if scenario in ("S3", "S4"):
                 if scenario == "S4":
-                    bench = Bench(lambda n: _time_async(fn, n, loop))
+                    bench = Bench(lambda n: _time_async(fn, n, loop), gc_on)
                 else:
-                    bench = Bench(lambda n: _time_sync(fn, n))
+                    bench = Bench(lambda n: _time_sync(fn, n), gc_on)
                 check = lambda: _check_scopes(scenario, adapter, m, fn, loop)  # noqa: E731
             else:
-                bench = Bench(lambda n: _time_sync(fn, n))
+                bench = Bench(lambda n: _time_sync(fn, n), gc_on)
                 check = lambda: getattr(checks, f"check_{scenario.lower()}")(m, fn)  # noqa: E731
     except NotApplicable as exc:
         return Cell(status="n/a", reason=str(exc)), None
@@ -439,10 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_path", help="also write the results as JSON")
     parser.add_argument("--repeats", type=int, help="override the number of repeats")
     parser.add_argument(
-        "--gc-off", action="store_true", help="time with the garbage collector off (timeit)"
+        "--gc",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the garbage collector while timing: on for S3/S4 only (auto), or everywhere on/off",
     )
     args = parser.parse_args(argv)
-    Bench.gc_off = args.gc_off
+    global GC_MODE
+    GC_MODE = args.gc
 
     cfg = (
         Config(repeats=3, min_time=0.01, proc_repeats=1)
@@ -464,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# python {info['python']} on {info['cpu']} ({info['nproc']} CPUs); "
         f"repeats={cfg.repeats}, min {cfg.min_time}s per repeat, "
-        f"gc {'off' if args.gc_off else 'on'} while timing",
+        f"gc while timing: {GC_MODE} (auto: on for S3/S4 only)",
         file=sys.stderr,
     )
     adapters, skipped = load_adapters(wanted)
@@ -495,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json_path:
         payload = {
             "machine": info,
-            "config": {**asdict(cfg), "gc_off": args.gc_off},
+            "config": {**asdict(cfg), "gc": GC_MODE},
             "scenarios": {s: SCENARIOS[s] for s in only},
             "targets": TARGETS,
             "results": {
