@@ -1145,8 +1145,7 @@ def fresh_activator_sync(
         if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
             # ResourceTypeStats.count_activated, inlined: its call was a third of the
             # monitor's cost per resource (test_monitor compares with the general path)
-            counts.created += 1
-            counts.initialized += 1
+            counts.activated += 1
             counts.init_durations.append(now - started)
             if monitor._subscribers:
                 monitor.publish_activated(label, type_name, scope_label, now - started)
@@ -1228,8 +1227,7 @@ def fresh_activator_async(
         if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
             # ResourceTypeStats.count_activated, inlined: its call was a third of the
             # monitor's cost per resource (test_monitor compares with the general path)
-            counts.created += 1
-            counts.initialized += 1
+            counts.activated += 1
             counts.init_durations.append(now - started)
             if monitor._subscribers:
                 monitor.publish_activated(label, type_name, st.scope_label, now - started)

@@ -95,6 +95,9 @@ class ResourceTypeStats:
 
     created: int = 0
     initialized: int = 0
+    #: created and initialized at once (an activation of a fresh instance): one counter
+    #: for the two on the hot path; the snapshot adds it to both
+    activated: int = 0
     disposed: int = 0
     init_errors: int = 0
     dispose_errors: int = 0
@@ -105,7 +108,7 @@ class ResourceTypeStats:
 
     @property
     def active(self) -> int:
-        return self.initialized - self.disposed
+        return self.initialized + self.activated - self.disposed
 
     @property
     def unused(self) -> bool:
@@ -113,6 +116,7 @@ class ResourceTypeStats:
         return not (
             self.created
             or self.initialized
+            or self.activated
             or self.disposed
             or self.init_errors
             or self.dispose_errors
@@ -123,8 +127,7 @@ class ResourceTypeStats:
     def count_activated(self, duration: float) -> None:
         """One activation: created and initialized, ``duration`` to initialize. (The
         state machine's fresh path has these lines inlined: keep both alike.)"""
-        self.created += 1
-        self.initialized += 1
+        self.activated += 1
         self.init_durations.append(duration)
 
     def count_disposed(self, duration: float, lifetime: float, failed: bool) -> None:
@@ -140,7 +143,7 @@ class ResourceTypeStats:
 
     def clear(self) -> None:
         """Zero in place: whoever holds this object keeps counting into the monitor."""
-        self.created = self.initialized = self.disposed = 0
+        self.created = self.initialized = self.activated = self.disposed = 0
         self.init_errors = self.dispose_errors = 0
         self.lifetimes.clear()
         self.init_durations.clear()
@@ -151,8 +154,8 @@ class ResourceTypeStats:
         lifetime = _summary(self.lifetimes)
         lifetime["max"] = max(lifetime["max"], self.max_lifetime)
         return {
-            "created": self.created,
-            "initialized": self.initialized,
+            "created": self.created + self.activated,
+            "initialized": self.initialized + self.activated,
             "disposed": self.disposed,
             "active": self.active,
             "init_errors": self.init_errors,
