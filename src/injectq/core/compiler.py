@@ -1044,13 +1044,13 @@ class Compiler:
             _closed=_raise_closed,
             _missing=functools.partial(_raise_scope_missing, node.label, node.binding.scope),
         )
-        found = "        return _r\n"
+        found = "            return _r\n"
         if is_async and node.spec is not None:
             # get() in this loop may have scheduled its initialization
             found = (
-                "        if (_st := _pending(_r)) is not None:\n"
-                "            await _st.initialize_async(None)\n"
-                "        return _r\n"
+                "            if (_st := _pending(_r)) is not None:\n"
+                "                await _st.initialize_async(None)\n"
+                "            return _r\n"
             )
         source = (
             f"{'async def' if is_async else 'def'} _resolve():\n"
@@ -1062,8 +1062,9 @@ class Compiler:
             "    if _o.closed:\n"
             "        _closed(_o)\n"
             "    _c = _o.cache\n"
-            "    _r = _c.get(_K, _NV)\n"
-            "    if type(_r) is not _Claim:\n"
+            "    if _c:  # a new scope's is empty: nothing to look up\n"
+            "        _r = _c.get(_K, _NV)\n"
+            "        if type(_r) is not _Claim:\n"
             f"{found}"
             f"{graph.claim_lines()}" + "\n".join(graph.lines) + f"\n    return {result}\n"
         )
