@@ -41,17 +41,20 @@ class Scope:
     or created when a resource first needs it.
     """
 
-    # No __slots__, and every attribute set here, even to None: on 3.11 reading an
-    # attribute that only the class defines costs about twice one the instance holds,
-    # and the resolvers read ``waiting`` once per key they build.
+    # No __slots__, and every attribute read on the hot path set here, even to None: on
+    # 3.11 reading an attribute that only the class defines costs about twice one the
+    # instance holds, and the resolvers read ``waiting`` once per key they build.
+    # (``parent`` and ``is_async`` are set on entering; the root, never entered, reads
+    # these defaults.)
+    parent: Scope | None = None
+    is_async: bool | None = None
+
     def __init__(self, container: InjectQ, name: str | None, label: str | None = None) -> None:
         self.container = container
         self.name = name
         self.cache: dict[Any, Any] = {}
         self.stack: list[Any] = []
-        self.parent: Scope | None = None
         self.closed = False
-        self.is_async: bool | None = None
         self._token: Token[Scope] | None = None
         self._pending: list[asyncio.Task[Any]] | None = None
         self._failures: list[tuple[ResourceState, BaseException]] | None = None
