@@ -535,6 +535,8 @@ class Compiler:
         if act is None:
             spec, c = node.spec, self.c
             assert spec is not None
+            binding = node.binding
+            cls = binding.provider if binding.kind is Kind.CLASS else None
             if is_async:
                 act = fresh_activator_async(
                     spec,
@@ -544,6 +546,7 @@ class Compiler:
                     c._default_init_timeout,
                     c._default_dispose_timeout,
                     self._activated_async,
+                    cls,
                 )
             else:
                 act = fresh_activator_sync(
@@ -553,6 +556,7 @@ class Compiler:
                     c.resource_monitor,
                     c._default_dispose_timeout,
                     self._activated_sync,
+                    cls,
                 )
             self.activators[(node.key, is_async)] = act
         return act

@@ -457,6 +457,9 @@ class ResourceState:
     #: search and empty on every activation. Changed under ``_transition`` only.
     holder: Owner | None = None
     more_holders: list[Owner] | None = None
+    #: fresh states: the constructed class, when it sets and deletes attributes as
+    #: object does (see _fresh_state_class)
+    plain_cls: type | None = None
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -964,9 +967,16 @@ def _fresh_state_class(
     monitor: ResourceMonitor,
     default_init_timeout: float | None,
     default_dispose_timeout: float | None,
+    cls: type | None,
 ) -> type[ResourceState]:
     """A :class:`ResourceState` subclass carrying what is the same for every activation
-    of one binding in one container, so an activation sets only what differs."""
+    of one binding in one container, so an activation sets only what differs. ``cls``:
+    the class the container constructs, when known; if it keeps object's own attribute
+    setting and deleting, ``plain_cls`` is it, so marking an instance of exactly that
+    class needs no look-up of its ``__setattr__``/``__delattr__``."""
+    plain_cls: type | None = None
+    if cls is not None and cls.__setattr__ is _set_attribute and cls.__delattr__ is _del_attribute:
+        plain_cls = cls
     init_timeout, dispose_timeout = spec.init_timeout, spec.dispose_timeout
     # container defaults bound async calls only (see _timed_call)
     if init_timeout is None and spec.init_async is not False:
@@ -976,7 +986,7 @@ def _fresh_state_class(
     counts = monitor.type_stats(spec.type_name)
     namespace: dict[str, Any] = {}
     if dispose_timeout is None and spec.dispose_async is not None:
-        release = _fresh_release(spec, monitor, counts, label)
+        release = _fresh_release(spec, monitor, counts, label, plain_cls)
         namespace["release_step" if spec.dispose_async else "release_sync"] = release
     return type(
         "ResourceState",
@@ -993,6 +1003,7 @@ def _fresh_state_class(
             "label": label,
             "monitor": monitor,
             "counts": counts,
+            "plain_cls": plain_cls,
             "init_timeout": init_timeout,
             "dispose_timeout": dispose_timeout,
         },
@@ -1000,7 +1011,11 @@ def _fresh_state_class(
 
 
 def _fresh_release(
-    spec: ResourceSpec, monitor: ResourceMonitor, counts: ResourceTypeStats, label: str
+    spec: ResourceSpec,
+    monitor: ResourceMonitor,
+    counts: ResourceTypeStats,
+    label: str,
+    plain_cls: type | None,
 ) -> Callable[..., Any]:
     """:meth:`ResourceState.release_sync` (sync ``dispose``) or ``release_step``
     (``async def dispose``) in one frame, for a fresh state whose ``dispose`` has no
@@ -1046,7 +1061,8 @@ def _fresh_release(
         instance = self.instance
         try:
             if instance._injectq_resource_state is self:
-                if type(instance).__delattr__ is _del_attribute:
+                cls = type(instance)
+                if cls is plain_cls or cls.__delattr__ is _del_attribute:
                     del instance._injectq_resource_state
                 else:
                     _del_attribute(instance, _STATE_ATTR)
@@ -1081,6 +1097,7 @@ def fresh_activator_sync(
     monitor: ResourceMonitor,
     default_dispose_timeout: float | None,
     general: Callable[[Any, Any, Any], Any],
+    cls: type | None = None,
 ) -> Callable[[Any, Owner], Any]:
     """``act(inst, owner) -> inst``: activate a resource the container has just
     constructed, for a class whose ``initialize`` is sync (or absent). The hot path of
@@ -1092,7 +1109,8 @@ def fresh_activator_sync(
     that can own the instance. Nobody else can reach a fresh instance yet, so no lock is
     needed."""
     assert spec.init_async is False
-    state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout)
+    state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout, cls)
+    plain_cls = state_cls.plain_cls
     init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
     counts = state_cls.counts
     assert counts is not None
@@ -1109,7 +1127,7 @@ def fresh_activator_sync(
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
         try:
-            if type(inst).__setattr__ is _set_attribute:
+            if type(inst) is plain_cls or type(inst).__setattr__ is _set_attribute:
                 inst._injectq_resource_state = st  # object's own store, minus its call
             else:  # past the class's own __setattr__ (frozen, delegating classes)
                 _set_attribute(inst, _STATE_ATTR, st)
@@ -1162,6 +1180,7 @@ def fresh_activator_async(
     default_init_timeout: float | None,
     default_dispose_timeout: float | None,
     general: Callable[[Any, Any, Any], Coroutine[Any, Any, Any]],
+    cls: type | None = None,
 ) -> Callable[[Any, Owner], Any]:
     """``await act(inst, owner, me)`` for async code: the activated instance (``me``:
     the current task, when the caller knows it already). An ``async def initialize`` is
@@ -1171,7 +1190,9 @@ def fresh_activator_async(
     sync ``initialize`` this is :func:`fresh_activator_sync`'s ``act``: the instance, or
     (not fresh) ``general``'s coroutine to await."""
     if spec.init_async is False:
-        return fresh_activator_sync(spec, key, label, monitor, default_dispose_timeout, general)
+        return fresh_activator_sync(
+            spec, key, label, monitor, default_dispose_timeout, general, cls
+        )
 
     def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
         return general(inst, key, owner)
@@ -1179,8 +1200,9 @@ def fresh_activator_async(
     if spec.init_async is None:  # only calling it tells whether it is async
         return act_general
     state_cls = _fresh_state_class(
-        spec, key, label, monitor, default_init_timeout, default_dispose_timeout
+        spec, key, label, monitor, default_init_timeout, default_dispose_timeout, cls
     )
+    plain_cls = state_cls.plain_cls
     init, init_timeout, type_name = spec.init, state_cls.init_timeout, spec.type_name
     counts = state_cls.counts
     assert init is not None and counts is not None
@@ -1196,7 +1218,7 @@ def fresh_activator_async(
             raise _async_dispose_in_sync_scope(label)
         st = _new_state(state_cls)
         try:
-            if type(inst).__setattr__ is _set_attribute:
+            if type(inst) is plain_cls or type(inst).__setattr__ is _set_attribute:
                 inst._injectq_resource_state = st  # object's own store, minus its call
             else:  # past the class's own __setattr__ (frozen, delegating classes)
                 _set_attribute(inst, _STATE_ATTR, st)
