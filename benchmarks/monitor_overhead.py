@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import checks, model  # noqa: E402
 from benchmarks.adapters import injectq_adapter  # noqa: E402
-from benchmarks.run import Bench, _time_async, _time_sync  # noqa: E402
+from benchmarks.run import Bench, _gc_on, _time_async, _time_sync  # noqa: E402
 from injectq import InjectQ  # noqa: E402
 
 TARGET = 0.10
@@ -55,10 +55,10 @@ def build(
     c.resource_monitor.enabled = monitor_on
     if scenario == "S4":
         checks.check_s4(m, fn, loop)
-        bench = Bench(lambda n: _time_async(fn, n, loop))
+        bench = Bench(lambda n: _time_async(fn, n, loop), _gc_on(scenario))
     else:
         checks.check_s3(m, fn)
-        bench = Bench(lambda n: _time_sync(fn, n))
+        bench = Bench(lambda n: _time_sync(fn, n), _gc_on(scenario))
     counted = sum(s["initialized"] for s in c.resource_monitor.snapshot().values())
     if monitor_on != (counted > 0):
         raise SystemExit(f"{scenario}: monitor_on={monitor_on} but it counted {counted} inits")
