@@ -139,7 +139,7 @@ class Scope:
         tb: TracebackType | None,
     ) -> None:
         token = self._token
-        if token is not None:  # _leave_context, inlined
+        if token is not None:  # leave the context; inline in both exits (a call per scope costs)
             self._token = None
             try:
                 self.container._scope_var.reset(token)
@@ -171,7 +171,7 @@ class Scope:
         tb: TracebackType | None,
     ) -> None:
         token = self._token
-        if token is not None:  # _leave_context, inlined
+        if token is not None:  # leave the context; inline in both exits (a call per scope costs)
             self._token = None
             try:
                 self.container._scope_var.reset(token)
