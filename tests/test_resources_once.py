@@ -504,3 +504,63 @@ def test_users_dispose_after_the_scope_took_it_leaves_it_to_the_scope(tmp_path: 
         scope.stack = UserDisposesAfterPop(scope.stack)
     assert db.closed_by == ["MainThread"]
     assert c.resource_metrics()["ClosingDb"]["disposed"] == 1
+
+
+@pytest.mark.parametrize("how", ["scope", "singleton", "async scope"])
+def test_super_calls_inside_a_timed_sync_initialize_and_dispose_run_once(
+    tmp_path: Path, how: str
+) -> None:
+    # A sync initialize()/dispose() bounded by the resource's own timeout runs in a
+    # helper thread. A super().initialize() / super().dispose() made there is part of
+    # the one call: it runs the base class's method (no waiting on itself until the
+    # timeout, no silently skipped base dispose).
+    log: list[str] = []
+
+    @resource
+    class Database:
+        def __init__(self) -> None:
+            self.conn: sqlite3.Connection | None = None
+
+        def initialize(self) -> None:
+            self.conn = sqlite3.connect(tmp_path / "db.sqlite", check_same_thread=False)
+            log.append("base init")
+
+        def dispose(self) -> None:
+            assert self.conn is not None
+            self.conn.close()
+            log.append("base dispose")
+
+    @resource(init_timeout=5.0, dispose_timeout=5.0)
+    class Orders(Database):
+        def initialize(self) -> None:
+            super().initialize()
+            assert self.conn is not None
+            self.conn.execute("CREATE TABLE IF NOT EXISTS orders (id INTEGER)")
+            log.append("orders init")
+
+        def dispose(self) -> None:
+            log.append("orders dispose")
+            super().dispose()
+
+    c = InjectQ()
+    if how == "singleton":
+        c.bind(Orders, Orders)
+        orders = c.get(Orders)
+        assert orders.conn is not None
+        orders.conn.execute("INSERT INTO orders VALUES (1)")
+        c.close()
+    elif how == "scope":
+        c.bind(Orders, Orders, scope="request")
+        with c.scope("request"):
+            c.get(Orders).conn.execute("INSERT INTO orders VALUES (1)")
+    else:
+        c.bind(Orders, Orders, scope="request")
+
+        async def run() -> None:
+            async with c.scope("request"):
+                (await c.aget(Orders)).conn.execute("INSERT INTO orders VALUES (1)")
+
+        asyncio.run(run())
+    assert log == ["base init", "orders init", "orders dispose", "base dispose"]
+    metrics = c.resource_metrics()["Orders"]
+    assert (metrics["initialized"], metrics["disposed"], metrics["init_errors"]) == (1, 1, 0)

@@ -371,19 +371,31 @@ def _describe(key: Any, instance: Any) -> str:
     return resource_label(type(instance) if key is None else key)
 
 
-def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str) -> Any:
+def _timed_call(
+    fn: Callable[[], Any], timeout: float | None, what: str, state: ResourceState | None = None
+) -> Any:
     """Run a sync call, bounded by ``timeout`` when one is set: in a helper thread, since
     Python cannot interrupt a thread (an overrunning call is left to finish). Only a
     resource's own ``@resource(init_timeout=...)`` gets here with a timeout: container
-    defaults bound async calls only, so thread-bound objects (sqlite3) keep working."""
+    defaults bound async calls only, so thread-bound objects (sqlite3) keep working.
+
+    ``state``: the resource whose ``initialize()``/``dispose()`` this is. The helper
+    thread takes over its name as the initializer (or disposer), so a
+    ``super().initialize()`` made there joins the call it is part of instead of waiting
+    on it."""
     if timeout is None:
         return fn()
     import concurrent.futures
 
     done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    caller = state.initializer if state is not None else None
 
     def run() -> None:
         try:
+            if state is not None:
+                with _transition:  # unless it was given up on (timed out) meanwhile
+                    if state.initializer == caller:
+                        state.initializer = _get_ident()
             done.set_result(fn())
         except BaseException as exc:
             done.set_exception(exc)
@@ -610,6 +622,7 @@ class ResourceState:
                 functools.partial(init, self.instance),
                 self.init_timeout,
                 f"{self.label}.initialize()",
+                self,
             )
             if inspect.isawaitable(result):
                 # A lambda that turned out async, reached from sync code with no loop.
@@ -655,7 +668,7 @@ class ResourceState:
         try:
             if self.spec.init_async is False:
                 result = _timed_call(
-                    functools.partial(init, self.instance), self.init_timeout, what
+                    functools.partial(init, self.instance), self.init_timeout, what, self
                 )
             else:
                 result = init(self.instance)
@@ -826,7 +839,10 @@ class ResourceState:
             try:
                 if self.spec.dispose_async is False:
                     result = _timed_call(
-                        functools.partial(dispose, self.instance), self.dispose_timeout, what
+                        functools.partial(dispose, self.instance),
+                        self.dispose_timeout,
+                        what,
+                        self,
                     )
                 else:
                     result = dispose(self.instance)
@@ -907,6 +923,7 @@ class ResourceState:
                         functools.partial(dispose, self.instance),
                         self.dispose_timeout,
                         f"{self.label}.dispose()",
+                        self,
                     )
                 if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result, self.dispose_timeout, f"{self.label}.dispose()")
@@ -1144,7 +1161,7 @@ def fresh_activator_sync(
                 if init_timeout is None:
                     init(inst)
                 else:
-                    _timed_call(functools.partial(init, inst), init_timeout, what)
+                    _timed_call(functools.partial(init, inst), init_timeout, what, st)
             except BaseException as exc:
                 _fresh_failed(st, exc, started)
             st.initializer = None
