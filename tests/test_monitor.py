@@ -578,3 +578,38 @@ def test_pool_events_are_debug_level_in_the_logging_subscriber(
     messages = [r.getMessage() for r in caplog.records if r.name == logger.name]
     assert messages[0].startswith("pool_acquired ResourcePool [db]")
     pool.dispose_sync()
+
+
+def test_every_event_of_an_instance_counts_under_its_bound_class(tmp_path: Path) -> None:
+    # A resource class whose __new__ hands back an instance of a subclass: created,
+    # failed, initialized and disposed all count under the class the container builds
+    # (one row of metrics), not some under the subclass's name.
+    fail_next = [True]
+
+    @resource
+    class Storage:
+        def __new__(cls) -> Storage:
+            return super().__new__(SqliteStorage if cls is Storage else cls)
+
+        def initialize(self) -> None:
+            if fail_next[0]:
+                fail_next[0] = False
+                raise OSError("disk not mounted yet")
+            self.conn = sqlite3.connect(tmp_path / "s.db")
+
+        def dispose(self) -> None:
+            self.conn.close()
+
+    class SqliteStorage(Storage):
+        pass
+
+    c = InjectQ()
+    c.bind(Storage, Storage, scope="request")
+    with c.scope("request"), pytest.raises(ResourceInitializationError):
+        c.get(Storage)
+    with c.scope("request"):
+        assert type(c.get(Storage)) is SqliteStorage
+    metrics = c.resource_metrics()
+    assert list(metrics) == ["Storage"]
+    m = metrics["Storage"]
+    assert (m["created"], m["init_errors"], m["initialized"], m["disposed"]) == (2, 1, 1, 1)

@@ -144,7 +144,9 @@ class ResourceSpec:
     dispose_async: bool | None
     init_timeout: float | None
     dispose_timeout: float | None
-    type_name: str = ""  # what the monitor keys metrics by
+    #: what the monitor keys metrics by: the class's name, for every event of its
+    #: instances (one a ``__new__`` of it returns included, whatever its own class)
+    type_name: str = ""
 
 
 # Keyed by id, not by the class: a cache entry must not keep a class alive (programs and
@@ -506,10 +508,10 @@ class ResourceState:
             if self.spec.dispose_timeout is None and self.spec.dispose_async is not False:
                 self.dispose_timeout = owner.default_dispose_timeout
             self.scope_label = owner.label
-            self.monitor.record_created(self.label, type(self.instance).__name__, owner.label)
+            self.monitor.record_created(self.label, self.spec.type_name, owner.label)
             if self.status == LIVE:  # no initialize(): live from creation, count it as such
                 self.monitor.record_initialized(
-                    self.label, type(self.instance).__name__, owner.label, 0.0
+                    self.label, self.spec.type_name, owner.label, 0.0
                 )
 
     def check_owner(self, owner: Owner) -> None:
@@ -574,7 +576,7 @@ class ResourceState:
         self.hold(owner)
         if self.monitor is not None:
             self.monitor.record_initialized(
-                self.label, type(self.instance).__name__, self.scope_label, now - started
+                self.label, self.spec.type_name, self.scope_label, now - started
             )
         if waiter is not None:
             waiter.set_result(None)
@@ -587,7 +589,7 @@ class ResourceState:
             waiter, self.waiter = self.waiter, None
         if self.monitor is not None:
             self.monitor.record_init_failed(
-                self.label, type(self.instance).__name__, self.scope_label, _perf() - started, exc
+                self.label, self.spec.type_name, self.scope_label, _perf() - started, exc
             )
         self.failure_observed = waiter is not None
         if waiter is not None:
@@ -801,7 +803,7 @@ class ResourceState:
         if counts is None:
             monitor.record_disposed(
                 self.label,
-                self.spec.type_name or type(self.instance).__name__,
+                self.spec.type_name,
                 self.scope_label,
                 now - started,
                 now - self.live_since,
