@@ -510,9 +510,7 @@ class ResourceState:
             self.scope_label = owner.label
             self.monitor.record_created(self.label, self.spec.type_name, owner.label)
             if self.status == LIVE:  # no initialize(): live from creation, count it as such
-                self.monitor.record_initialized(
-                    self.label, self.spec.type_name, owner.label, 0.0
-                )
+                self.monitor.record_initialized(self.label, self.spec.type_name, owner.label, 0.0)
 
     def check_owner(self, owner: Owner) -> None:
         """A sync scope cannot await an async dispose: fail now, not at exit (§3.5)."""
