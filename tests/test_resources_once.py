@@ -564,3 +564,48 @@ def test_super_calls_inside_a_timed_sync_initialize_and_dispose_run_once(
     assert log == ["base init", "orders init", "orders dispose", "base dispose"]
     metrics = c.resource_metrics()["Orders"]
     assert (metrics["initialized"], metrics["disposed"], metrics["init_errors"]) == (1, 1, 0)
+
+
+async def test_users_async_dispose_after_an_async_scope_took_it_leaves_it_to_the_scope(
+    tmp_path: Path,
+) -> None:
+    # The async twin of the forced interleaving above: an async scope's exit has popped
+    # the resource (its claim, taken without the lock), then a user's `await dispose()`
+    # arrives from another thread, on that thread's own loop. It must leave the disposal
+    # to the scope, which runs it once.
+    closed_by: list[str] = []
+
+    @resource
+    class AsyncStore:
+        def __init__(self) -> None:
+            self.conn: sqlite3.Connection | None = None
+
+        async def initialize(self) -> None:
+            self.conn = sqlite3.connect(tmp_path / "store.db", check_same_thread=False)
+
+        async def dispose(self) -> None:
+            closed_by.append(threading.current_thread().name)
+            assert self.conn is not None
+            self.conn.close()
+
+    c = InjectQ()
+    c.bind(AsyncStore, AsyncStore, scope="request")
+
+    class UserDisposesAfterPop(list[Any]):
+        def pop(self, index: int = -1) -> Any:
+            entry = super().pop(index)
+            instance = entry.instance
+            thread = threading.Thread(target=lambda: asyncio.run(instance.dispose()), name="user")
+            thread.start()
+            thread.join()
+            assert closed_by == []  # the user's call did not dispose it
+            return entry
+
+    async with c.scope("request") as scope:
+        store = await c.aget(AsyncStore)
+        scope.stack = UserDisposesAfterPop(scope.stack)
+    assert closed_by == ["MainThread"]
+    with pytest.raises(sqlite3.ProgrammingError):
+        assert store.conn is not None
+        store.conn.execute("SELECT 1")
+    assert c.resource_metrics()["AsyncStore"]["disposed"] == 1
