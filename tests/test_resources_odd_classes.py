@@ -157,3 +157,35 @@ def test_own_setattr_and_delattr_never_see_the_state(is_async: bool) -> None:
         assert inst.side == {}
         assert "_injectq_resource_state" not in vars(inst)
         log.clear()
+
+
+def test_a_plain_dispose_returning_a_coroutine_is_finished_by_a_sync_scope(
+    tmp_path: Any,
+) -> None:
+    # A `def dispose()` (not `async def`) that hands back a coroutine: a sync scope's
+    # exit, having no loop, runs it to the end before it counts the disposal.
+    import asyncio
+
+    path = tmp_path / "journal.txt"
+
+    @resource
+    class Journal:
+        def initialize(self) -> None:
+            self.file = path.open("w")
+
+        async def _flush_and_close(self) -> None:
+            await asyncio.sleep(0)
+            self.file.write("closed cleanly\n")
+            self.file.close()
+
+        def dispose(self) -> Any:
+            return self._flush_and_close()
+
+    c = InjectQ()
+    c.bind(Journal, Journal, scope="request")
+    with c.scope("request"):
+        journal = c.get(Journal)
+        assert not journal.file.closed
+    assert journal.file.closed
+    assert path.read_text() == "closed cleanly\n"
+    assert c.resource_metrics()["Journal"]["disposed"] == 1
