@@ -23,7 +23,7 @@ import types
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, cast
 
 from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.classes import class_attribute
@@ -59,6 +59,7 @@ _transition = threading.Lock()
 _acquire, _release = _transition.acquire, _transition.release
 _perf = time.perf_counter
 _get_ident = threading.get_ident
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class Owner(Protocol):
@@ -977,6 +978,21 @@ def _release_waiter(st: ResourceState) -> None:
         waiter.set_result(None)
 
 
+def _own_code(fn: _F) -> _F:
+    """``fn`` with a code object of its own. The fast paths below are closures made once
+    per binding from one source; sharing the code would share its inline caches too:
+    Python 3.11+ specializes each attribute access for the one class it saw, and a
+    second binding's state class and resource class then miss at every access (measured
+    ~0.2 µs per resource in S3, which activates two). A copy per binding keeps each
+    access site seeing one class."""
+    copy = types.FunctionType(
+        fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
+    )
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__qualname__ = fn.__qualname__
+    return cast(_F, copy)
+
+
 def _fresh_state_class(
     spec: ResourceSpec,
     key: Any,
@@ -1107,7 +1123,7 @@ def _fresh_release(
                 )
         return (None, None) if is_async else None
 
-    return release
+    return _own_code(release)
 
 
 def fresh_activator_sync(
@@ -1190,7 +1206,7 @@ def fresh_activator_sync(
                 monitor.publish_activated(label, type_name, scope_label, now - started)
         return inst
 
-    return act
+    return _own_code(act)
 
 
 def fresh_activator_async(
@@ -1277,7 +1293,7 @@ def fresh_activator_async(
                 monitor.publish_activated(label, type_name, st.scope_label, now - started)
         return inst
 
-    return act
+    return _own_code(act)
 
 
 _new_state = object.__new__
