@@ -887,11 +887,11 @@ class ResourceState:
                 if result is not None and inspect.isawaitable(result):  # not a coroutine
                     return None, self._await_other(started, result)
                 return self._disposed(started, None), None
-            pending = result.send(None)
-        except StopIteration:
-            return self._disposed(started, None), None
+            pending = next(result.__await__(), _FINISHED)  # its first step: see _FINISHED
         except BaseException as error:
             return self._disposed(started, error), None
+        if pending is _FINISHED:
+            return self._disposed(started, None), None
         return None, self._await_rest(started, result, pending)
 
     async def _await_other(self, started: float, awaitable: Awaitable[Any]) -> BaseException | None:
@@ -1081,11 +1081,8 @@ def _fresh_release(
                     if result is not None and inspect.isawaitable(result):
                         _run_awaitable(result, None, what)
                 elif type(result) is _Coroutine or inspect.iscoroutine(result):
-                    try:
-                        pending = result.send(None)
-                    except StopIteration:
-                        pass  # finished without suspending: the usual case
-                    else:
+                    pending = next(result.__await__(), _FINISHED)  # see _FINISHED
+                    if pending is not _FINISHED:  # suspended: the rest is awaited
                         return None, self._await_rest(started, result, pending)
                 elif result is not None and inspect.isawaitable(result):
                     return None, self._await_other(started, result)
@@ -1297,6 +1294,11 @@ def fresh_activator_async(
 
 
 _new_state = object.__new__
+#: What ``next(coro.__await__(), _FINISHED)`` returns for a coroutine that finished
+#: without suspending: a disposal's first step run by hand. ``coro.send(None)`` would
+#: raise a StopIteration for it, which costs ~0.25 µs per async disposal in S4;
+#: iteration that ends with a None result raises none.
+_FINISHED: Any = object()
 #: how a disposal that returned a coroutine is told apart fast (see release_step)
 _Coroutine = types.CoroutineType
 
@@ -1545,11 +1547,11 @@ async def _run_to_end(
     runs in a task of its own that we wait for without letting our cancellation reach it.
     """
     try:
-        pending = coro.send(None)
-    except StopIteration:
-        return None, None
+        pending = next(coro.__await__(), _FINISHED)  # its first step: see _FINISHED
     except BaseException as exc:
         return exc, None
+    if pending is _FINISHED:
+        return None, None
     return await _drive_rest(coro, pending, on_handoff, timeout, what)
 
 
