@@ -49,6 +49,7 @@ from injectq.resources.lifecycle import (
     STATE_ATTR,
     ContextEntry,
     ResourceSpec,
+    context_enterer,
     context_manager_of,
     current_task,
     fresh_activator_async,
@@ -284,6 +285,7 @@ class Compiler:
         self.makers: dict[Any, Callable[..., Any]] = {}
         self.amakers: dict[Any, Callable[..., Any]] = {}
         self.activators: dict[Any, Callable[[Any, Scope], Any]] = {}
+        self.enterers: dict[Any, Callable[[Any, Scope], Any]] = {}
         self._warned_root_transients: set[Any] = set()
 
     # ------------------------------------------------------------------ planning
@@ -478,16 +480,14 @@ class Compiler:
 
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
+            enter = self._context_enterer(node)
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 if is_async:
                     raise ResourceInitializationError(
                         f"{label} is an async resource factory; use `await container.aget(...)`."
                     )
-                cm = context_manager_of(provider(*args, **kwargs))
-                return ContextEntry.enter_sync(
-                    cm, label, _o, binding.init_timeout, binding.dispose_timeout
-                )
+                return enter(provider(*args, **kwargs), _o)
 
         elif node.is_async_factory:
 
@@ -538,6 +538,21 @@ class Compiler:
 
         self.makers[key] = make
         return make
+
+    def _context_enterer(self, node: Node) -> Callable[[Any, Scope], Any]:
+        """The binding's ``enter(factory_result, owner)`` for a sync context factory (one
+        for the sync and the async maker)."""
+        enter = self.enterers.get(node.key)
+        if enter is None:
+            binding = node.binding
+            enter = context_enterer(
+                node.label,
+                self.c.resource_monitor,
+                binding.init_timeout,
+                binding.dispose_timeout,
+            )
+            self.enterers[node.key] = enter
+        return enter
 
     def _activated_sync(self, inst: Any, key: Any, owner: Scope) -> Any:
         self.activate_sync(inst, key, owner)
@@ -606,13 +621,13 @@ class Compiler:
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
 
+            enter = self._context_enterer(node)
+
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                if not is_async:
+                    return enter(provider(*args, **kwargs), _o)
                 cm = context_manager_of(provider(*args, **kwargs))
-                if is_async:
-                    return await ContextEntry.enter_async(
-                        cm, label, _o, binding.init_timeout, binding.dispose_timeout
-                    )
-                return ContextEntry.enter_sync(
+                return await ContextEntry.enter_async(
                     cm, label, _o, binding.init_timeout, binding.dispose_timeout
                 )
 
@@ -992,6 +1007,7 @@ class Compiler:
             self.makers,
             self.amakers,
             self.activators,
+            self.enterers,
         ):
             if cache:
                 cache.clear()

@@ -1309,6 +1309,7 @@ class ContextEntry:
 
     __slots__ = (
         "cm",
+        "counts",
         "dispose_timeout",
         "is_async",
         "label",
@@ -1335,6 +1336,8 @@ class ContextEntry:
         self.value: Any = None
         self.type_name = label
         self.live_since = 0.0
+        #: the type's counters, when the entry counts into them itself (see _finish)
+        self.counts: ResourceTypeStats | None = None
 
     @property
     def instance(self) -> Any:
@@ -1417,15 +1420,39 @@ class ContextEntry:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
         now = _perf()
-        self.monitor.record_disposed(
-            self.label,
-            self.type_name,
-            self.scope_label,
-            now - started,
-            now - self.live_since,
-            error,
-        )
+        counts, monitor = self.counts, self.monitor
+        if counts is None:
+            monitor.record_disposed(
+                self.label, self.type_name, self.scope_label, now - started,
+                now - self.live_since, error,
+            )  # fmt: skip
+        elif monitor.enabled:  # record_disposed, with the counters at hand
+            lifetime = now - self.live_since
+            counts.count_disposed(now - started, lifetime, error is not None)
+            if monitor._subscribers:
+                monitor.publish_disposed(
+                    self.label, self.type_name, self.scope_label, now - started, lifetime, error
+                )
         return error
+
+    def _exit_sync(self, cm: Any, exc: BaseException | None) -> None:
+        """Leave a sync context manager (raises what its exit raised). A bare generator
+        (see context_enterer) that the body did not fail is finished by hand; for
+        anything else it is handed to contextlib, whose rules apply as they are."""
+        if type(cm) is types.GeneratorType:
+            if exc is None and self.dispose_timeout is None:
+                if next(cm, _FINISHED) is not _FINISHED:  # contextlib's words and steps
+                    try:
+                        raise RuntimeError("generator didn't stop")
+                    finally:
+                        cm.close()
+                return
+            cm = _generator_cm(cm)
+        _timed_call(
+            functools.partial(cm.__exit__, *self._exc_args(exc)),
+            self.dispose_timeout,
+            f"{self.label} (exit)",
+        )
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
         cm, self.cm = self.cm, None
@@ -1445,11 +1472,7 @@ class ContextEntry:
                     )
                 )
             else:
-                _timed_call(
-                    functools.partial(cm.__exit__, *self._exc_args(exc)),
-                    self.dispose_timeout,
-                    f"{self.label} (exit)",
-                )
+                self._exit_sync(cm, exc)
         except BaseException as err:
             error = err
         return self._finish(started, error, exc)
@@ -1457,6 +1480,8 @@ class ContextEntry:
     def release_step(
         self, owner: Owner | None, exc: BaseException | None
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
+        if not self.is_async:  # nothing to await: no coroutine for it
+            return self.release_sync(owner, exc), None
         return None, self.release_async(owner, exc)
 
     async def release_async(
@@ -1478,11 +1503,7 @@ class ContextEntry:
                 else:
                     await _timed_await(exiting, self.dispose_timeout, f"{self.label} (exit)")
             else:
-                _timed_call(
-                    functools.partial(cm.__exit__, *self._exc_args(exc)),
-                    self.dispose_timeout,
-                    f"{self.label} (exit)",
-                )
+                self._exit_sync(cm, exc)
         except BaseException as err:
             error = err
         return self._finish(started, error, exc) or cancelled
@@ -1592,10 +1613,68 @@ async def _drive_rest(
     return task.result(), cancelled
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+# contextlib's managers around a generator that is already made: its rules for entering
+# and leaving apply as they are. Made once here: a contextmanager() per call cost ~1 µs.
+_generator_cm = contextlib.contextmanager(_same)
+_async_generator_cm = contextlib.asynccontextmanager(_same)
+
+
 def context_manager_of(factory_result: Any) -> Any:
     """Normalise what a context factory returned into a context manager."""
-    if inspect.isasyncgen(factory_result):
-        return contextlib.asynccontextmanager(lambda: factory_result)()
-    if inspect.isgenerator(factory_result):
-        return contextlib.contextmanager(lambda: factory_result)()
+    cls = type(factory_result)  # neither generator type can be subclassed
+    if cls is types.GeneratorType:
+        return _generator_cm(factory_result)
+    if cls is types.AsyncGeneratorType:
+        return _async_generator_cm(factory_result)
     return factory_result
+
+
+def context_enterer(
+    label: str,
+    monitor: ResourceMonitor,
+    init_timeout: float | None,
+    dispose_timeout: float | None,
+) -> Callable[[Any, Owner], Any]:
+    """``enter(factory_result, owner) -> value``: enter what a sync context factory
+    returned, for one binding. A bare generator (an ``@resource()`` generator function,
+    no init timeout) is entered by hand, ``next(gen)``, and counts into its type's
+    counters held here, as a fresh resource does; anything else goes through
+    :meth:`ContextEntry.enter_sync` and contextlib."""
+    counts = monitor.type_stats(label)
+    record_duration = counts.init_durations.append  # see _fresh_release
+
+    def enter(result: Any, owner: Owner) -> Any:
+        if type(result) is not types.GeneratorType or init_timeout is not None:
+            return ContextEntry.enter_sync(
+                context_manager_of(result), label, owner, init_timeout, dispose_timeout
+            )
+        entry = ContextEntry(result, False, label, owner, dispose_timeout)
+        started = _perf()
+        try:
+            value = next(result)
+        except BaseException as exc:
+            if type(exc) is StopIteration:  # contextlib's words
+                exc = RuntimeError("generator didn't yield")
+            monitor.record_created(label, label, owner.label)
+            monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
+            if not isinstance(exc, Exception):
+                raise
+            error = _init_error(label, exc)
+            raise error from error.__cause__
+        entry.value = value
+        entry.counts = counts
+        now = _perf()
+        entry.live_since = now
+        owner.stack.append(entry)
+        if monitor.enabled:  # record_activated, with the counters at hand
+            counts.activated += 1
+            record_duration(now - started)
+            if monitor._subscribers:
+                monitor.publish_activated(label, label, entry.scope_label, now - started)
+        return value
+
+    return enter
