@@ -10,7 +10,7 @@ directly, and compare what happens: values, the generator's own events, the erro
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +234,195 @@ def test_a_generator_with_timeouts_still_works(tmp_path: Path) -> None:
         assert events == ["open"]
     assert events == ["open", "close"]
     assert (tmp_path / "log.txt").read_text() == "hello"
+
+
+# ------------------------------------------------------------------ async generators
+def _async_behaviours(db: Path, events: list[str]) -> dict[str, Callable[[], AsyncIterator[Any]]]:
+    """Async generator functions, each ending its own way; ``*_suspending`` ones await
+    (and so suspend) in their cleanup, which then runs on in a shielded task."""
+
+    async def normal() -> AsyncIterator[sqlite3.Connection]:
+        conn = sqlite3.connect(db)
+        events.append("open")
+        try:
+            yield conn
+        finally:
+            conn.close()
+            events.append("close")
+
+    async def normal_suspending() -> AsyncIterator[sqlite3.Connection]:
+        conn = sqlite3.connect(db)
+        events.append("open")
+        try:
+            yield conn
+        finally:
+            await asyncio.sleep(0)
+            conn.close()
+            events.append("close")
+
+    async def no_yield() -> AsyncIterator[Any]:
+        events.append("start")
+        return
+        yield  # pragma: no cover
+
+    async def fails_on_entry() -> AsyncIterator[Any]:
+        events.append("start")
+        raise Boom("entry")
+        yield  # pragma: no cover
+
+    async def yields_twice() -> AsyncIterator[Any]:
+        try:
+            yield 1
+            events.append("after first")
+            yield 2
+        finally:
+            events.append("closed")
+
+    async def yields_twice_suspending() -> AsyncIterator[Any]:
+        try:
+            yield 1
+            await asyncio.sleep(0)
+            events.append("after first")
+            yield 2
+        finally:
+            events.append("closed")
+
+    async def fails_on_exit() -> AsyncIterator[Any]:
+        yield 1
+        events.append("exiting")
+        raise Boom("exit")
+
+    async def fails_on_exit_suspending() -> AsyncIterator[Any]:
+        yield 1
+        await asyncio.sleep(0)
+        events.append("exiting")
+        raise Boom("exit")
+
+    async def swallows_errors() -> AsyncIterator[Any]:
+        try:
+            yield 1
+        except Exception as exc:
+            events.append(f"swallowed {exc}")
+
+    async def reraises_other() -> AsyncIterator[Any]:
+        try:
+            yield 1
+        except Exception as exc:
+            events.append(f"saw {exc}")
+            raise Boom("other") from exc
+
+    return {
+        fn.__name__: fn
+        for fn in (
+            normal,
+            normal_suspending,
+            no_yield,
+            fails_on_entry,
+            yields_twice,
+            yields_twice_suspending,
+            fails_on_exit,
+            fails_on_exit_suspending,
+            swallows_errors,
+            reraises_other,
+        )
+    }
+
+
+ASYNC_BEHAVIOURS = list(_async_behaviours(Path("unused"), []).keys())
+
+
+async def _with_asynccontextlib(
+    fn: Callable[[], AsyncIterator[Any]], body_fails: bool
+) -> tuple[Any, ...]:
+    got: Any = None
+    try:
+        async with contextlib.asynccontextmanager(fn)() as value:
+            got = value if not isinstance(value, sqlite3.Connection) else "conn"
+            if body_fails:
+                raise ValueError("body")
+    except BaseException as exc:
+        return got, _outcome(exc)
+    return got, None
+
+
+async def _with_async_scope(
+    fn: Callable[[], AsyncIterator[Any]], body_fails: bool
+) -> tuple[Any, ...]:
+    c = InjectQ()
+    c.bind("res", resource()(fn), scope="request")
+    got: Any = None
+    try:
+        async with c.scope("request"):
+            value = await c.aget("res")
+            got = value if not isinstance(value, sqlite3.Connection) else "conn"
+            if body_fails:
+                raise ValueError("body")
+    except BaseException as exc:
+        return got, _outcome(exc)
+    return got, None
+
+
+@pytest.mark.parametrize("body_fails", [False, True], ids=["body ok", "body raises"])
+@pytest.mark.parametrize("behaviour", ASYNC_BEHAVIOURS)
+def test_an_async_generator_resource_ends_as_contextlib_ends_it(
+    tmp_path: Path, behaviour: str, body_fails: bool
+) -> None:
+    expected_events: list[str] = []
+    events: list[str] = []
+    fns_a = _async_behaviours(tmp_path / "a.sqlite3", expected_events)
+    fns_b = _async_behaviours(tmp_path / "b.sqlite3", events)
+    expected = asyncio.run(_with_asynccontextlib(fns_a[behaviour], body_fails))
+    got = asyncio.run(_with_async_scope(fns_b[behaviour], body_fails))
+    assert events == expected_events
+    entered = expected[0] is not None
+    if body_fails and entered and expected[1] != ("ValueError", "body"):
+        assert got == (expected[0], ("ValueError", "body"))  # as for sync generators
+        return
+    assert got == expected
+
+
+def test_a_cancelled_scope_still_finishes_a_suspending_async_generator(tmp_path: Path) -> None:
+    # the exit of the resource suspends; the task is cancelled meanwhile: the cleanup
+    # runs to its end (shielded), then the cancellation goes on
+    events: list[str] = []
+    release = asyncio.Event()
+
+    @resource()
+    async def slow_to_close() -> AsyncIterator[sqlite3.Connection]:
+        conn = sqlite3.connect(tmp_path / "db.sqlite3")
+        try:
+            yield conn
+        finally:
+            events.append("closing")
+            await release.wait()
+            conn.close()
+            events.append("closed")
+
+    async def main() -> None:
+        c = InjectQ()
+        c.bind(sqlite3.Connection, slow_to_close, scope="request")
+        entered = asyncio.Event()
+
+        async def request() -> None:
+            async with c.scope("request"):
+                (await c.aget(sqlite3.Connection)).execute("SELECT 1")
+                entered.set()
+
+        task = asyncio.create_task(request())
+        await entered.wait()
+        while "closing" not in events:
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.sleep(0)
+        assert "closed" not in events
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert events == ["closing", "closed"]
+        metrics = c.resource_metrics()["Connection"]
+        assert metrics["disposed"] == 1 and metrics["dispose_errors"] == 0
+
+    for _ in range(20):
+        events.clear()
+        release = asyncio.Event()
+        asyncio.run(main())

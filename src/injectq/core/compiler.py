@@ -47,10 +47,9 @@ from injectq.resources.lifecycle import (
     INITIALIZING,
     LIVE,
     STATE_ATTR,
-    ContextEntry,
     ResourceSpec,
+    context_aenterer,
     context_enterer,
-    context_manager_of,
     current_task,
     fresh_activator_async,
     fresh_activator_sync,
@@ -257,6 +256,10 @@ class _PlainResults(set[type]):
         cls = type(value)
         if cls is not GeneratorType and not inspect.isawaitable(value):
             self.add(cls)
+
+
+def _or_default(value: float | None, default: float | None) -> float | None:
+    return value if value is not None else default
 
 
 def _returned_none(label: str) -> InjectionError:
@@ -621,15 +624,27 @@ class Compiler:
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
 
-            enter = self._context_enterer(node)
-
-            async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
-                if not is_async:
-                    return enter(provider(*args, **kwargs), _o)
-                cm = context_manager_of(provider(*args, **kwargs))
-                return await ContextEntry.enter_async(
-                    cm, label, _o, binding.init_timeout, binding.dispose_timeout
+            if is_async:
+                c = self.c
+                aenter = context_aenterer(
+                    label,
+                    c.resource_monitor,
+                    # container defaults bound async calls
+                    _or_default(binding.init_timeout, c._default_init_timeout),
+                    _or_default(binding.dispose_timeout, c._default_dispose_timeout),
                 )
+
+                def make_async(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                    return aenter(provider(*args, **kwargs), _o)  # the coroutine to await
+
+                make: Callable[..., Any] = make_async
+            else:
+                enter = self._context_enterer(node)
+
+                async def make_sync(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                    return enter(provider(*args, **kwargs), _o)
+
+                make = make_sync
 
         else:
             assert binding.kind is Kind.FACTORY

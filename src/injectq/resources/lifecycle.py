@@ -1321,18 +1321,21 @@ class ContextEntry:
     )
 
     def __init__(
-        self, cm: Any, is_async: bool, label: str, owner: Owner, dispose_timeout: float | None
+        self,
+        cm: Any,
+        is_async: bool,
+        label: str,
+        scope_label: str,
+        monitor: ResourceMonitor,
+        dispose_timeout: float | None,
     ) -> None:
         self.cm = cm
         self.is_async = is_async
         self.label = label
-        self.monitor = owner.monitor
-        self.scope_label = owner.label
-        self.dispose_timeout = (
-            dispose_timeout
-            if dispose_timeout is not None or not is_async
-            else owner.default_dispose_timeout
-        )
+        self.monitor = monitor
+        self.scope_label = scope_label
+        #: what bounds the exit: the binding's, or for an async one the container's default
+        self.dispose_timeout = dispose_timeout
         self.value: Any = None
         self.type_name = label
         self.live_since = 0.0
@@ -1360,18 +1363,14 @@ class ContextEntry:
         init_timeout: float | None,
         dispose_timeout: float | None,
     ) -> Any:
-        entry = cls(cm, False, label, owner, dispose_timeout)
-        timeout = init_timeout  # container defaults bound async calls only
+        # container defaults bound async calls only
+        entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
         entry.monitor.record_created(label, label, owner.label)
         started = _perf()
         try:
-            value = _timed_call(cm.__enter__, timeout, f"{label} (enter)")
+            value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
         except BaseException as exc:
-            entry.monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
-            if not isinstance(exc, Exception):
-                raise
-            error = _init_error(label, exc)
-            raise error from error.__cause__
+            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
         entry._entered(value, owner, started)
         return value
 
@@ -1384,18 +1383,16 @@ class ContextEntry:
         init_timeout: float | None,
         dispose_timeout: float | None,
     ) -> Any:
-        entry = cls(cm, True, label, owner, dispose_timeout)
+        if dispose_timeout is None:
+            dispose_timeout = owner.default_dispose_timeout
+        entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
         timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
         entry.monitor.record_created(label, label, owner.label)
         started = _perf()
         try:
             value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
         except BaseException as exc:
-            entry.monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
-            if not isinstance(exc, Exception):
-                raise
-            error = _init_error(label, exc)
-            raise error from error.__cause__
+            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
         entry._entered(value, owner, started)
         return value
 
@@ -1405,6 +1402,28 @@ class ContextEntry:
         self.live_since = now
         owner.stack.append(self)
         self.monitor.record_initialized(self.label, self.type_name, owner.label, now - started)
+
+    def _entered_counted(
+        self,
+        value: Any,
+        owner: Owner,
+        started: float,
+        counts: ResourceTypeStats,
+        record_duration: Callable[[float], None],
+    ) -> None:
+        """:meth:`_entered` for an enterer holding its type's counters: the entry counts
+        into them itself from now on, as a fresh resource state does."""
+        self.value = value
+        self.counts = counts
+        now = _perf()
+        self.live_since = now
+        owner.stack.append(self)
+        monitor = self.monitor
+        if monitor.enabled:  # record_activated, with the counters at hand
+            counts.activated += 1
+            record_duration(now - started)
+            if monitor._subscribers:
+                monitor.publish_activated(self.label, self.label, self.scope_label, now - started)
 
     def _exc_args(self, exc: BaseException | None) -> tuple[Any, Any, Any]:
         if exc is None:
@@ -1464,6 +1483,8 @@ class ContextEntry:
             if self.is_async:
                 import asyncio
 
+                if type(cm) is types.AsyncGeneratorType:
+                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
                 asyncio.run(
                     _timed_await(
                         cm.__aexit__(*self._exc_args(exc)),
@@ -1482,7 +1503,28 @@ class ContextEntry:
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
         if not self.is_async:  # nothing to await: no coroutine for it
             return self.release_sync(owner, exc), None
-        return None, self.release_async(owner, exc)
+        cm = self.cm
+        timeout = self.dispose_timeout
+        if type(cm) is not types.AsyncGeneratorType or exc is not None or timeout is not None:
+            return None, self.release_async(owner, exc)
+        # a bare async generator (see context_aenterer) whose body succeeded: its exit's
+        # first step by hand, as _fresh_release does, the rest (if it suspends) shielded
+        self.cm = None
+        started = _perf()
+        exiting = _finish_async_generator(cm)
+        try:
+            pending = next(exiting.__await__(), _FINISHED)
+        except BaseException as error:
+            return self._finish(started, error, None), None
+        if pending is _FINISHED:
+            return self._finish(started, None, None), None
+        return None, self._exit_rest(started, exiting, pending)
+
+    async def _exit_rest(
+        self, started: float, exiting: Coroutine[Any, Any, Any], pending: Any
+    ) -> BaseException | None:
+        error, cancelled = await _drive_rest(exiting, pending, None, None, f"{self.label} (exit)")
+        return self._finish(started, error, None) or cancelled
 
     async def release_async(
         self, owner: Owner | None, exc: BaseException | None
@@ -1495,6 +1537,8 @@ class ContextEntry:
         cancelled: BaseException | None = None
         try:
             if self.is_async:
+                if type(cm) is types.AsyncGeneratorType:
+                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
                 exiting = cm.__aexit__(*self._exc_args(exc))
                 if inspect.iscoroutine(exiting):
                     error, cancelled = await _run_to_end(
@@ -1652,29 +1696,81 @@ def context_enterer(
             return ContextEntry.enter_sync(
                 context_manager_of(result), label, owner, init_timeout, dispose_timeout
             )
-        entry = ContextEntry(result, False, label, owner, dispose_timeout)
+        entry = ContextEntry(result, False, label, owner.label, monitor, dispose_timeout)
         started = _perf()
         try:
             value = next(result)
         except BaseException as exc:
             if type(exc) is StopIteration:  # contextlib's words
                 exc = RuntimeError("generator didn't yield")
-            monitor.record_created(label, label, owner.label)
-            monitor.record_init_failed(label, label, owner.label, _perf() - started, exc)
-            if not isinstance(exc, Exception):
-                raise
-            error = _init_error(label, exc)
-            raise error from error.__cause__
-        entry.value = value
-        entry.counts = counts
-        now = _perf()
-        entry.live_since = now
-        owner.stack.append(entry)
-        if monitor.enabled:  # record_activated, with the counters at hand
-            counts.activated += 1
-            record_duration(now - started)
-            if monitor._subscribers:
-                monitor.publish_activated(label, label, entry.scope_label, now - started)
+            _entry_failed(monitor, label, owner.label, started, exc)
+        entry._entered_counted(value, owner, started, counts, record_duration)
         return value
 
     return enter
+
+
+def context_aenterer(
+    label: str,
+    monitor: ResourceMonitor,
+    init_timeout: float | None,
+    dispose_timeout: float | None,
+) -> Callable[[Any, Owner], Coroutine[Any, Any, Any]]:
+    """The async twin of :func:`context_enterer`, for an async context factory:
+    ``await aenter(factory_result, owner)``. The timeouts are the binding's, or where it
+    has none the container's defaults (they bound async calls). A bare async generator
+    with no init timeout is entered with ``await gen.__anext__()``; its exit is taken
+    by :meth:`ContextEntry.release_step`."""
+    counts = monitor.type_stats(label)
+    record_duration = counts.init_durations.append  # see _fresh_release
+
+    async def aenter(result: Any, owner: Owner) -> Any:
+        if type(result) is not types.AsyncGeneratorType or init_timeout is not None:
+            return await ContextEntry.enter_async(
+                context_manager_of(result), label, owner, init_timeout, dispose_timeout
+            )
+        entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout)
+        started = _perf()
+        try:
+            value = await result.__anext__()
+        except BaseException as exc:
+            if type(exc) is StopAsyncIteration:  # contextlib's words
+                exc = RuntimeError("generator didn't yield")
+            _entry_failed(monitor, label, owner.label, started, exc)
+        entry._entered_counted(value, owner, started, counts, record_duration)
+        return value
+
+    return aenter
+
+
+def _entry_failed(
+    monitor: ResourceMonitor,
+    label: str,
+    scope_label: str,
+    started: float,
+    exc: BaseException,
+    created: bool = False,
+) -> NoReturn:
+    """Entering a context factory's result raised ``exc``: count it (and the creation,
+    unless ``created`` was recorded already), then raise it as an initialization error
+    (a cancellation or an interrupt goes through unchanged)."""
+    if not created:
+        monitor.record_created(label, label, scope_label)
+    monitor.record_init_failed(label, label, scope_label, _perf() - started, exc)
+    if not isinstance(exc, Exception):
+        raise exc
+    error = _init_error(label, exc)
+    raise error from error.__cause__
+
+
+async def _finish_async_generator(gen: Any) -> None:
+    """``_AsyncGeneratorContextManager.__aexit__`` for a body that succeeded, step for
+    step: the generator must end at its next step."""
+    try:
+        await gen.__anext__()
+    except StopAsyncIteration:
+        return
+    try:
+        raise RuntimeError("generator didn't stop")
+    finally:
+        await gen.aclose()
