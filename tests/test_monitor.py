@@ -613,3 +613,39 @@ def test_every_event_of_an_instance_counts_under_its_bound_class(tmp_path: Path)
     assert list(metrics) == ["Storage"]
     m = metrics["Storage"]
     assert (m["created"], m["init_errors"], m["initialized"], m["disposed"]) == (2, 1, 1, 1)
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["monitor on", "monitor off"])
+def test_a_bound_instance_activated_per_scope_counts_each_activation(enabled: bool) -> None:
+    # the page's per-request connection: one instance, connected and closed per scope;
+    # created once, initialized and disposed once per scope, with its events in order
+    c = InjectQ(monitor=ResourceMonitor(enabled=enabled))
+    conn = Connection()
+    c.bind_instance(Connection, conn)
+    events: list[ResourceEvent] = []
+    c.resource_monitor.subscribe(events.append)
+    for n in range(3):
+        with c.scope("request"):
+            got = c.get(Connection)
+            assert got is conn
+            got.conn.execute("INSERT INTO hits VALUES (?)", (n,))
+            if enabled:
+                assert c.resource_metrics()["Connection"]["active"] == 1
+        if enabled:
+            assert c.resource_metrics()["Connection"]["active"] == 0
+    if not enabled:
+        assert c.resource_metrics() == {} and events == []
+        return
+    stats = c.resource_metrics()["Connection"]
+    assert (stats["created"], stats["initialized"], stats["disposed"]) == (1, 3, 3)
+    assert stats["init_duration"]["count"] == stats["lifetime"]["count"] == 3
+    kinds = [(e.kind, e.scope) for e in events]
+    assert (
+        kinds
+        == [("created", "request")]
+        + [
+            ("initialized", "request"),
+            ("disposed", "request"),
+        ]
+        * 3
+    )

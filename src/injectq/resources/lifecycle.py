@@ -128,6 +128,8 @@ def current_task() -> asyncio.Task[Any] | None:
 
 def _me() -> object:
     """Who is running: the current asyncio task if any, else the thread."""
+    if _get_running_loop is None and "asyncio" not in sys.modules:
+        return _get_ident()  # no loop can be running: no call for the task look-up
     task = current_task()
     return task if task is not None else _get_ident()
 
@@ -463,8 +465,8 @@ class ResourceState:
     #: made by the container for an instance it constructed: detached again once
     #: disposed, so the instance <-> state cycle never outlives the activation
     fresh = False
-    #: the monitor's counters of this type, when the state counts into them itself
-    #: (fresh states: see ResourceMonitor.type_stats); else the monitor's record_* count
+    #: the monitor's counters of this type, which the state counts into itself (see
+    #: ResourceMonitor.type_stats): set with the monitor (fresh states: on their class)
     counts: ResourceTypeStats | None = None
     #: The scopes that must exit before the activation is disposed: ``holder``, plus
     #: ``more_holders`` when several hold it (a bound instance shared by concurrent
@@ -503,6 +505,8 @@ class ResourceState:
             self.label = _describe(key, self.instance)
         if self.monitor is None:
             self.monitor = owner.monitor
+            # counted into directly from now on, as a fresh state is (see _disposed)
+            self.counts = self.monitor.type_stats(self.spec.type_name)
             # container defaults bound async calls only (see _timed_call)
             if self.spec.init_timeout is None and self.spec.init_async is not False:
                 self.init_timeout = owner.default_init_timeout
@@ -526,18 +530,22 @@ class ResourceState:
         if owner is None:
             return
         with _transition:
-            holder, more = self.holder, self.more_holders
-            if owner is holder or (more and owner in more):
-                return
-            if holder is None:
-                self.holder = owner
-            elif more is None:
-                self.more_holders = [owner]
-            else:
-                more.append(owner)
-            # under the lock: a user's dispose() that finds one holder finds it on that
-            # holder's stack too (see _claim_dispose)
-            owner.stack.append(self)
+            self._hold_locked(owner)
+
+    def _hold_locked(self, owner: Owner) -> None:
+        """:meth:`hold`, the lock held."""
+        holder, more = self.holder, self.more_holders
+        if owner is holder or (more and owner in more):
+            return
+        if holder is None:
+            self.holder = owner
+        elif more is None:
+            self.more_holders = [owner]
+        else:
+            more.append(owner)
+        # under the lock: a user's dispose() that finds one holder finds it on that
+        # holder's stack too (see _claim_dispose)
+        owner.stack.append(self)
 
     def _begin(self) -> tuple[bool, concurrent.futures.Future[None] | None]:
         """Claim the initialization, or get the future to wait on. Under the lock."""
@@ -570,13 +578,22 @@ class ResourceState:
             if owner is None:
                 owner = self.pending_owner
             self.pending_owner = None
-        if owner is not None:
-            self.scope_label = owner.label
-        self.hold(owner)
-        if self.monitor is not None:
-            self.monitor.record_initialized(
-                self.label, self.spec.type_name, self.scope_label, now - started
-            )
+            if owner is not None:
+                self.scope_label = owner.label
+                self._hold_locked(owner)  # in the same turn of the lock
+        monitor, counts = self.monitor, self.counts
+        if monitor is not None and monitor.enabled:
+            if counts is None:
+                monitor.record_initialized(
+                    self.label, self.spec.type_name, self.scope_label, now - started
+                )
+            else:  # record_initialized, with the counters at hand
+                counts.initialized += 1
+                counts.init_durations.append(now - started)
+                if monitor._subscribers:
+                    monitor.publish_initialized(
+                        self.label, self.spec.type_name, self.scope_label, now - started
+                    )
         if waiter is not None:
             waiter.set_result(None)
 
@@ -619,13 +636,16 @@ class ResourceState:
             self._succeeded(owner, started)
             return
         try:
-            result = _timed_call(
-                functools.partial(init, self.instance),
-                self.init_timeout,
-                f"{self.label}.initialize()",
-                self,
-            )
-            if inspect.isawaitable(result):
+            if self.init_timeout is None:
+                result = init(self.instance)
+            else:
+                result = _timed_call(
+                    functools.partial(init, self.instance),
+                    self.init_timeout,
+                    f"{self.label}.initialize()",
+                    self,
+                )
+            if result is not None and inspect.isawaitable(result):
                 # A lambda that turned out async, reached from sync code with no loop.
                 if inspect.iscoroutine(result):
                     result.close()
@@ -665,16 +685,21 @@ class ResourceState:
         if init is None:
             self._succeeded(owner, started)
             return
-        what = f"{self.label}.initialize()"
+        timeout = self.init_timeout
         try:
-            if self.spec.init_async is False:
-                result = _timed_call(
-                    functools.partial(init, self.instance), self.init_timeout, what, self
-                )
-            else:
+            if timeout is None:
                 result = init(self.instance)
-            if inspect.isawaitable(result):
-                await _timed_await(result, self.init_timeout, what)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            elif self.spec.init_async is False:
+                what = f"{self.label}.initialize()"
+                result = _timed_call(functools.partial(init, self.instance), timeout, what, self)
+                if inspect.isawaitable(result):
+                    await _timed_await(result, timeout, what)
+            else:
+                result = init(self.instance)  # a lambda may turn out sync
+                if inspect.isawaitable(result):
+                    await _timed_await(result, timeout, f"{self.label}.initialize()")
         except BaseException as exc:
             error = self._failed(exc, started)
             if not isinstance(exc, Exception):

@@ -316,7 +316,13 @@ class ResourceMonitor:
         stats.initialized += 1
         stats.init_durations.append(duration)
         if self._subscribers:
-            self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
+            self.publish_initialized(key, resource_type, scope, duration)
+
+    def publish_initialized(
+        self, key: str, resource_type: str, scope: str, duration: float
+    ) -> None:
+        """The subscriber event of :meth:`record_initialized` (the counting done apart)."""
+        self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
 
     def record_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
         """``record_created`` + ``record_initialized`` in one call (the hot path)."""
