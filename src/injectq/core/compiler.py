@@ -483,10 +483,10 @@ class Compiler:
 
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
-            enter = self._context_enterer(node)
+            enter = None if is_async else self._context_enterer(node)
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
-                if is_async:
+                if enter is None:
                     raise ResourceInitializationError(
                         f"{label} is an async resource factory; use `await container.aget(...)`."
                     )

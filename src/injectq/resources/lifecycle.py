@@ -1467,9 +1467,13 @@ class ContextEntry:
         counts, monitor = self.counts, self.monitor
         if counts is None:
             monitor.record_disposed(
-                self.label, self.type_name, self.scope_label, now - started,
-                now - self.live_since, error,
-            )  # fmt: skip
+                self.label,
+                self.type_name,
+                self.scope_label,
+                now - started,
+                now - self.live_since,
+                error,
+            )
         elif monitor.enabled:  # record_disposed, with the counters at hand
             lifetime = now - self.live_since
             counts.count_disposed(now - started, lifetime, error is not None)
