@@ -1434,7 +1434,6 @@ class ContextEntry:
         owner: Owner,
         started: float,
         counts: ResourceTypeStats,
-        record_duration: Callable[[float], None],
     ) -> None:
         """:meth:`_entered` for an enterer holding its type's counters: the entry counts
         into them itself from now on, as a fresh resource state does."""
@@ -1446,7 +1445,7 @@ class ContextEntry:
         monitor = self.monitor
         if monitor.enabled:  # record_activated, with the counters at hand
             counts.activated += 1
-            record_duration(now - started)
+            counts.init_durations.append(now - started)
             if monitor._subscribers:
                 monitor.publish_activated(self.label, self.label, self.scope_label, now - started)
 
@@ -1718,7 +1717,6 @@ def context_enterer(
     counters held here, as a fresh resource does; anything else goes through
     :meth:`ContextEntry.enter_sync` and contextlib."""
     counts = monitor.type_stats(label)
-    record_duration = counts.init_durations.append  # see _fresh_release
 
     def enter(result: Any, owner: Owner) -> Any:
         if type(result) is not types.GeneratorType or init_timeout is not None:
@@ -1730,10 +1728,8 @@ def context_enterer(
         try:
             value = next(result)
         except BaseException as exc:
-            if type(exc) is StopIteration:  # contextlib's words
-                exc = RuntimeError("generator didn't yield")
             _entry_failed(monitor, label, owner.label, started, exc)
-        entry._entered_counted(value, owner, started, counts, record_duration)
+        entry._entered_counted(value, owner, started, counts)
         return value
 
     return enter
@@ -1751,7 +1747,6 @@ def context_aenterer(
     with no init timeout is entered with ``await gen.__anext__()``; its exit is taken
     by :meth:`ContextEntry.release_step`."""
     counts = monitor.type_stats(label)
-    record_duration = counts.init_durations.append  # see _fresh_release
 
     async def aenter(result: Any, owner: Owner) -> Any:
         if type(result) is not types.AsyncGeneratorType or init_timeout is not None:
@@ -1763,10 +1758,8 @@ def context_aenterer(
         try:
             value = await result.__anext__()
         except BaseException as exc:
-            if type(exc) is StopAsyncIteration:  # contextlib's words
-                exc = RuntimeError("generator didn't yield")
             _entry_failed(monitor, label, owner.label, started, exc)
-        entry._entered_counted(value, owner, started, counts, record_duration)
+        entry._entered_counted(value, owner, started, counts)
         return value
 
     return aenter
@@ -1782,7 +1775,10 @@ def _entry_failed(
 ) -> NoReturn:
     """Entering a context factory's result raised ``exc``: count it (and the creation,
     unless ``created`` was recorded already), then raise it as an initialization error
-    (a cancellation or an interrupt goes through unchanged)."""
+    (a cancellation or an interrupt goes through unchanged). A bare generator that
+    ended before it yielded is told in contextlib's words."""
+    if type(exc) is StopIteration or type(exc) is StopAsyncIteration:
+        exc = RuntimeError("generator didn't yield")
     if not created:
         monitor.record_created(label, label, scope_label)
     monitor.record_init_failed(label, label, scope_label, _perf() - started, exc)
