@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import checks, model  # noqa: E402
 from benchmarks.adapters import floor, injectq_adapter  # noqa: E402
-from benchmarks.run import Bench, _time_async, _time_sync  # noqa: E402
+from benchmarks.run import Bench, _time_async, _time_sync, interleaved_samples  # noqa: E402
 from injectq import InjectQ, resource  # noqa: E402
 
 
@@ -140,12 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         fn3, fn4 = s3(model.make_model()), s4(model.make_model())
         benches.append(("S3", name, Bench(lambda n, fn=fn3: _time_sync(fn, n), True)))
         benches.append(("S4", name, Bench(lambda n, fn=fn4: _time_async(fn, n, loop), True)))
-    numbers = {id(b): b.calibrate(args.min_time) for _, _, b in benches}
-    samples: dict[int, list[float]] = {id(b): [] for _, _, b in benches}
-    for r in range(args.repeats):
-        k = r % len(benches)
-        for _, _, b in benches[k:] + benches[:k]:
-            samples[id(b)].append(b.measure(numbers[id(b)]) / numbers[id(b)])
+    samples = interleaved_samples([b for _, _, b in benches], args.repeats, args.min_time)
     loop.close()
 
     print(
@@ -155,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| scenario | variant | per request | ratio to floor |")
     print("|---|---|---|---|")
-    med = {(s, name): statistics.median(samples[id(b)]) for s, name, b in benches}
+    med = {
+        (scenario, name): statistics.median(sample)
+        for (scenario, name, _), sample in zip(benches, samples, strict=True)
+    }
     for scenario, name, _ in sorted(benches, key=lambda item: item[0]):  # stable: S3, then S4
         base = med[scenario, "floor"]
         per = med[scenario, name]

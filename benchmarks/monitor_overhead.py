@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import checks, model  # noqa: E402
 from benchmarks.adapters import injectq_adapter  # noqa: E402
-from benchmarks.run import Bench, _gc_on, _time_async, _time_sync  # noqa: E402
+from benchmarks.run import Bench, _gc_on, _time_async, _time_sync, interleaved_samples  # noqa: E402
 from injectq import InjectQ  # noqa: E402
 
 TARGET = 0.10
@@ -78,12 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         for on in (True, False):
             bench, _ = build(scenario, on, loop)
             variants.append((scenario, "on" if on else "off", bench))
-    numbers = {id(b): b.calibrate(args.min_time) for _, _, b in variants}
-    samples: dict[int, list[float]] = {id(b): [] for _, _, b in variants}
-    for r in range(args.repeats):
-        k = r % len(variants)
-        for _, _, b in variants[k:] + variants[:k]:
-            samples[id(b)].append(b.measure(numbers[id(b)]) / numbers[id(b)])
+    found = interleaved_samples([b for _, _, b in variants], args.repeats, args.min_time)
+    samples = {(s, v): sample for (s, v, _), sample in zip(variants, found, strict=True)}
     loop.close()
 
     print(
@@ -93,11 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("| scenario | monitor on | monitor off | on vs off | spread on / off | target |")
     print("|---|---|---|---|---|---|")
-    med = {(s, v): statistics.median(samples[id(b)]) for s, v, b in variants}
-    spread = {
-        (s, v): (max(samples[id(b)]) - min(samples[id(b)])) / statistics.median(samples[id(b)])
-        for s, v, b in variants
-    }
+    med = {key: statistics.median(sample) for key, sample in samples.items()}
+    spread = {key: (max(sample) - min(sample)) / med[key] for key, sample in samples.items()}
     for scenario in ("S3", "S4"):
         on, off = med[scenario, "on"], med[scenario, "off"]
         diff = on / off - 1

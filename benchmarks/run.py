@@ -177,6 +177,20 @@ class Bench:
             n *= 10
 
 
+def interleaved_samples(benches: list[Bench], repeats: int, min_time: float) -> list[list[float]]:
+    """For each of ``benches``, in order: seconds per call, one sample per repeat. Each is
+    calibrated to ``min_time`` a repeat first; each repeat then times them all, round
+    robin from a rotating start (what the standalone scripts share)."""
+    numbers = [b.calibrate(min_time) for b in benches]
+    samples: list[list[float]] = [[] for _ in benches]
+    order = list(range(len(benches)))
+    for r in range(repeats):
+        k = r % len(order) if order else 0
+        for i in order[k:] + order[:k]:
+            samples[i].append(benches[i].measure(numbers[i]) / numbers[i])
+    return samples
+
+
 # --- per-scenario setup (+ check) --------------------------------------------------------
 
 

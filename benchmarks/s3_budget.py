@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import checks, model  # noqa: E402
 from benchmarks.adapters import floor, injectq_adapter  # noqa: E402
-from benchmarks.run import TARGETS, Bench, _time_sync  # noqa: E402
+from benchmarks.run import TARGETS, Bench, _time_sync, interleaved_samples  # noqa: E402
 from injectq import InjectQ, ResourceMonitor, resource  # noqa: E402
 
 
@@ -124,13 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("injectq", "injectq, monitor off", "dishka", "wireup"):
             checks.check_s3(*_checked(name))
     benches = [(name, Bench(lambda n, fn=fn: _time_sync(fn, n), True)) for name, fn in found]
-    numbers = {name: b.calibrate(args.min_time) for name, b in benches}
-    samples: dict[str, list[float]] = {name: [] for name, _ in benches}
-    for r in range(args.repeats):
-        k = r % len(benches)
-        for name, b in benches[k:] + benches[:k]:
-            samples[name].append(b.measure(numbers[name]) / numbers[name])
-    med = {name: statistics.median(s) for name, s in samples.items()}
+    samples = interleaved_samples([b for _, b in benches], args.repeats, args.min_time)
+    med = {name: statistics.median(s) for (name, _), s in zip(benches, samples, strict=True)}
 
     print(
         f"# python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}; "
