@@ -9,12 +9,14 @@ Leaving a scope releases its stack in reverse order through the resource state m
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from injectq.resources.lifecycle import CREATED, ResourceState
+from injectq.core._anyio import enter_guard
+from injectq.resources.lifecycle import CREATED, ResourceState, current_task
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     ResourceDisposalError,
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
     from injectq.core.container import InjectQ
 
 __all__ = ["Scope"]
+
+
+def _anyio_loaded() -> bool:
+    return "anyio" in sys.modules
+
 
 _log = logging.getLogger("injectq.resources")
 
@@ -60,6 +67,8 @@ class Scope:
         self._failures: list[tuple[ResourceState, BaseException]] | None = None
         #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
         self.waiting: dict[Any, Any] | None = None
+        #: under anyio, the cancel scope that shields the teardown (see core._anyio)
+        self._guard: Any = None
         # how it is named in metrics and errors: its name, unless told (root, anonymous)
         self.label = label or name or "resource_scope"
 
@@ -120,17 +129,26 @@ class Scope:
         # _enter() inlined, as in __enter__
         if self._token is not None or self.closed:
             return self._enter(True)  # raises the error
+        if _anyio_loaded():  # under anyio: a guard to shield the teardown (see core._anyio)
+            self._guard = enter_guard(current_task())
         var = self.container._scope_var
         self.parent = var.get()
         self.is_async = True
         self._token = var.set(self)
         return self
 
-    def _restore_parent(self) -> None:
-        # exited in another context than entered (e.g. a framework's generator
-        # dependency): the token cannot reset it, so restore the parent explicitly
-        if self.parent is not None:
-            self.container._scope_var.set(self.parent)
+    def _leave_context(self) -> None:
+        token = self._token
+        if token is None:
+            return
+        self._token = None
+        try:
+            self.container._scope_var.reset(token)
+        except ValueError:
+            # exited in another context than entered (e.g. a framework's generator
+            # dependency): the token cannot reset it, so restore the parent explicitly
+            if self.parent is not None:
+                self.container._scope_var.set(self.parent)
 
     def __exit__(
         self,
@@ -138,28 +156,7 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token = self._token
-        if token is not None:  # leave the context; inline in both exits (a call per scope costs)
-            self._token = None
-            try:
-                self.container._scope_var.reset(token)
-            except ValueError:
-                self._restore_parent()
-        self.closed = True
-        stack = self.stack
-        if self._pending is None and self._failures is None:
-            # the common case, inlined: release in reverse order until something fails
-            while stack:
-                entry = stack.pop()
-                try:
-                    err = entry.release_sync(self, exc)
-                except BaseException as unexpected:  # release_* return errors
-                    err = unexpected
-                if err is not None:
-                    errors, interrupt = self.close_sync(exc, err)
-                    _raise_after_exit(self.label, errors, interrupt, exc)
-            self.cache.clear()
-            return
+        self._leave_context()
         errors, interrupt = self.close_sync(exc)
         if errors or interrupt is not None:
             _raise_after_exit(self.label, errors, interrupt, exc)
@@ -170,52 +167,26 @@ class Scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token = self._token
-        if token is not None:  # leave the context; inline in both exits (a call per scope costs)
-            self._token = None
-            try:
-                self.container._scope_var.reset(token)
-            except ValueError:
-                self._restore_parent()
-        self.closed = True
-        stack = self.stack
-        if self._pending is None and self._failures is None:
-            # the common case, inlined (see __exit__): no coroutine of close_async's
-            while stack:
-                entry = stack.pop()
-                try:
-                    err, rest = entry.release_step(self, exc)
-                    if rest is not None:
-                        err = await rest
-                except BaseException as unexpected:
-                    err = unexpected
-                if err is not None:
-                    errors, interrupt = await self.close_async(exc, err)
-                    _raise_after_exit(self.label, errors, interrupt, exc)
-            self.cache.clear()
-            return
+        self._leave_context()
         errors, interrupt = await self.close_async(exc)
         if errors or interrupt is not None:
             _raise_after_exit(self.label, errors, interrupt, exc)
 
-    # -- closing -------------------------------------------------------------------------
+    # -- closing: one loop per colour, for a scope's exit and the container's close ----
     def close_sync(
-        self, exc: BaseException | None = None, failed: BaseException | None = None
+        self, exc: BaseException | None = None
     ) -> tuple[list[Exception], BaseException | None]:
         """Release the stack in reverse order; return (failures, first interruption).
-        ``failed``: what a release already made before this call went wrong with."""
+        Every entry is released whatever the others did (DESIGN §3.5). ``exc``: what the
+        scope's body raised, handed to each disposal (a generator sees it at its yield)."""
         self.closed = True
-        errors: list[Exception] = []
-        interrupt: BaseException | None = None
-        if isinstance(failed, Exception):
-            errors.append(failed)
-        elif failed is not None:
-            interrupt = failed
         if self._pending:
             raise ScopeError(
                 f"Scope {self.label!r} has async initializations in flight; "
                 "close it with `async with` / `await container.aclose()`."
             )
+        errors: list[Exception] = []
+        interrupt: BaseException | None = None
         stack = self.stack
         while stack:
             entry = stack.pop()
@@ -223,32 +194,74 @@ class Scope:
                 err = entry.release_sync(self, exc)
             except BaseException as unexpected:  # release_* return errors; belt and braces
                 err = unexpected
-            if err is None:
-                continue
-            if isinstance(err, Exception):
-                errors.append(err)
-            elif interrupt is None:
-                interrupt = err
-        self._collect_failures(errors)
+            if err is not None:
+                if isinstance(err, Exception):
+                    errors.append(err)
+                elif interrupt is None:
+                    interrupt = err
+        if self._failures is not None:
+            self._collect_failures(errors)
         self.cache.clear()
         return errors, interrupt
 
     async def close_async(
-        self, exc: BaseException | None = None, failed: BaseException | None = None
+        self, exc: BaseException | None = None
     ) -> tuple[list[Exception], BaseException | None]:
-        """The async twin of :meth:`close_sync`; a cancellation on the way still lets
-        every remaining disposal run (shielded), and is returned as the interruption."""
-        import asyncio
+        """The async twin of :meth:`close_sync`, in the calling task: every disposal runs
+        here, before and after each of its awaits (DESIGN §3.5, task affinity).
 
+        Cancellation: under anyio the teardown is shielded (``core._anyio``). A raw
+        ``task.cancel()`` reaches the disposal in progress, as in any asyncio code; the
+        remaining disposals still run, and the cancellation is returned as the
+        interruption (re-raised once everything is disposed), so ``asyncio.timeout`` and
+        ``TaskGroup`` around a scope keep working. A disposal that swallows a
+        cancellation meant for this task does not make it vanish: the task's
+        ``cancelling()`` count tells, and a ``CancelledError`` is still returned."""
         self.closed = True
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            guard.shield = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
-        if isinstance(failed, Exception):
-            errors.append(failed)
-        elif failed is not None:
-            interrupt = failed
+        try:
+            if self._pending:
+                interrupt = await self._join_pending()
+            task: asyncio.Task[Any] | None = None
+            cancelling = 0
+            stack = self.stack
+            while stack:
+                entry = stack.pop()
+                try:
+                    err, rest = entry.release_step(self, exc)
+                    if rest is not None:  # the disposal suspended: the rest, in this task
+                        if task is None and (task := current_task()) is not None:
+                            cancelling = task.cancelling()
+                        err = await rest
+                except BaseException as unexpected:  # release_* return errors
+                    err = unexpected
+                if err is not None:
+                    if isinstance(err, Exception):
+                        errors.append(err)
+                    elif interrupt is None:
+                        interrupt = err
+            if interrupt is None and task is not None and task.cancelling() > cancelling:
+                interrupt = sys.modules["asyncio"].CancelledError()
+        finally:
+            if guard is not None:
+                guard.__exit__(None, None, None)
+        if self._failures is not None:
+            self._collect_failures(errors)
+        self.cache.clear()
+        return errors, interrupt
+
+    async def _join_pending(self) -> BaseException | None:
+        """Wait for the initializations ``get()`` scheduled in a running loop: they belong
+        to this scope. Their failures were recorded in ``failures``; a cancellation that
+        arrives meanwhile is returned once they are done."""
+        import asyncio
+
+        interrupt: BaseException | None = None
         while self._pending:
-            # join initializations that get() scheduled: they belong to this scope
             task = self._pending.pop()
             try:
                 await asyncio.shield(task)
@@ -257,31 +270,8 @@ class Scope:
                     interrupt = interrupt or cancelled
                     await _wait_shielded(task)
             except BaseException:
-                pass  # the failure was recorded in self.failures (or delivered to a waiter)
-        stack = self.stack
-        while stack:
-            if isinstance(interrupt, asyncio.CancelledError):
-                # cancelled already: finish every remaining disposal in a shielded task
-                drain = asyncio.ensure_future(_drain(self, exc, errors))
-                await _wait_shielded(drain)
-                break
-            entry = stack.pop()
-            try:
-                err, rest = entry.release_step(self, exc)
-                if rest is not None:
-                    err = await rest
-            except BaseException as unexpected:
-                err = unexpected
-            if err is None:
-                continue
-            if isinstance(err, Exception):
-                errors.append(err)
-            elif interrupt is None:
-                interrupt = err
-        stack.clear()
-        self._collect_failures(errors)
-        self.cache.clear()
-        return errors, interrupt
+                pass  # recorded in self.failures, or delivered to a waiter
+        return interrupt
 
     def _collect_failures(self, errors: list[Exception]) -> None:
         """Scheduled initializations that failed and were never reported to anyone."""
@@ -307,15 +297,6 @@ class Scope:
                 ResourceWarning,
                 stacklevel=1,
             )
-
-
-async def _drain(scope: Scope, exc: BaseException | None, errors: list[Exception]) -> None:
-    stack = scope.stack
-    while stack:
-        entry = stack.pop()
-        err = await entry.release_async(scope, exc)
-        if isinstance(err, Exception):
-            errors.append(err)
 
 
 async def _wait_shielded(task: asyncio.Future[Any]) -> None:

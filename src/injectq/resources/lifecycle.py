@@ -855,10 +855,11 @@ class ResourceState:
         return error
 
     async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:
+        """The general async disposal, in the calling task (DESIGN §3.5, task affinity):
+        its error (a cancellation that reached it included), or None."""
         if started is None:
             started = _perf()
         error: BaseException | None = None
-        cancelled: BaseException | None = None
         dispose = self.spec.dispose
         if dispose is not None:
             what = f"{self.label}.dispose()"
@@ -872,20 +873,12 @@ class ResourceState:
                     )
                 else:
                     result = dispose(self.instance)
-                if inspect.iscoroutine(result):
-                    error, cancelled = await _run_to_end(
-                        result, self._handed_off, self.dispose_timeout, what
-                    )
-                elif inspect.isawaitable(result):
-                    self.initializer = _me()  # awaited in this task, not handed off
+                if result is not None and inspect.isawaitable(result):
+                    self.initializer = current_task()  # super().dispose() from it joins
                     await _timed_await(result, self.dispose_timeout, what)
             except BaseException as exc:
                 error = exc
-        return self._disposed(started, error) or cancelled
-
-    def _handed_off(self, task: asyncio.Task[Any]) -> None:
-        # dispose() goes on in another task: super().dispose() calls from it still join
-        self.initializer = task
+        return self._disposed(started, error)
 
     def release_step(
         self, owner: Owner | None, exc: BaseException | None
@@ -896,8 +889,8 @@ class ResourceState:
 
         The disposer is named by this thread's id, not by the current task (looking that
         up costs a system call on Python 3.11): ``dispose()`` starts right here, where no
-        other task of this thread runs, and where it suspends, the task that goes on
-        with it takes the name over (``_handed_off``) before we yield."""
+        other task of this thread runs; where it suspends, the rest runs in this same task
+        (:meth:`_await_rest`), which then names the task."""
         if not self._claim_dispose(owner, _get_ident()):
             return None, None
         started = _perf()
@@ -920,18 +913,22 @@ class ResourceState:
         return None, self._await_rest(started, result, pending)
 
     async def _await_other(self, started: float, awaitable: Awaitable[Any]) -> BaseException | None:
-        error, cancelled = await _run_to_end(
-            _await(awaitable), self._handed_off, None, f"{self.label}.dispose()"
-        )
-        return self._disposed(started, error) or cancelled
+        """The rest of a disposal whose ``dispose()`` returned an awaitable that is no
+        coroutine, awaited in this task."""
+        self.initializer = current_task()
+        try:
+            await awaitable
+        except BaseException as error:
+            return self._disposed(started, error)
+        return self._disposed(started, None)
 
     async def _await_rest(
         self, started: float, coro: Coroutine[Any, Any, Any], pending: Any
     ) -> BaseException | None:
-        error, cancelled = await _drive_rest(
-            coro, pending, self._handed_off, None, f"{self.label}.dispose()"
-        )
-        return self._disposed(started, error) or cancelled
+        """The rest of an ``async def dispose()`` that suspended after its first step
+        (run by hand in :meth:`release_step`), driven on in this task."""
+        self.initializer = current_task()
+        return self._disposed(started, await _finish_in_this_task(coro, pending))
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
         """``owner`` lets go; the last holder disposes (sync). Returns the error."""
@@ -956,13 +953,6 @@ class ResourceState:
             except BaseException as exc:
                 error = exc
         return self._disposed(started, error)
-
-    async def release_async(
-        self, owner: Owner | None, exc: BaseException | None
-    ) -> BaseException | None:
-        if not self._claim_dispose(owner):
-            return None
-        return await self._dispose_async_now()
 
     @property
     def needs_async_release(self) -> bool:
@@ -1536,7 +1526,7 @@ class ContextEntry:
         if type(cm) is not types.AsyncGeneratorType or exc is not None or timeout is not None:
             return None, self.release_async(owner, exc)
         # a bare async generator (see context_aenterer) whose body succeeded: its exit's
-        # first step by hand, as _fresh_release does, the rest (if it suspends) shielded
+        # first step by hand, as _fresh_release does, the rest (if it suspends) in this task
         self.cm = None
         started = _perf()
         exiting = _finish_async_generator(cm)
@@ -1551,38 +1541,36 @@ class ContextEntry:
     async def _exit_rest(
         self, started: float, exiting: Coroutine[Any, Any, Any], pending: Any
     ) -> BaseException | None:
-        error, cancelled = await _drive_rest(exiting, pending, None, None, f"{self.label} (exit)")
-        return self._finish(started, error, None) or cancelled
+        return self._finish(started, await _finish_in_this_task(exiting, pending), None)
 
     async def release_async(
         self, owner: Owner | None, exc: BaseException | None
     ) -> BaseException | None:
+        """Leave the context manager in this task; its error, or None."""
         cm, self.cm = self.cm, None
         if cm is None:
             return None
         started = _perf()
         error: BaseException | None = None
-        cancelled: BaseException | None = None
         try:
             if self.is_async:
                 if type(cm) is types.AsyncGeneratorType:
                     cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
-                exiting = cm.__aexit__(*self._exc_args(exc))
-                if inspect.iscoroutine(exiting):
-                    error, cancelled = await _run_to_end(
-                        exiting, None, self.dispose_timeout, f"{self.label} (exit)"
-                    )
-                else:
-                    await _timed_await(exiting, self.dispose_timeout, f"{self.label} (exit)")
+                await _timed_await(
+                    cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
+                )
             else:
                 self._exit_sync(cm, exc)
         except BaseException as err:
             error = err
-        return self._finish(started, error, exc) or cancelled
+        return self._finish(started, error, exc)
 
 
 class _Continue:
-    """Awaitable that goes on driving a coroutine someone already started."""
+    """Awaitable that goes on driving, in the awaiting task, a coroutine whose first step
+    was taken by hand (``pending``: what that step yielded). What the task sends or
+    throws in (a cancellation) reaches the coroutine as if it had been awaited from the
+    start."""
 
     __slots__ = ("coro", "pending")
 
@@ -1607,82 +1595,17 @@ class _Continue:
                     return stop.value
 
 
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
-
-
-async def _continue(coro: Coroutine[Any, Any, Any], pending: Any) -> BaseException | None:
-    """The rest of a disposal, as a task. Its error is returned, not raised: a
-    KeyboardInterrupt raised inside a task would escape through the event loop."""
-    import asyncio
-
+async def _finish_in_this_task(
+    coro: Coroutine[Any, Any, Any], pending: Any
+) -> BaseException | None:
+    """Drive the rest of a disposal (see :class:`_Continue`) in this task; its error (a
+    cancellation that reached it included) is returned, not raised: the scope goes on
+    with the remaining disposals and re-raises an interruption at the end."""
     try:
         await _Continue(coro, pending)
-    except asyncio.CancelledError:
-        raise
     except BaseException as exc:
         return exc
     return None
-
-
-async def _run_to_end(
-    coro: Coroutine[Any, Any, Any],
-    on_handoff: Callable[[asyncio.Task[Any]], None] | None,
-    timeout: float | None,
-    what: str,
-) -> tuple[BaseException | None, BaseException | None]:
-    """Run a disposal coroutine to its end even if our task is cancelled meanwhile
-    (DESIGN §3.5: teardown is shielded), within ``timeout``. Returns (the disposal's own
-    error, the cancellation that arrived meanwhile): the scope re-raises the
-    cancellation once everything is disposed.
-
-    Free when the coroutine never suspends (it just runs here); otherwise its remainder
-    runs in a task of its own that we wait for without letting our cancellation reach it.
-    """
-    try:
-        pending = next(coro.__await__(), _FINISHED)  # its first step: see _FINISHED
-    except BaseException as exc:
-        return exc, None
-    if pending is _FINISHED:
-        return None, None
-    return await _drive_rest(coro, pending, on_handoff, timeout, what)
-
-
-async def _drive_rest(
-    coro: Coroutine[Any, Any, Any],
-    pending: Any,
-    on_handoff: Callable[[asyncio.Task[Any]], None] | None,
-    timeout: float | None,
-    what: str,
-) -> tuple[BaseException | None, BaseException | None]:
-    """The part of :func:`_run_to_end` after the coroutine first suspended."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(_continue(coro, pending))
-    if on_handoff is not None:
-        on_handoff(task)
-    deadline = None if timeout is None else loop.time() + timeout
-    cancelled: BaseException | None = None
-    timed_out = False
-    while not task.done():
-        try:
-            if deadline is None or timed_out:
-                await asyncio.wait((task,))
-            else:
-                remaining = deadline - loop.time()
-                if remaining > 0:
-                    await asyncio.wait((task,), timeout=remaining)
-                if not task.done() and loop.time() >= deadline:
-                    timed_out = True
-                    task.cancel()
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-    if timed_out and task.cancelled():
-        return ResourceTimeoutError(f"{what} did not finish within {timeout} s"), cancelled
-    if task.cancelled():  # the disposal cancelled itself
-        return asyncio.CancelledError(), cancelled
-    return task.result(), cancelled
 
 
 def _same(value: Any) -> Any:
