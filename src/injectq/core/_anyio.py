@@ -23,14 +23,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["enter_guard"]
+__all__ = ["ANYIO_BACKEND", "enter_guard"]
 
-_BACKEND = "anyio._backends._asyncio"
+#: anyio's asyncio backend: until it is imported, no anyio cancel scope exists on asyncio
+ANYIO_BACKEND = "anyio._backends._asyncio"
 
 
 def _in_anyio_cancel_scope(task: object) -> bool:
     """Whether anyio could cancel ``task``: it runs inside an anyio cancel scope."""
-    backend = sys.modules.get(_BACKEND)
+    backend = sys.modules.get(ANYIO_BACKEND)
     if backend is None:  # anyio never ran on asyncio: no cancel scope of it exists
         return False
     # anyio keeps each task's innermost cancel scope in this table; read it, as the only

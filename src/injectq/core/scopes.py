@@ -15,7 +15,7 @@ from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from injectq.core._anyio import enter_guard
+from injectq.core._anyio import ANYIO_BACKEND, enter_guard
 from injectq.resources.lifecycle import CREATED, ResourceState, current_task
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
@@ -31,10 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Scope"]
 
-
-def _anyio_loaded() -> bool:
-    return "anyio" in sys.modules
-
+_modules = sys.modules
 
 _log = logging.getLogger("injectq.resources")
 
@@ -129,7 +126,7 @@ class Scope:
         # _enter() inlined, as in __enter__
         if self._token is not None or self.closed:
             return self._enter(True)  # raises the error
-        if _anyio_loaded():  # under anyio: a guard to shield the teardown (see core._anyio)
+        if ANYIO_BACKEND in _modules:  # anyio ran on asyncio: shield the teardown?
             self._guard = enter_guard(current_task())
         var = self.container._scope_var
         self.parent = var.get()
