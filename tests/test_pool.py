@@ -7,6 +7,7 @@ from the OS side as file descriptors pointing at the database file.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import sqlite3
@@ -674,3 +675,43 @@ def test_invalid_arguments() -> None:
         ResourcePool(object, max_size=1, min_size=2)
     with pytest.raises(ValueError, match="acquire_timeout"):
         ResourcePool(object, max_size=1, acquire_timeout=-1)
+
+
+DURATIONS = ("acquire_timeout", "max_idle_time", "recycle_after", "drain_timeout")
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, True])
+def test_non_finite_or_bool_durations_are_refused_when_the_pool_is_made(
+    name: str, value: float, db: Path
+) -> None:
+    with pytest.raises(ValueError, match=rf"{name} must be .*seconds >= 0"):
+        ResourcePool(lambda: sqlite3.connect(db), max_size=1, **{name: value})
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_negative_durations_say_what_is_allowed(name: str, db: Path) -> None:
+    with pytest.raises(ValueError, match=rf"{name} must be a number of seconds >= 0 or None"):
+        ResourcePool(lambda: sqlite3.connect(db), max_size=1, **{name: -1})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"max_size": 2.5}, ValueError, r"max_size must be a whole number >= 1, got 2\.5"),
+        ({"max_size": True}, ValueError, "max_size must be a whole number >= 1, got True"),
+        ({"max_size": "4"}, TypeError, "max_size must be a whole number >= 1"),
+        ({"max_size": 2, "min_size": -1}, ValueError, "min_size must be at least 0, got -1"),
+        ({"max_size": 2, "min_size": 1.0}, ValueError, "min_size must be a whole number >= 0"),
+    ],
+)
+def test_invalid_sizes_are_refused_when_the_pool_is_made(
+    kwargs: dict[str, Any], error: type[Exception], says: str, db: Path
+) -> None:
+    with pytest.raises(error, match=says):
+        ResourcePool(lambda: sqlite3.connect(db), **kwargs)
+
+
+def test_a_factory_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(TypeError, match="factory must be a callable"):
+        ResourcePool("sqlite:///app.db", max_size=1)  # type: ignore[call-overload]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from injectq.resources.lifecycle import loop_running
 from injectq.utils.exceptions import ResourceDisposalError, ResourceExhaustedError
+from injectq.utils.validation import check_timeout
 
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
@@ -231,21 +232,24 @@ class ResourcePool(Generic[T]):
         close: Callable[[T], object] | None = None,
         drain_timeout: float | None = 30.0,
     ) -> None:
-        """``drain_timeout``: how long ``dispose`` waits for lent items before closing them anyway."""
-        if max_size < 1:
-            raise ValueError(f"max_size must be at least 1, got {max_size}")
-        if not 0 <= min_size <= max_size:
+        """``drain_timeout``: how long ``dispose`` waits for lent items before closing them anyway.
+
+        Every argument is checked here, before anything is set: a bad size or duration
+        raises ``ValueError`` (``TypeError`` for a value that is not a number at all).
+        """
+        for name, fn in (("factory", factory), ("validate", validate), ("close", close)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be a callable, got {fn!r}.")
+        _check_size("max_size", max_size, 1)
+        _check_size("min_size", min_size, 0)
+        if min_size > max_size:
             raise ValueError(
-                f"min_size must be between 0 and max_size ({max_size}), got {min_size}"
+                f"min_size must be between 0 and max_size ({max_size}), got {min_size}."
             )
-        for name, value in (
-            ("acquire_timeout", acquire_timeout),
-            ("max_idle_time", max_idle_time),
-            ("recycle_after", recycle_after),
-            ("drain_timeout", drain_timeout),
-        ):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0 or None, got {value}")
+        acquire_timeout = check_timeout("acquire_timeout", acquire_timeout)
+        max_idle_time = check_timeout("max_idle_time", max_idle_time)
+        recycle_after = check_timeout("recycle_after", recycle_after)
+        drain_timeout = check_timeout("drain_timeout", drain_timeout)
         self._factory = factory
         self.max_size = max_size
         self.min_size = min_size
@@ -1164,6 +1168,15 @@ class ResourcePool(Generic[T]):
         self._emit("disposed")
         if error is not None:
             raise error
+
+
+def _check_size(name: str, value: int, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "a bool" if isinstance(value, bool) else type(value).__name__
+        error = ValueError if isinstance(value, (bool, float)) else TypeError
+        raise error(f"{name} must be a whole number >= {least}, got {value!r} ({kind}).")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {value}.")
 
 
 def _drop(awaitable: object) -> None:
