@@ -194,13 +194,24 @@ def is_resource_class(cls: type) -> bool:
     return marked and _SPECS.get(id(cls), _UNSEEN) is not None
 
 
+_BY_RESULT = "_injectq_kind_by_result"
+
+
+def kind_by_result(fn: _F) -> _F:
+    """Mark an ``initialize``/``dispose`` method that is sync for some instances and
+    async for others (it returns an awaitable only sometimes): the state machine then
+    decides by what each call returns, as it does for a lambda."""
+    setattr(fn, _BY_RESULT, True)
+    return fn
+
+
 def _kind(fn: Callable[..., Any] | None) -> bool | None:
     if fn is None:
         return False
     if inspect.iscoroutinefunction(fn):
         return True
-    if inspect.isfunction(fn) and fn.__name__ == "<lambda>":
-        return None  # a lambda may return a coroutine; only calling it tells
+    if inspect.isfunction(fn) and (fn.__name__ == "<lambda>" or hasattr(fn, _BY_RESULT)):
+        return None  # it may return a coroutine; only calling it tells
     return False
 
 
