@@ -840,6 +840,27 @@ def test_a_sync_application_lets_the_container_own_a_bound_pool(db: Path) -> Non
     assert (metrics["initialized"], metrics["disposed"]) == (1, 1)
 
 
+def test_container_default_timeouts_leave_a_sync_pool_in_the_callers_thread(db: Path) -> None:
+    """Container defaults bound async calls only: a thread-bound sqlite3 connection
+    must be opened and closed in the thread that uses the pool, not in a helper thread."""
+    counter = Counter()
+
+    def connect() -> sqlite3.Connection:
+        return counter.opened(sqlite3.connect(db))  # check_same_thread=True
+
+    def close(conn: sqlite3.Connection) -> None:
+        conn.close()  # raises ProgrammingError in any other thread
+        counter.was_closed(conn)
+
+    pool = ResourcePool(connect, close=close, max_size=2, min_size=2)
+    c = InjectQ(default_init_timeout=5, default_dispose_timeout=5)
+    c.bind_instance(ResourcePool, pool)
+    with c.resource_scope():  # a sync scope owns the bound pool and disposes it at exit
+        with c.get(ResourcePool).acquire() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    _assert_closed(pool, counter, db)
+
+
 async def test_sync_acquire_after_get_scheduled_the_start_in_this_loop(db: Path) -> None:
     counter = Counter()
     pool = sync_pool(db, counter, max_size=3, min_size=2)

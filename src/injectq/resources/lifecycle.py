@@ -647,12 +647,14 @@ class ResourceState:
             self._succeeded(owner, started)
             return
         try:
-            if self.init_timeout is None:
+            # a sync call: bounded by the resource's own timeout only (container defaults
+            # bound async calls, so a sync kind_by_result method stays in this thread)
+            if self.spec.init_timeout is None:
                 result = init(self.instance)
             else:
                 result = _timed_call(
                     functools.partial(init, self.instance),
-                    self.init_timeout,
+                    self.spec.init_timeout,
                     f"{self.label}.initialize()",
                     self,
                 )
@@ -953,12 +955,12 @@ class ResourceState:
         dispose = self.spec.dispose
         if dispose is not None:
             try:
-                if self.dispose_timeout is None:
+                if self.spec.dispose_timeout is None:  # as in initialize_sync
                     result = dispose(self.instance)
                 else:
                     result = _timed_call(
                         functools.partial(dispose, self.instance),
-                        self.dispose_timeout,
+                        self.spec.dispose_timeout,
                         f"{self.label}.dispose()",
                         self,
                     )
