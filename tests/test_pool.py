@@ -7,6 +7,7 @@ from the OS side as file descriptors pointing at the database file.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import sqlite3
@@ -19,8 +20,9 @@ from typing import Any
 import aiosqlite
 import pytest
 
+from injectq import InjectQ
 from injectq.resources.pool import PoolStats, ResourcePool
-from injectq.utils.exceptions import ResourceExhaustedError
+from injectq.utils.exceptions import ResourceExhaustedError, ResourceInitializationError
 
 
 def open_fds(path: Path) -> int:
@@ -641,6 +643,253 @@ async def test_sync_api_refuses_async_pools(db: Path) -> None:
         pool.dispose_sync()
 
 
+# ------------------------------------------- one lifecycle, sync and async APIs mixed
+#
+# A pool has one state whichever API touched it: started through either API, closed
+# through either, every item is closed (an item still lent out at the end of
+# ``drain_timeout`` included) and the pool can be started again through either.
+
+
+async def _initialize(pool: ResourcePool[Any]) -> None:
+    await pool.initialize()
+
+
+async def _async_with(pool: ResourcePool[Any]) -> None:
+    async with pool.acquire():
+        pass
+
+
+async def _acquire_item(pool: ResourcePool[Any]) -> None:
+    await pool.arelease(await pool.acquire_item())
+
+
+async def _await_acquire(pool: ResourcePool[Any]) -> None:
+    pool.release(await pool.acquire())
+
+
+async def _dispose(pool: ResourcePool[Any]) -> None:
+    await pool.dispose()
+
+
+def _sync_with(pool: ResourcePool[Any]) -> None:
+    with pool.acquire():
+        pass
+
+
+def _acquire_item_sync(pool: ResourcePool[Any]) -> None:
+    pool.release(pool.acquire_item_sync())
+
+
+ASYNC_STARTS: dict[str, Callable[[ResourcePool[Any]], Any]] = {
+    "await initialize()": _initialize,
+    "async with acquire()": _async_with,
+    "await acquire_item()": _acquire_item,
+    "await acquire()": _await_acquire,
+}
+SYNC_STARTS: dict[str, Callable[[ResourcePool[Any]], None]] = {
+    "initialize_sync()": ResourcePool.initialize_sync,
+    "with acquire()": _sync_with,
+    "acquire_item_sync()": _acquire_item_sync,
+    "initialize() from sync code": ResourcePool.initialize,
+}
+SYNC_CLOSES: dict[str, Callable[[ResourcePool[Any]], None]] = {
+    "dispose_sync()": ResourcePool.dispose_sync,
+    "dispose() from sync code": ResourcePool.dispose,
+}
+
+
+def _start(pool: ResourcePool[Any], how: str) -> None:
+    if how in ASYNC_STARTS:
+        asyncio.run(ASYNC_STARTS[how](pool))
+    else:
+        SYNC_STARTS[how](pool)
+
+
+def _close(pool: ResourcePool[Any], how: str) -> None:
+    if how == "await dispose()":
+        asyncio.run(_dispose(pool))
+    else:
+        SYNC_CLOSES[how](pool)
+
+
+def _assert_closed(pool: ResourcePool[Any], counter: Counter, db: Path) -> None:
+    stats = pool.stats()
+    assert (stats.size, stats.idle, stats.in_use, stats.waiting) == (0, 0, 0, 0)
+    assert stats.discarded == stats.created == len(counter.created)
+    assert counter.open == 0 and len(counter.closed) == len(counter.created)
+    assert open_fds(db) == 0
+
+
+# every start with every close of the other kind (a plain initialize()/dispose() from
+# sync code counts as the sync API: it runs the pool to the end without a loop)
+MIXES = [(s, c) for s in SYNC_STARTS for c in ("await dispose()", "dispose() from sync code")]
+MIXES += [("initialize() from sync code", "dispose_sync()")]
+MIXES += [(s, c) for s in ASYNC_STARTS for c in SYNC_CLOSES]
+
+
+@pytest.mark.parametrize(("start", "close"), MIXES)
+def test_a_sync_pool_started_through_one_api_closes_through_the_other(
+    start: str, close: str, db: Path
+) -> None:
+    counter = Counter()
+    pool = sync_pool(db, counter, max_size=3, min_size=2, drain_timeout=0.05)
+    _start(pool, start)
+    assert pool.stats().idle == 2
+    lent = pool.acquire_item_sync()  # never returned in time: closed anyway
+    _close(pool, close)
+    _assert_closed(pool, counter, db)
+    assert any(c is lent for c in counter.closed)
+    pool.release(lent)  # too late: ignored
+    assert pool.stats().size == 0
+
+    # one state: the pool is closed for the async API too, which starts it afresh
+    _start(pool, "await initialize()")
+    assert pool.stats().idle == 2
+    _close(pool, "dispose_sync()" if close == "await dispose()" else "await dispose()")
+    _assert_closed(pool, counter, db)
+    assert len(counter.closed) == 4
+
+
+@pytest.mark.parametrize("start", list(ASYNC_STARTS))
+def test_an_async_pool_started_in_a_loop_closes_from_sync_code(start: str, db: Path) -> None:
+    counter = Counter()
+    pool = async_pool(db, counter, max_size=3, min_size=2, drain_timeout=0.05)
+    _start(pool, start)
+    assert pool.stats().idle == 2
+    pool.dispose()  # no loop runs here: the disposal runs on a private one, to the end
+    _assert_closed(pool, counter, db)
+    asyncio.run(_initialize(pool))  # and the pool can be started again
+    assert pool.stats().idle == 2
+    asyncio.run(_dispose(pool))
+    _assert_closed(pool, counter, db)
+
+
+def test_threads_start_a_pool_and_the_event_loop_closes_it(db: Path) -> None:
+    for _ in range(5):  # the threads give their items back at different moments each run
+        counter = Counter()
+        pool = sync_pool(db, counter, max_size=4)
+        holding = threading.Barrier(5)
+
+        def worker(pool: ResourcePool[sqlite3.Connection], holding: threading.Barrier) -> None:
+            with pool.acquire() as conn:  # the threads start the pool
+                conn.execute("SELECT 1")
+                holding.wait()
+                time.sleep(random.random() / 50)
+
+        threads = [threading.Thread(target=worker, args=(pool, holding)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        holding.wait()  # all 4 connections are lent out now
+        asyncio.run(_dispose(pool))  # waits for the threads to give them back
+        for t in threads:
+            t.join()
+        _assert_closed(pool, counter, db)
+        assert len(counter.closed) == 4
+
+
+# ------------------------------------------------- a container owning a sync pool
+
+
+def test_a_sync_application_lets_the_container_own_a_pool_class(db: Path) -> None:
+    counter = Counter()
+
+    def connect() -> sqlite3.Connection:
+        return counter.opened(sqlite3.connect(db))  # thread-bound: all sync, one thread
+
+    def close(conn: sqlite3.Connection) -> None:
+        conn.close()
+        counter.was_closed(conn)
+
+    class Database(ResourcePool[sqlite3.Connection]):
+        def __init__(self) -> None:
+            super().__init__(connect, close=close, max_size=3, min_size=2)
+
+    c = InjectQ()
+    c.bind(Database, Database)
+    pools = []
+    for _ in range(2):  # a closed container starts afresh, with a new pool
+        counter = Counter()  # what connect() and close() count from here on
+        c.start_sync()
+        pool = c.get(Database)
+        assert pool.stats().idle == 2 and open_fds(db) == 2
+        assert list(c.get_all_resources().values()) == [pool]
+        with pool.acquire() as conn:
+            conn.execute("INSERT INTO t VALUES (1)")
+            conn.commit()
+        c.close()
+        _assert_closed(pool, counter, db)
+        assert c.get_all_resources() == {}
+        pools.append(pool)
+    assert pools[0] is not pools[1]
+
+
+def test_a_sync_application_lets_the_container_own_a_bound_pool(db: Path) -> None:
+    counter = Counter()
+    pool = sync_pool(db, counter, max_size=3, min_size=2)
+    c = InjectQ()
+    c.bind_instance(ResourcePool, pool)
+    assert c.get(ResourcePool) is pool
+    assert pool.stats().idle == 2
+    c.start_sync(ResourcePool)  # already live: joins, opens nothing more
+    assert pool.stats().created == 2
+    with pool.acquire() as conn:
+        conn.execute("SELECT 1")
+    c.close()
+    _assert_closed(pool, counter, db)
+    metrics = c.resource_metrics()["ResourcePool"]
+    assert (metrics["initialized"], metrics["disposed"]) == (1, 1)
+
+
+def test_container_default_timeouts_leave_a_sync_pool_in_the_callers_thread(db: Path) -> None:
+    """Container defaults bound async calls only: a thread-bound sqlite3 connection
+    must be opened and closed in the thread that uses the pool, not in a helper thread."""
+    counter = Counter()
+
+    def connect() -> sqlite3.Connection:
+        return counter.opened(sqlite3.connect(db))  # check_same_thread=True
+
+    def close(conn: sqlite3.Connection) -> None:
+        conn.close()  # raises ProgrammingError in any other thread
+        counter.was_closed(conn)
+
+    pool = ResourcePool(connect, close=close, max_size=2, min_size=2)
+    c = InjectQ(default_init_timeout=5, default_dispose_timeout=5)
+    c.bind_instance(ResourcePool, pool)
+    with c.resource_scope():  # a sync scope owns the bound pool and disposes it at exit
+        with c.get(ResourcePool).acquire() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    _assert_closed(pool, counter, db)
+
+
+async def test_sync_acquire_after_get_scheduled_the_start_in_this_loop(db: Path) -> None:
+    counter = Counter()
+    pool = sync_pool(db, counter, max_size=3, min_size=2)
+    c = InjectQ()
+    c.bind_instance(ResourcePool, pool)
+    assert c.get(ResourcePool) is pool  # in a running loop: the start is a task
+    with pool.acquire() as conn:  # the sync API must not wait for that task
+        conn.execute("SELECT 1")
+    await c.aclose()  # joins the task, which finds the pool filled
+    _assert_closed(pool, counter, db)
+    assert len(counter.created) == 2
+
+
+async def test_sync_acquire_while_a_task_of_this_loop_starts_the_pool_fails_clearly(
+    db: Path,
+) -> None:
+    counter = Counter()
+    pool = sync_pool(db, counter, max_size=3, min_size=2)
+    starting = asyncio.create_task(_initialize(pool))
+    while pool.stats().size < 2:  # the task is half-way: its connections are opening
+        await asyncio.sleep(0)
+    with pytest.raises(ResourceInitializationError, match=r"await pool\.initialize\(\)"):
+        pool.acquire_item_sync()  # waiting would block this loop forever
+    await starting
+    assert pool.stats().idle == 2
+    await pool.dispose()
+    _assert_closed(pool, counter, db)
+
+
 def test_stats_and_listeners(db: Path) -> None:
     events: list[str] = []
     listener: Callable[..., None] = lambda event, pool, **info: events.append(event)  # noqa: E731
@@ -674,3 +923,43 @@ def test_invalid_arguments() -> None:
         ResourcePool(object, max_size=1, min_size=2)
     with pytest.raises(ValueError, match="acquire_timeout"):
         ResourcePool(object, max_size=1, acquire_timeout=-1)
+
+
+DURATIONS = ("acquire_timeout", "max_idle_time", "recycle_after", "drain_timeout")
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, True])
+def test_non_finite_or_bool_durations_are_refused_when_the_pool_is_made(
+    name: str, value: float, db: Path
+) -> None:
+    with pytest.raises(ValueError, match=rf"{name} must be .*seconds >= 0"):
+        ResourcePool(lambda: sqlite3.connect(db), max_size=1, **{name: value})
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_negative_durations_say_what_is_allowed(name: str, db: Path) -> None:
+    with pytest.raises(ValueError, match=rf"{name} must be a number of seconds >= 0 or None"):
+        ResourcePool(lambda: sqlite3.connect(db), max_size=1, **{name: -1})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"max_size": 2.5}, ValueError, r"max_size must be a whole number >= 1, got 2\.5"),
+        ({"max_size": True}, ValueError, "max_size must be a whole number >= 1, got True"),
+        ({"max_size": "4"}, TypeError, "max_size must be a whole number >= 1"),
+        ({"max_size": 2, "min_size": -1}, ValueError, "min_size must be at least 0, got -1"),
+        ({"max_size": 2, "min_size": 1.0}, ValueError, "min_size must be a whole number >= 0"),
+    ],
+)
+def test_invalid_sizes_are_refused_when_the_pool_is_made(
+    kwargs: dict[str, Any], error: type[Exception], says: str, db: Path
+) -> None:
+    with pytest.raises(error, match=says):
+        ResourcePool(lambda: sqlite3.connect(db), **kwargs)
+
+
+def test_a_factory_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(TypeError, match="factory must be a callable"):
+        ResourcePool("sqlite:///app.db", max_size=1)  # type: ignore[call-overload]

@@ -194,13 +194,24 @@ def is_resource_class(cls: type) -> bool:
     return marked and _SPECS.get(id(cls), _UNSEEN) is not None
 
 
+_BY_RESULT = "_injectq_kind_by_result"
+
+
+def kind_by_result(fn: _F) -> _F:
+    """Mark an ``initialize``/``dispose`` method that is sync for some instances and
+    async for others (it returns an awaitable only sometimes): the state machine then
+    decides by what each call returns, as it does for a lambda."""
+    setattr(fn, _BY_RESULT, True)
+    return fn
+
+
 def _kind(fn: Callable[..., Any] | None) -> bool | None:
     if fn is None:
         return False
     if inspect.iscoroutinefunction(fn):
         return True
-    if inspect.isfunction(fn) and fn.__name__ == "<lambda>":
-        return None  # a lambda may return a coroutine; only calling it tells
+    if inspect.isfunction(fn) and (fn.__name__ == "<lambda>" or hasattr(fn, _BY_RESULT)):
+        return None  # it may return a coroutine; only calling it tells
     return False
 
 
@@ -636,12 +647,14 @@ class ResourceState:
             self._succeeded(owner, started)
             return
         try:
-            if self.init_timeout is None:
+            # a sync call: bounded by the resource's own timeout only (container defaults
+            # bound async calls, so a sync kind_by_result method stays in this thread)
+            if self.spec.init_timeout is None:
                 result = init(self.instance)
             else:
                 result = _timed_call(
                     functools.partial(init, self.instance),
-                    self.init_timeout,
+                    self.spec.init_timeout,
                     f"{self.label}.initialize()",
                     self,
                 )
@@ -939,12 +952,12 @@ class ResourceState:
         dispose = self.spec.dispose
         if dispose is not None:
             try:
-                if self.dispose_timeout is None:
+                if self.spec.dispose_timeout is None:  # as in initialize_sync
                     result = dispose(self.instance)
                 else:
                     result = _timed_call(
                         functools.partial(dispose, self.instance),
-                        self.dispose_timeout,
+                        self.spec.dispose_timeout,
                         f"{self.label}.dispose()",
                         self,
                     )

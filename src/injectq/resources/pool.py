@@ -9,18 +9,25 @@ can be neither lost nor closed twice, whatever gets cancelled when.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
-from injectq.resources.lifecycle import loop_running
-from injectq.utils.exceptions import ResourceDisposalError, ResourceExhaustedError
+from injectq.resources.lifecycle import INITIALIZING, kind_by_result, loop_running, state_of
+from injectq.utils.exceptions import (
+    ResourceDisposalError,
+    ResourceExhaustedError,
+    ResourceInitializationError,
+)
+from injectq.utils.validation import check_timeout
 
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
@@ -231,21 +238,24 @@ class ResourcePool(Generic[T]):
         close: Callable[[T], object] | None = None,
         drain_timeout: float | None = 30.0,
     ) -> None:
-        """``drain_timeout``: how long ``dispose`` waits for lent items before closing them anyway."""
-        if max_size < 1:
-            raise ValueError(f"max_size must be at least 1, got {max_size}")
-        if not 0 <= min_size <= max_size:
+        """``drain_timeout``: how long ``dispose`` waits for lent items before closing them anyway.
+
+        Every argument is checked here, before anything is set: a bad size or duration
+        raises ``ValueError`` (``TypeError`` for a value that is not a number at all).
+        """
+        for name, fn in (("factory", factory), ("validate", validate), ("close", close)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be a callable, got {fn!r}.")
+        _check_size("max_size", max_size, 1)
+        _check_size("min_size", min_size, 0)
+        if min_size > max_size:
             raise ValueError(
-                f"min_size must be between 0 and max_size ({max_size}), got {min_size}"
+                f"min_size must be between 0 and max_size ({max_size}), got {min_size}."
             )
-        for name, value in (
-            ("acquire_timeout", acquire_timeout),
-            ("max_idle_time", max_idle_time),
-            ("recycle_after", recycle_after),
-            ("drain_timeout", drain_timeout),
-        ):
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0 or None, got {value}")
+        acquire_timeout = check_timeout("acquire_timeout", acquire_timeout)
+        max_idle_time = check_timeout("max_idle_time", max_idle_time)
+        recycle_after = check_timeout("recycle_after", recycle_after)
+        drain_timeout = check_timeout("drain_timeout", drain_timeout)
         self._factory = factory
         self.max_size = max_size
         self.min_size = min_size
@@ -257,6 +267,7 @@ class ResourcePool(Generic[T]):
         self._close = close
         self._factory_is_async = _is_async_callable(factory)
         self._listeners: list[Callable[..., None]] = []
+        self._sync_calls = threading.local()  # .active: a sync call runs in this thread
 
         self._lock = threading.Lock()
         self._state = _NEW
@@ -387,9 +398,95 @@ class ResourcePool(Generic[T]):
         await self._detached(self._close_entries_async((entry,)))
 
     # ------------------------------------------------------------- resource protocol
+    #
+    # One lifecycle, whichever API drives it. ``initialize``/``dispose`` are the pool's
+    # resource methods: the state machine (lifecycle.py) joins the user's calls, the
+    # container's and those the sync API makes into one call per activation. They are
+    # sync or async per pool: a pool whose factory and ``close`` are sync runs them
+    # synchronously unless an event loop runs in this thread (there, lent items come
+    # back from tasks of that loop, so dispose must not block it); the state machine
+    # decides by what each call returns (``kind_by_result``).
 
-    async def initialize(self) -> None:
-        """Fill ``min_size`` items; concurrent and repeated calls share the one run."""
+    @kind_by_result
+    def initialize(self) -> Any:
+        """Fill ``min_size`` items; concurrent and repeated calls share the one run.
+
+        ``await pool.initialize()`` in async code. A pool whose factory is sync can also
+        be started from sync code: ``pool.initialize_sync()`` (or a plain
+        ``pool.initialize()`` when no event loop runs), or simply by acquiring.
+        """
+        if self._runs_async():
+            return self._initialize_async()
+        self._initialize_sync()
+        return None
+
+    def initialize_sync(self) -> None:
+        """:meth:`initialize`, blocking the calling thread, for pools whose factory is sync."""
+        self._require_sync("initialize_sync", "await pool.initialize()")
+        state = state_of(self)
+        initializer, loop = state.initializer, loop_running()
+        if (
+            loop is not None
+            and state.status == INITIALIZING
+            and isinstance(initializer, sys.modules["asyncio"].Task)
+            and initializer.get_loop() is loop
+        ):
+            # A task of the loop this thread runs has claimed the initialization (e.g.
+            # container.get() in a running loop scheduled it): waiting for it here would
+            # block the loop that has to run it. Filling the pool is idempotent, so fill
+            # it now and let the task find it ready; unless the task is half-way through.
+            if self._state is _INITIALIZING:
+                raise ResourceInitializationError(
+                    f"{self._name()} is being initialized by a task of the event loop "
+                    "running in this thread, which cannot go on while this call waits; "
+                    "`await pool.initialize()` (or use `async with pool.acquire()`) there."
+                )
+            self._initialize_sync()
+            return
+        with self._driven_sync():
+            state.initialize_sync(None)
+
+    @kind_by_result
+    def dispose(self) -> Any:
+        """Close every item exactly once; lent items are waited for up to ``drain_timeout``.
+
+        ``await pool.dispose()`` in async code; from sync code, ``pool.dispose_sync()``
+        (or a plain ``pool.dispose()`` when no event loop runs) closes a sync pool, however
+        it was started. The pool can be initialized again afterwards. Cancelling an
+        awaited ``dispose()`` does not cut the disposal short: it finishes in the
+        background.
+        """
+        if self._runs_async():
+            return self._dispose_async()
+        self._dispose_sync()
+        return None
+
+    def dispose_sync(self) -> None:
+        """:meth:`dispose`, blocking the calling thread, for pools whose items close synchronously."""
+        self._require_sync("dispose_sync", "await pool.dispose()")
+        with self._driven_sync():
+            error = state_of(self).dispose_sync_by_user()
+        if error is not None:
+            raise error
+
+    def _runs_async(self) -> bool:
+        """Whether this call of :meth:`initialize`/:meth:`dispose` returns a coroutine."""
+        if self.is_async:
+            return True
+        return loop_running() is not None and not getattr(self._sync_calls, "active", False)
+
+    @contextlib.contextmanager
+    def _driven_sync(self) -> Iterator[None]:
+        """Mark this thread's call as sync: it blocks, even where an event loop runs."""
+        calls = self._sync_calls
+        outer = getattr(calls, "active", False)
+        calls.active = True
+        try:
+            yield
+        finally:
+            calls.active = outer
+
+    async def _initialize_async(self) -> None:
         while True:
             with self._lock:
                 state, latch = self._state, self._latch
@@ -403,9 +500,7 @@ class ResourcePool(Generic[T]):
                 return
             await self._wait_latch_async(latch, raise_error=state is _INITIALIZING)
 
-    def initialize_sync(self) -> None:
-        """:meth:`initialize` for pools whose factory is sync."""
-        self._require_sync("initialize_sync", "await pool.initialize()")
+    def _initialize_sync(self) -> None:
         while True:
             with self._lock:
                 state, latch = self._state, self._latch
@@ -419,12 +514,7 @@ class ResourcePool(Generic[T]):
                 return
             self._wait_latch_sync(latch, raise_error=state is _INITIALIZING)
 
-    async def dispose(self) -> None:
-        """Close every item exactly once; lent items are waited for up to ``drain_timeout``.
-
-        The pool can be initialized again afterwards. Cancelling the caller does not
-        cut the disposal short: it finishes in the background.
-        """
+    async def _dispose_async(self) -> None:
         while True:
             with self._lock:
                 state, latch, wake = self._begin_dispose_locked()
@@ -440,9 +530,7 @@ class ResourcePool(Generic[T]):
             await self._detached(self._run_dispose_async(latch))
             return
 
-    def dispose_sync(self) -> None:
-        """:meth:`dispose` for pools whose items close synchronously."""
-        self._require_sync("dispose_sync", "await pool.dispose()")
+    def _dispose_sync(self) -> None:
         while True:
             with self._lock:
                 state, latch, wake = self._begin_dispose_locked()
@@ -1164,6 +1252,15 @@ class ResourcePool(Generic[T]):
         self._emit("disposed")
         if error is not None:
             raise error
+
+
+def _check_size(name: str, value: int, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "a bool" if isinstance(value, bool) else type(value).__name__
+        error = ValueError if isinstance(value, (bool, float)) else TypeError
+        raise error(f"{name} must be a whole number >= {least}, got {value!r} ({kind}).")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {value}.")
 
 
 def _drop(awaitable: object) -> None:
