@@ -18,8 +18,11 @@ that, for every request, makes the container the active one (``InjectQ.get_insta
 and enters ``async with container.scope("request")``. Request-scoped bindings are
 therefore one per request, and every resource activated while serving the request is
 disposed when the request ends, after the response was sent, also when the handler
-raised. With ``close_on_shutdown=True`` (the default) the app's lifespan shutdown also
-runs ``await container.aclose()``, disposing the singletons.
+raised. An exception the endpoint raised reaches the disposals also when one of the
+app's exception handlers turned it into a response (:class:`RecordHandledErrors`), and
+a resource that failed to initialize is answered by the handler registered for its
+original error. With ``close_on_shutdown=True`` (the default) the app's lifespan
+shutdown also runs ``await container.aclose()``, disposing the singletons.
 
 ``InjectAPI[T]`` (alias ``InjectFastAPI[T]``) works as a parameter annotation
 (``svc: InjectAPI[T]``), as a default (``svc: T = InjectAPI[T]``), and called, as
@@ -33,12 +36,16 @@ import this module.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 try:
     from fastapi.params import Depends as _DependsParam
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
     from starlette.requests import HTTPConnection
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -46,7 +53,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from injectq.integrations._markers import make_marker, marker_class
-from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
+from injectq.utils.exceptions import (
+    InjectionError,
+    InjectQError,
+    ResourceInitializationError,
+    describe_key,
+)
 
 if TYPE_CHECKING:
     from injectq.core.container import InjectQ
@@ -66,12 +78,18 @@ _log = logging.getLogger("injectq.integrations.fastapi")
 
 #: key of the container in ``scope["state"]`` (so ``request.state.injectq_container``)
 STATE_KEY = "injectq_container"
+#: ASGI scope key: the exceptions the app's handlers turned into responses in this request
+HANDLED_ERRORS_KEY = "injectq.handled_errors"
+#: Starlette's scope key for the handlers its routes look exceptions up in
+_HANDLERS_KEY = "starlette.exception_handlers"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Handler = Callable[[Any, Exception], Any]
+_Handlers = tuple[dict[Any, Handler], dict[int, Handler]]
 
 
 # --------------------------------------------------------------------------- resolution
@@ -174,6 +192,10 @@ class InjectQRequestMiddleware:
             if state is None:
                 state = scope["state"] = {}
             state[STATE_KEY] = self.container
+            # the app's exception handlers (wrapped by setup_fastapi) record here what
+            # they turn into a response, so the scope's disposals still see it
+            handled: list[BaseException] = []
+            scope[HANDLED_ERRORS_KEY] = handled
             with self.container.context():
                 request_scope = self.container.scope(self.scope_name)
                 await request_scope.__aenter__()
@@ -184,6 +206,8 @@ class InjectQRequestMiddleware:
                     error = exc
                     raise
                 finally:
+                    if error is None and handled:
+                        error = handled[0]
                     await _exit_shielded(request_scope, error)
         elif kind == "lifespan":
             with self.container.context():
@@ -224,6 +248,128 @@ async def _exit_shielded(scope: RequestScope, error: BaseException | None) -> No
     )
 
 
+# --------------------------------------------------------------------------- handled errors
+class RecordHandledErrors:
+    """Wraps the app's router so that the exceptions its exception handlers turn into
+    responses still reach the request scope's disposals, and so that the handler
+    registered for the cause of a :class:`ResourceInitializationError` handles it.
+
+    Starlette handles an endpoint's exception inside the route, with the handlers it
+    finds in ``scope["starlette.exception_handlers"]`` (put there by its
+    ``ExceptionMiddleware``): the exception never propagates to
+    :class:`InjectQRequestMiddleware`. Installed by :func:`setup_fastapi` around
+    ``app.router``, inside ``ExceptionMiddleware``, this layer gives the routes the same
+    handlers, each first recording the exception in ``scope["injectq.handled_errors"]``
+    (which the request middleware passes to the scope's exit), plus, unless the app
+    registered one itself, a handler for ``ResourceInitializationError`` that hands the
+    error's cause to the handler registered for that cause (see
+    :func:`_resource_error_handler`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # the handler tables are the same objects for every request of one app:
+        # build their recording copies once
+        self._built: tuple[Any, Any, _Handlers] | None = None  # (by_class, by_status, copies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handlers = scope.get(_HANDLERS_KEY)
+        if handlers is not None and HANDLED_ERRORS_KEY in scope:
+            scope[_HANDLERS_KEY] = self._recording_handlers(handlers)
+        await self.app(scope, receive, send)
+
+    def _recording_handlers(
+        self, handlers: tuple[Mapping[Any, Handler], Mapping[int, Handler]]
+    ) -> _Handlers:
+        by_class, by_status = handlers
+        built = self._built
+        if built is not None and built[0] is by_class and built[1] is by_status:
+            return built[2]
+        recording_by_class = {key: _recording(h) for key, h in by_class.items()}
+        if ResourceInitializationError not in by_class:
+            recording_by_class[ResourceInitializationError] = _recording(
+                _resource_error_handler(by_class, by_status)
+            )
+        recording = (recording_by_class, {key: _recording(h) for key, h in by_status.items()})
+        self._built = (by_class, by_status, recording)
+        return recording
+
+
+def _recording(handler: Handler) -> Handler:
+    """``handler``, recording the exception it handles in the request's scope first."""
+
+    async def record_then_handle(connection: HTTPConnection, exc: Exception) -> Any:
+        handled = connection.scope.get(HANDLED_ERRORS_KEY)
+        if handled is not None:
+            handled.append(exc)
+        return await _call_handler(handler, connection, exc)
+
+    return record_then_handle
+
+
+async def _call_handler(handler: Handler, connection: HTTPConnection, exc: Exception) -> Any:
+    # as Starlette calls a handler: a sync one runs in the thread pool
+    if _is_async_callable(handler):
+        return await handler(connection, exc)
+    return await run_in_threadpool(handler, connection, exc)
+
+
+def _is_async_callable(obj: Any) -> bool:
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    # a function, or an object whose class has an async __call__
+    return inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(type(obj).__call__)
+
+
+def _lookup(
+    exc: BaseException,
+    by_class: Mapping[Any, Handler],
+    by_status: Mapping[int, Handler],
+    skip: type | None = None,
+) -> Handler | None:
+    """The handler Starlette would pick for ``exc`` (status first for an
+    ``HTTPException``, then the nearest class in its MRO), ignoring ``skip``."""
+    if isinstance(exc, HTTPException):
+        handler = by_status.get(exc.status_code)
+        if handler is not None:
+            return handler
+    for cls in type(exc).__mro__:
+        if cls is not skip and cls in by_class:
+            return by_class[cls]
+    return None
+
+
+def _resource_error_handler(
+    by_class: Mapping[Any, Handler], by_status: Mapping[int, Handler]
+) -> Handler:
+    """The handler of a ``ResourceInitializationError`` the app registered none for.
+
+    A resource that failed to initialize is reported as ``ResourceInitializationError``
+    with the original error as ``__cause__``. An app that registered a handler for that
+    original error (``@app.exception_handler(DatabaseDown)``) means it for this case
+    too: the first error down the ``__cause__`` chain that has a handler is given to it.
+    With none, the error is handled as Starlette would have: by a handler of one of its
+    base classes (``ResourceError``, ``InjectQError``), else it propagates (a 500, or the
+    app's ``Exception`` handler)."""
+
+    async def handle_resource_error(connection: HTTPConnection, exc: Exception) -> Any:
+        seen: set[int] = set()
+        cause = exc.__cause__
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if not isinstance(cause, ResourceInitializationError):
+                handler = _lookup(cause, by_class, by_status)
+                if handler is not None and isinstance(cause, Exception):
+                    return await _call_handler(handler, connection, cause)
+            cause = cause.__cause__
+        fallback = _lookup(exc, by_class, by_status, skip=ResourceInitializationError)
+        if fallback is None:
+            raise exc
+        return await _call_handler(fallback, connection, exc)
+
+    return handle_resource_error
+
+
 def setup_fastapi(
     container: InjectQ,
     app: Any,
@@ -242,6 +388,8 @@ def setup_fastapi(
             return
         raise InjectQError("setup_fastapi: this app is already served by another container")
     container.scope(scope_name)  # an invalid name fails here, not at the first request
+    router = app.router
+    router.middleware_stack = RecordHandledErrors(router.middleware_stack)
     app.add_middleware(
         InjectQRequestMiddleware,
         container=container,
