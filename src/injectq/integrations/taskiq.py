@@ -33,7 +33,11 @@ import this module.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import functools
+import inspect
+import sys
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -148,6 +152,9 @@ class InjectTask(Generic[T]):
 
 InjectTaskiq = InjectTask
 
+#: names a task's string annotations can always use, wherever they were imported
+_OWN_NAMES = {"InjectTask": InjectTask, "InjectTaskiq": InjectTaskiq}
+
 
 # --------------------------------------------------------------------------- middleware
 @dataclass(slots=True)
@@ -230,6 +237,52 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
             await self.container.aclose()
 
 
+# --------------------------------------------------------------------------- annotations
+def _resolve_annotations(func: Any, namespace: Mapping[str, Any]) -> None:
+    """Evaluate ``func``'s string annotations (``from __future__ import annotations``)
+    with ``namespace`` (the locals of the code declaring the task) after its module's
+    globals, and store the results on ``func``.
+
+    Taskiq reads a task's annotations with ``typing.get_type_hints(func)``, which looks
+    names up in the module's globals only: ``InjectTask`` (or a service class) imported
+    or defined inside the function that declares the task is a ``NameError`` there.
+    Resolved here, where those locals are known, the annotations are plain objects by the
+    time taskiq reads them. One that still cannot be evaluated is left as it was."""
+    annotations = getattr(func, "__annotations__", None)
+    if not annotations:
+        return
+    globalns = getattr(inspect.unwrap(func), "__globals__", {})
+    localns = ChainMap(dict(namespace), _OWN_NAMES)
+    for name, annotation in list(annotations.items()):
+        if isinstance(annotation, str):
+            try:  # what typing.get_type_hints does, with the locals as well
+                annotations[name] = eval(annotation, globalns, localns)
+            except Exception:
+                continue  # not lost: taskiq's own get_type_hints raises it, as before
+
+
+def _declaring_tasks_with_locals(task: Callable[..., Any]) -> Callable[..., Any]:
+    """``broker.task`` that first resolves the task's string annotations with the locals
+    of the code applying the decorator (see :func:`_resolve_annotations`)."""
+
+    @functools.wraps(task)
+    def declare(task_name: Any = None, **labels: Any) -> Any:
+        caller = sys._getframe(1).f_locals
+        if callable(task_name):  # @broker.task
+            _resolve_annotations(task_name, caller)
+            return task(task_name, **labels)
+        decorate = task(task_name, **labels)  # @broker.task("name", ...)
+
+        @functools.wraps(decorate)
+        def declare_with(func: Any) -> Any:
+            _resolve_annotations(func, sys._getframe(1).f_locals)
+            return decorate(func)
+
+        return declare_with
+
+    return declare
+
+
 def setup_taskiq(
     container: InjectQ,
     broker: Any,
@@ -253,4 +306,5 @@ def setup_taskiq(
             container, scope_name=scope_name, close_on_shutdown=close_on_shutdown
         )
     )
+    broker.task = _declaring_tasks_with_locals(broker.task)
     setattr(state, STATE_KEY, container)
