@@ -24,7 +24,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import BackgroundTasks, FastAPI, HTTPException, WebSocket, WebSocketException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
 from injectq import InjectQ, resource
@@ -619,7 +619,10 @@ class Ledger:
 def orders_db(tmp_path: Path) -> Path:
     path = tmp_path / "orders.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as raw:
-        raw.execute("CREATE TABLE orders (item TEXT)")
+        raw.execute("CREATE TABLE orders (item TEXT PRIMARY KEY)")
+        raw.execute(
+            "CREATE TABLE lines (item TEXT REFERENCES orders (item) DEFERRABLE INITIALLY DEFERRED)"
+        )
         raw.commit()
     return path
 
@@ -639,14 +642,19 @@ def fail(how: str) -> None:
         raise RuntimeError("a bug")
 
 
-def orders_app(path: Path, outcomes: list[tuple[str, str | None]]) -> FastAPI:
+def orders_app(
+    path: Path, outcomes: list[tuple[str, str | None]], *, settle: float = 0.0, **options: Any
+) -> FastAPI:
     """An app whose request-scoped unit of work commits when the request succeeded and
-    rolls back when an exception reaches it (thrown at its ``yield``)."""
+    rolls back when an exception reaches it (thrown at its ``yield``). ``settle``: a
+    pause before committing, so that a client which could see its response before the
+    commit would."""
     container = InjectQ()
 
     @resource()
     def unit_of_work() -> Iterator[Ledger]:
         conn = sqlite3.connect(path, check_same_thread=False)  # used by sync routes' threads
+        conn.execute("PRAGMA foreign_keys = ON")
         try:
             yield Ledger(conn)
         except BaseException as exc:
@@ -654,14 +662,15 @@ def orders_app(path: Path, outcomes: list[tuple[str, str | None]]) -> FastAPI:
             outcomes.append(("rolled back", type(exc).__name__))
             raise
         else:
-            conn.commit()
+            time.sleep(settle)
+            conn.commit()  # deferred foreign keys are checked here
             outcomes.append(("committed", None))
         finally:
             conn.close()
 
     container.bind(Ledger, unit_of_work, scope="request")
     app = FastAPI()
-    setup_fastapi(container, app)
+    setup_fastapi(container, app, **options)
 
     @app.exception_handler(OutOfStock)
     async def out_of_stock(connection: Any, exc: OutOfStock) -> Any:
@@ -681,6 +690,22 @@ def orders_app(path: Path, outcomes: list[tuple[str, str | None]]) -> FastAPI:
         ledger.record(item)
         fail(how)
         return {"ordered": item}
+
+    @app.post("/dangling/{item}")
+    async def dangling(item: str, ledger: InjectAPI[Ledger]) -> dict[str, str]:
+        # a line of an order that does not exist: only the commit finds out
+        ledger.conn.execute("INSERT INTO lines (item) VALUES (?)", (item,))
+        return {"ordered": item}
+
+    @app.post("/stream/{item}")
+    async def order_streamed(item: str, ledger: InjectAPI[Ledger]) -> StreamingResponse:
+        ledger.record(item)
+
+        async def rows() -> AsyncIterator[str]:
+            for (name,) in ledger.conn.execute("SELECT item FROM orders ORDER BY rowid"):
+                yield f"{name}\n"  # the request's connection still serves the stream
+
+        return StreamingResponse(rows(), media_type="text/plain")
 
     @app.websocket("/ws/{item}")
     async def order_live(websocket: WebSocket, item: str, how: str, ledger: InjectAPI[Ledger]):  # type: ignore[no-untyped-def]
@@ -741,6 +766,33 @@ def test_an_error_the_app_answers_on_a_websocket_rolls_back(orders_db: Path) -> 
         wait_for(lambda: outcomes[-1:] == [("rolled back", "RuntimeError")])
     assert committed(orders_db) == ["live-ok"]
     assert len(outcomes) == 4
+
+
+def test_close_before_response_commits_before_the_client_sees_it(orders_db: Path) -> None:
+    outcomes: list[tuple[str, str | None]] = []
+    app = orders_app(orders_db, outcomes, settle=0.05, close_before_response=True)
+    with serve(app) as (url, _server), httpx.Client(base_url=url, timeout=10) as client:
+        for n, kind in enumerate(("async", "sync")):
+            response = client.post(f"/{kind}/first-{n}", params={"how": "ok"})
+            assert response.json() == {"ordered": f"first-{n}"}
+            # no waiting: the response came after the commit
+            assert outcomes[-1] == ("committed", None)
+            assert committed(orders_db)[-1] == f"first-{n}"
+            response = client.post(f"/{kind}/refused-{n}", params={"how": "custom"})
+            assert response.status_code == 409
+            assert outcomes[-1] == ("rolled back", "OutOfStock")
+
+        # the commit fails (a deferred foreign key): the client gets a 500, not a 200
+        response = client.post("/dangling/ghost")
+        assert response.status_code == 500
+        assert len(outcomes) == 4  # neither committed nor rolled back: the commit failed
+
+        # a streaming response is served by the request's connection while it streams
+        response = client.post("/stream/streamed")
+        assert response.status_code == 200
+        assert response.text.split() == ["first-0", "first-1", "streamed"]
+        assert outcomes[-1] == ("committed", None)
+    assert committed(orders_db) == ["first-0", "first-1", "streamed"]
 
 
 def failing_resource_app(*, handlers: dict[Any, Any]) -> tuple[FastAPI, list[str]]:

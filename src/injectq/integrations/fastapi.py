@@ -68,6 +68,7 @@ __all__ = [
     "InjectAPI",
     "InjectFastAPI",
     "InjectQRequestMiddleware",
+    "RecordHandledErrors",
     "get_request_container",
     "setup_fastapi",
 ]
@@ -168,7 +169,9 @@ class InjectQRequestMiddleware:
 
     A plain ASGI middleware (not ``BaseHTTPMiddleware``): the app runs in the same task
     and context, so the scope is visible to dependencies, handlers, background tasks and
-    streaming responses, and is left only once the response is complete.
+    streaming responses, and is left only once the response is complete (background
+    tasks included). With ``close_before_response=True`` an HTTP request's scope is left
+    before the end of its response is sent instead (see :class:`_CloseBeforeResponse`).
     """
 
     def __init__(
@@ -178,11 +181,13 @@ class InjectQRequestMiddleware:
         *,
         scope_name: str = "request",
         close_on_shutdown: bool = False,
+        close_before_response: bool = False,
     ) -> None:
         self.app = app
         self.container = container
         self.scope_name = scope_name
         self.close_on_shutdown = close_on_shutdown
+        self.close_before_response = close_before_response
         container.scope(scope_name)  # validate the name now, not on the first request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -199,6 +204,10 @@ class InjectQRequestMiddleware:
             with self.container.context():
                 request_scope = self.container.scope(self.scope_name)
                 await request_scope.__aenter__()
+                closing = None
+                if self.close_before_response and kind == "http":
+                    closing = _CloseBeforeResponse(request_scope, handled, send)
+                    send = closing.send
                 error: BaseException | None = None
                 try:
                     await self.app(scope, receive, send)
@@ -206,9 +215,14 @@ class InjectQRequestMiddleware:
                     error = exc
                     raise
                 finally:
-                    if error is None and handled:
-                        error = handled[0]
-                    await _exit_shielded(request_scope, error)
+                    if closing is None or not closing.closed:
+                        if error is None and handled:
+                            error = handled[0]
+                        await _exit_shielded(request_scope, error)
+                if closing is not None and closing.failure is not None:
+                    # the client was told (a 500, or a response cut short); the server
+                    # is told too, as of any disposal failure
+                    raise closing.failure
         elif kind == "lifespan":
             with self.container.context():
                 await self.app(scope, receive, self._lifespan_send(send))
@@ -235,6 +249,71 @@ class InjectQRequestMiddleware:
             await send(message)
 
         return lifespan_send
+
+
+class _CloseBeforeResponse:
+    """The ``send`` of a request whose scope closes before its response is complete.
+
+    The request scope is left when the app sends the last message of its response
+    (the body message without ``more_body``, or a ``pathsend``), before that message
+    goes out: the client cannot see the response complete before the resources were
+    disposed (a unit of work committed). A response sent in one body message (all but
+    streaming ones) is held back whole, its start included, so if a disposal fails the
+    client gets a 500 instead; a streaming response's earlier chunks go out as they
+    come (its resources serve them), and if a disposal fails its last message is not
+    sent, leaving the response incomplete. The failure is then raised to the server
+    once the app returns. Background tasks run after the last message: the scope is
+    closed by then.
+    """
+
+    __slots__ = ("closed", "failure", "handled", "held", "scope", "send_on")
+
+    def __init__(self, scope: RequestScope, handled: list[BaseException], send: Send) -> None:
+        self.scope = scope
+        self.handled = handled
+        self.send_on = send
+        self.held: Message | None = None  # the response start, until its body comes
+        self.closed = False
+        self.failure: Exception | None = None
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.held = message
+            return
+        if self.failure is not None:
+            return  # the response was answered with the failure (or cut short)
+        if not self.closed and (
+            kind == "http.response.pathsend"
+            or (kind in _BODY_MESSAGES and not message.get("more_body", False))
+        ):
+            self.closed = True
+            try:
+                await _exit_shielded(self.scope, self.handled[0] if self.handled else None)
+            except Exception as exc:
+                self.failure = exc
+                if self.held is not None:  # nothing sent yet: answer with the failure
+                    self.held = None
+                    await self.send_on(_FAILED_START)
+                    await self.send_on(_FAILED_BODY)
+                return
+        if self.held is not None:
+            start, self.held = self.held, None
+            await self.send_on(start)
+        await self.send_on(message)
+
+
+_BODY_MESSAGES = frozenset({"http.response.body", "http.response.zerocopysend"})
+_FAILED_BODY_TEXT = b"Internal Server Error"
+_FAILED_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(_FAILED_BODY_TEXT)).encode()),
+    ],
+}
+_FAILED_BODY: Message = {"type": "http.response.body", "body": _FAILED_BODY_TEXT}
 
 
 async def _exit_shielded(scope: RequestScope, error: BaseException | None) -> None:
@@ -376,11 +455,20 @@ def setup_fastapi(
     *,
     scope_name: str = "request",
     close_on_shutdown: bool = True,
+    close_before_response: bool = False,
 ) -> None:
     """Serve ``app`` from ``container``: a ``scope_name`` scope per request (resources
     activated in it are disposed when the request ends), the container active during
     requests and lifespan, and ``await container.aclose()`` at shutdown unless
-    ``close_on_shutdown=False``. Call it before the app starts serving."""
+    ``close_on_shutdown=False``. Call it before the app starts serving.
+
+    The request scope closes once the response was sent and background tasks ran;
+    ``close_before_response=True`` closes it before the end of the response goes out
+    instead (a unit of work committed before the client sees the response; a failed
+    disposal answered with a 500), at the price of background tasks running after it.
+    Exceptions the app's exception handlers answer still reach the disposals, and a
+    ``ResourceInitializationError`` goes to the handler registered for its cause
+    (see :class:`RecordHandledErrors`)."""
     state = app.state
     existing = getattr(state, STATE_KEY, None)
     if existing is not None:
@@ -395,5 +483,6 @@ def setup_fastapi(
         container=container,
         scope_name=scope_name,
         close_on_shutdown=close_on_shutdown,
+        close_before_response=close_before_response,
     )
     setattr(state, STATE_KEY, container)
