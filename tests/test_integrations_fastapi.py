@@ -636,6 +636,8 @@ def committed(path: Path) -> list[str]:
 def fail(how: str) -> None:
     if how == "http":
         raise HTTPException(status_code=404, detail="no such item")
+    if how == "status":  # answered by a handler registered for its status code
+        raise HTTPException(status_code=418, detail="a teapot")
     if how == "custom":
         raise OutOfStock(how)
     if how == "unhandled":
@@ -678,6 +680,10 @@ def orders_app(
             await connection.close(code=4409)
             return None
         return JSONResponse({"detail": "out of stock"}, status_code=409)
+
+    @app.exception_handler(418)
+    def teapot(request: Any, exc: HTTPException) -> JSONResponse:  # a sync handler
+        return JSONResponse({"detail": exc.detail}, status_code=418)
 
     @app.post("/async/{item}")
     async def order(item: str, how: str, ledger: InjectAPI[Ledger]) -> dict[str, str]:
@@ -722,10 +728,11 @@ def orders_app(
 
 def test_an_error_the_app_answers_still_rolls_the_unit_of_work_back(orders_db: Path) -> None:
     outcomes: list[tuple[str, str | None]] = []
-    expected_status = {"ok": 200, "http": 404, "custom": 409, "unhandled": 500}
+    expected_status = {"ok": 200, "http": 404, "status": 418, "custom": 409, "unhandled": 500}
     expected_outcome = {
         "ok": ("committed", None),
         "http": ("rolled back", "HTTPException"),
+        "status": ("rolled back", "HTTPException"),
         "custom": ("rolled back", "OutOfStock"),
         "unhandled": ("rolled back", "RuntimeError"),
     }

@@ -216,9 +216,7 @@ class InjectQRequestMiddleware:
                     raise
                 finally:
                     if closing is None or not closing.closed:
-                        if error is None and handled:
-                            error = handled[0]
-                        await _exit_shielded(request_scope, error)
+                        await _exit_shielded(request_scope, _request_error(error, handled))
                 if closing is not None and closing.failure is not None:
                     # the client was told (a 500, or a response cut short); the server
                     # is told too, as of any disposal failure
@@ -289,7 +287,7 @@ class _CloseBeforeResponse:
         ):
             self.closed = True
             try:
-                await _exit_shielded(self.scope, self.handled[0] if self.handled else None)
+                await _exit_shielded(self.scope, _request_error(None, self.handled))
             except Exception as exc:
                 self.failure = exc
                 if self.held is not None:  # nothing sent yet: answer with the failure
@@ -314,6 +312,16 @@ _FAILED_START: Message = {
     ],
 }
 _FAILED_BODY: Message = {"type": "http.response.body", "body": _FAILED_BODY_TEXT}
+
+
+def _request_error(
+    propagating: BaseException | None, handled: list[BaseException]
+) -> BaseException | None:
+    """What the request scope exits with: the exception leaving the app, else the first
+    one a handler answered (the endpoint's; a later one came from its handling)."""
+    if propagating is None and handled:
+        return handled[0]
+    return propagating
 
 
 async def _exit_shielded(scope: RequestScope, error: BaseException | None) -> None:
