@@ -252,7 +252,8 @@ def _resolve_annotations(func: Any, namespace: Mapping[str, Any]) -> None:
     if not annotations:
         return
     globalns = getattr(inspect.unwrap(func), "__globals__", {})
-    localns = ChainMap(dict(namespace), _OWN_NAMES)
+    # the declaring code's locals first, then the module (as Python would), then ours
+    localns = ChainMap(dict(namespace), globalns, _OWN_NAMES)
     for name, annotation in list(annotations.items()):
         if isinstance(annotation, str):
             try:  # what typing.get_type_hints does, with the locals as well
