@@ -6,6 +6,7 @@ file, so "disposed" means the connection really is closed.
 """
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -22,7 +23,8 @@ import aiosqlite
 import httpx
 import pytest
 import uvicorn
-from fastapi import BackgroundTasks, FastAPI, HTTPException, WebSocket
+from fastapi import BackgroundTasks, FastAPI, HTTPException, WebSocket, WebSocketException
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
 from injectq import InjectQ, resource
@@ -32,7 +34,7 @@ from injectq.integrations.fastapi import (
     InjectQRequestMiddleware,
     setup_fastapi,
 )
-from injectq.utils.exceptions import InjectionError, InjectQError
+from injectq.utils.exceptions import InjectionError, InjectQError, ResourceInitializationError
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -492,9 +494,9 @@ def test_lifespan_closes_the_container_unless_told_not_to(container: InjectQ) ->
 
 
 # --------------------------------------------------------------------------- uvicorn
-@pytest.fixture
-def server_url(container: InjectQ) -> Iterator[tuple[str, uvicorn.Server]]:
-    app = make_app(container)
+@contextlib.contextmanager
+def serve(app: FastAPI) -> Iterator[tuple[str, uvicorn.Server]]:
+    """``app`` served by a real uvicorn server on 127.0.0.1, in a background thread."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -514,6 +516,12 @@ def server_url(container: InjectQ) -> Iterator[tuple[str, uvicorn.Server]]:
         thread.join(10)
         sock.close()
         assert not thread.is_alive()
+
+
+@pytest.fixture
+def server_url(container: InjectQ) -> Iterator[tuple[str, uvicorn.Server]]:
+    with serve(make_app(container)) as served:
+        yield served
 
 
 def wait_for(predicate: Any, timeout: float = 5.0) -> None:
@@ -588,10 +596,289 @@ def test_docs_integrations_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     page = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 6
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     for index, code in enumerate(blocks):
         exec(compile(code, f"docs/integrations.md[{index}]", "exec"), namespace)
     fastapi_app = namespace["app"]
     assert any(m.cls is InjectQRequestMiddleware for m in fastapi_app.user_middleware)
+
+
+# --------------------------------------------------------------------------- handled errors
+class OutOfStock(Exception):
+    """An error the app answers itself (``@app.exception_handler``)."""
+
+
+class DatabaseDown(Exception):
+    """What a resource's initialization raises when its database is unreachable."""
+
+
+class Ledger:
+    """The request's unit of work: writes go to its own connection's transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def record(self, item: str) -> None:
+        self.conn.execute("INSERT INTO orders (item) VALUES (?)", (item,))
+
+
+@pytest.fixture
+def orders_db(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        raw.execute("CREATE TABLE orders (item TEXT PRIMARY KEY)")
+        raw.execute(
+            "CREATE TABLE lines (item TEXT REFERENCES orders (item) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        raw.commit()
+    return path
+
+
+def committed(path: Path) -> list[str]:
+    """What a fresh connection reads from the database: only committed rows."""
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        return [row[0] for row in raw.execute("SELECT item FROM orders ORDER BY rowid")]
+
+
+def fail(how: str) -> None:
+    if how == "http":
+        raise HTTPException(status_code=404, detail="no such item")
+    if how == "status":  # answered by a handler registered for its status code
+        raise HTTPException(status_code=418, detail="a teapot")
+    if how == "custom":
+        raise OutOfStock(how)
+    if how == "unhandled":
+        raise RuntimeError("a bug")
+
+
+def orders_app(
+    path: Path, outcomes: list[tuple[str, str | None]], *, settle: float = 0.0, **options: Any
+) -> FastAPI:
+    """An app whose request-scoped unit of work commits when the request succeeded and
+    rolls back when an exception reaches it (thrown at its ``yield``). ``settle``: a
+    pause before committing, so that a client which could see its response before the
+    commit would."""
+    container = InjectQ()
+
+    @resource()
+    def unit_of_work() -> Iterator[Ledger]:
+        conn = sqlite3.connect(path, check_same_thread=False)  # used by sync routes' threads
+        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            yield Ledger(conn)
+        except BaseException as exc:
+            conn.rollback()
+            outcomes.append(("rolled back", type(exc).__name__))
+            raise
+        else:
+            time.sleep(settle)
+            conn.commit()  # deferred foreign keys are checked here
+            outcomes.append(("committed", None))
+        finally:
+            conn.close()
+
+    container.bind(Ledger, unit_of_work, scope="request")
+    app = FastAPI()
+    setup_fastapi(container, app, **options)
+
+    @app.exception_handler(OutOfStock)
+    async def out_of_stock(connection: Any, exc: OutOfStock) -> Any:
+        if isinstance(connection, WebSocket):
+            await connection.close(code=4409)
+            return None
+        return JSONResponse({"detail": "out of stock"}, status_code=409)
+
+    @app.exception_handler(418)
+    def teapot(request: Any, exc: HTTPException) -> JSONResponse:  # a sync handler
+        return JSONResponse({"detail": exc.detail}, status_code=418)
+
+    @app.post("/async/{item}")
+    async def order(item: str, how: str, ledger: InjectAPI[Ledger]) -> dict[str, str]:
+        ledger.record(item)
+        fail(how)
+        return {"ordered": item}
+
+    @app.post("/sync/{item}")
+    def order_in_thread(item: str, how: str, ledger: InjectAPI[Ledger]) -> dict[str, str]:
+        ledger.record(item)
+        fail(how)
+        return {"ordered": item}
+
+    @app.post("/dangling/{item}")
+    async def dangling(item: str, ledger: InjectAPI[Ledger]) -> dict[str, str]:
+        # a line of an order that does not exist: only the commit finds out
+        ledger.conn.execute("INSERT INTO lines (item) VALUES (?)", (item,))
+        return {"ordered": item}
+
+    @app.post("/stream/{item}")
+    async def order_streamed(item: str, ledger: InjectAPI[Ledger]) -> StreamingResponse:
+        ledger.record(item)
+
+        async def rows() -> AsyncIterator[str]:
+            for (name,) in ledger.conn.execute("SELECT item FROM orders ORDER BY rowid"):
+                yield f"{name}\n"  # the request's connection still serves the stream
+
+        return StreamingResponse(rows(), media_type="text/plain")
+
+    @app.websocket("/ws/{item}")
+    async def order_live(websocket: WebSocket, item: str, how: str, ledger: InjectAPI[Ledger]):  # type: ignore[no-untyped-def]
+        await websocket.accept()
+        ledger.record(item)
+        if how == "http":
+            raise WebSocketException(code=1008, reason="no such item")
+        fail(how)
+        await websocket.send_json({"ordered": item})
+        await websocket.close()
+
+    return app
+
+
+def test_an_error_the_app_answers_still_rolls_the_unit_of_work_back(orders_db: Path) -> None:
+    outcomes: list[tuple[str, str | None]] = []
+    expected_status = {"ok": 200, "http": 404, "status": 418, "custom": 409, "unhandled": 500}
+    expected_outcome = {
+        "ok": ("committed", None),
+        "http": ("rolled back", "HTTPException"),
+        "status": ("rolled back", "HTTPException"),
+        "custom": ("rolled back", "OutOfStock"),
+        "unhandled": ("rolled back", "RuntimeError"),
+    }
+    with serve(orders_app(orders_db, outcomes)) as (url, _server):
+        with httpx.Client(base_url=url, timeout=10) as client:
+            for _round in range(2):  # the handlers' wrappers are built once, then reused
+                for kind in ("async", "sync"):
+                    for how, status in expected_status.items():
+                        item = f"{kind}-{how}-{_round}"
+                        before = len(outcomes)
+                        response = client.post(f"/{kind}/{item}", params={"how": how})
+                        assert response.status_code == status, (item, response.text)
+                        # the scope closes after the response was sent: wait for it
+                        wait_for(lambda before=before: len(outcomes) == before + 1)
+                        assert outcomes[-1] == expected_outcome[how], item
+    assert committed(orders_db) == ["async-ok-0", "sync-ok-0", "async-ok-1", "sync-ok-1"]
+
+
+def test_an_error_the_app_answers_on_a_websocket_rolls_back(orders_db: Path) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    outcomes: list[tuple[str, str | None]] = []
+    with TestClient(orders_app(orders_db, outcomes)) as client:
+        with client.websocket_connect("/ws/live-ok?how=ok") as ws:
+            assert ws.receive_json() == {"ordered": "live-ok"}
+        for how, code, error in (
+            ("http", 1008, "WebSocketException"),
+            ("custom", 4409, "OutOfStock"),
+        ):
+            with client.websocket_connect(f"/ws/live-{how}?how={how}") as ws:
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_json()
+                assert closed.value.code == code
+            wait_for(lambda error=error: outcomes[-1:] == [("rolled back", error)])
+        with pytest.raises(RuntimeError, match="a bug"):
+            with client.websocket_connect("/ws/live-bug?how=unhandled") as ws:
+                ws.receive_json()
+        wait_for(lambda: outcomes[-1:] == [("rolled back", "RuntimeError")])
+    assert committed(orders_db) == ["live-ok"]
+    assert len(outcomes) == 4
+
+
+def test_close_before_response_commits_before_the_client_sees_it(orders_db: Path) -> None:
+    outcomes: list[tuple[str, str | None]] = []
+    app = orders_app(orders_db, outcomes, settle=0.05, close_before_response=True)
+    with serve(app) as (url, _server), httpx.Client(base_url=url, timeout=10) as client:
+        for n, kind in enumerate(("async", "sync")):
+            response = client.post(f"/{kind}/first-{n}", params={"how": "ok"})
+            assert response.json() == {"ordered": f"first-{n}"}
+            # no waiting: the response came after the commit
+            assert outcomes[-1] == ("committed", None)
+            assert committed(orders_db)[-1] == f"first-{n}"
+            response = client.post(f"/{kind}/refused-{n}", params={"how": "custom"})
+            assert response.status_code == 409
+            assert outcomes[-1] == ("rolled back", "OutOfStock")
+
+        # the commit fails (a deferred foreign key): the client gets a 500, not a 200
+        response = client.post("/dangling/ghost")
+        assert response.status_code == 500
+        assert len(outcomes) == 4  # neither committed nor rolled back: the commit failed
+
+        # a streaming response is served by the request's connection while it streams
+        response = client.post("/stream/streamed")
+        assert response.status_code == 200
+        assert response.text.split() == ["first-0", "first-1", "streamed"]
+        assert outcomes[-1] == ("committed", None)
+    assert committed(orders_db) == ["first-0", "first-1", "streamed"]
+
+
+def failing_resource_app(*, handlers: dict[Any, Any]) -> tuple[FastAPI, list[str]]:
+    """An app whose request-scoped ``Database`` fails to initialize (``DatabaseDown``)."""
+    attempts: list[str] = []
+
+    @resource
+    class Database:
+        def initialize(self) -> None:
+            attempts.append("connect")
+            raise DatabaseDown("db.internal:5432 refused the connection")
+
+    container = InjectQ()
+    container.bind(Database, Database, scope="request")
+    app = FastAPI(exception_handlers=handlers)
+    setup_fastapi(container, app)
+
+    @app.get("/strict")
+    async def strict(db: InjectAPI[Database]) -> str:
+        return "unreachable"
+
+    @app.get("/tolerant")
+    async def tolerant() -> str:
+        # code that catches ResourceInitializationError keeps working
+        try:
+            await container.aget(Database)
+        except ResourceInitializationError as exc:
+            assert isinstance(exc.__cause__, DatabaseDown)
+            return "degraded"
+        return "unreachable"
+
+    return app, attempts
+
+
+def test_the_handler_for_the_original_error_answers_a_failed_resource() -> None:
+    async def unavailable(request: Any, exc: DatabaseDown) -> JSONResponse:
+        assert isinstance(exc, DatabaseDown)  # the original error, not the wrapper
+        return JSONResponse({"detail": "try again later"}, status_code=503)
+
+    app, attempts = failing_resource_app(handlers={DatabaseDown: unavailable})
+    with serve(app) as (url, _server), httpx.Client(base_url=url, timeout=10) as client:
+        for _ in range(2):
+            response = client.get("/strict")
+            assert response.status_code == 503
+            assert response.json() == {"detail": "try again later"}
+        assert client.get("/tolerant").json() == "degraded"
+    assert attempts == ["connect"] * 3
+
+    # a handler registered for ResourceInitializationError itself still comes first
+    def wrapped(request: Any, exc: ResourceInitializationError) -> JSONResponse:  # sync
+        return JSONResponse({"detail": type(exc.__cause__).__name__}, status_code=502)
+
+    async def unavailable(request: Any, exc: DatabaseDown) -> JSONResponse:
+        return JSONResponse({"detail": "try again later"}, status_code=503)
+
+    handlers = {ResourceInitializationError: wrapped, DatabaseDown: unavailable}
+    app, _ = failing_resource_app(handlers=handlers)
+    with serve(app) as (url, _server), httpx.Client(base_url=url, timeout=10) as client:
+        response = client.get("/strict")
+        assert (response.status_code, response.json()) == (502, {"detail": "DatabaseDown"})
+
+    # with no handler for the cause: a 500, or the handler of one of its base classes
+    app, _ = failing_resource_app(handlers={})
+    with serve(app) as (url, _server), httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/strict").status_code == 500
+
+    async def injectq_failed(request: Any, exc: InjectQError) -> JSONResponse:
+        assert isinstance(exc, ResourceInitializationError)
+        return JSONResponse({"detail": "injectq"}, status_code=500 + 7)
+
+    app, _ = failing_resource_app(handlers={InjectQError: injectq_failed})
+    with serve(app) as (url, _server), httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/strict").status_code == 507

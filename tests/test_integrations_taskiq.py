@@ -5,6 +5,7 @@ import asyncio
 import itertools
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -346,3 +347,85 @@ def test_importing_injectq_does_not_import_taskiq() -> None:
         "assert 'taskiq' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------- annotations
+FUTURE_MODULE = """
+from __future__ import annotations
+
+import sqlite3
+
+from taskiq import InMemoryBroker
+
+from injectq import InjectQ, resource
+
+
+async def run(db_path):
+    # everything the annotations name is imported or defined here, not in the module
+    from injectq.integrations.taskiq import InjectTask, setup_taskiq
+
+    @resource
+    class Journal:
+        def initialize(self) -> None:
+            self.conn = sqlite3.connect(db_path)
+
+        def dispose(self) -> None:
+            self.conn.commit()
+            self.conn.close()
+
+    container = InjectQ()
+    container.bind(Journal, Journal, scope="request")
+    broker = InMemoryBroker()
+    setup_taskiq(container, broker)
+
+    @broker.task
+    async def record(name: str, journal: InjectTask[Journal]) -> int:
+        journal.conn.execute("INSERT INTO jobs (name) VALUES (?)", (name,))
+        return journal.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+    @broker.task(task_name="count_jobs")
+    async def count(journal: InjectTask[Journal], label: str = "jobs") -> str:
+        return f"{label}: {journal.conn.execute('SELECT COUNT(*) FROM jobs').fetchone()[0]}"
+
+    await broker.startup()
+    try:
+        results = []
+        for name in ("a", "b"):
+            result = await (await record.kiq(name)).wait_result(timeout=10)
+            assert not result.is_err, result.error
+            results.append(result.return_value)
+        result = await (await count.kiq()).wait_result(timeout=10)
+        assert not result.is_err, result.error
+        results.append(result.return_value)
+        return results
+    finally:
+        await broker.shutdown()
+"""
+
+
+async def test_future_annotations_with_inject_task_imported_in_a_function(
+    tmp_path: Path, stats: Stats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    (tmp_path / "injectq_future_tasks.py").write_text(FUTURE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "injectq_future_tasks", raising=False)
+    module = importlib.import_module("injectq_future_tasks")
+    assert await module.run(stats.db_path) == [1, 2, "jobs: 2"]
+    assert open_fds(stats.db_path) == 0
+
+
+async def test_two_written_out_markers_of_a_transient_are_two_instances(
+    broker: InMemoryBroker, stats: Stats
+) -> None:
+    container = get_task_container(broker.state)
+    container.bind(Connection, Connection, scope="transient")
+
+    @broker.task
+    async def two(a: InjectTask[Connection], b: InjectTask[Connection]) -> bool:
+        return a is b
+
+    result = await (await two.kiq()).wait_result(timeout=10)
+    assert result.return_value is False
+    assert stats.opens == stats.closes == 2

@@ -33,9 +33,14 @@ import this module.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import sys
+from collections import ChainMap
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 try:
     from taskiq import NoResultError, TaskiqDepends, TaskiqMiddleware, TaskiqState
@@ -45,17 +50,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "injectq.integrations.taskiq needs taskiq: pip install 'injectq[taskiq]'"
     ) from exc
 
+from injectq.core.container import _active_container
+from injectq.core.scopes import Scope
 from injectq.integrations._markers import make_marker, marker_class
 from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
     from contextvars import Token
 
     from taskiq import TaskiqMessage, TaskiqResult
 
     from injectq.core.container import InjectQ
-    from injectq.core.scopes import Scope
 
 __all__ = [
     "InjectQTaskiqMiddleware",
@@ -84,10 +89,21 @@ def get_task_container(state: TaskiqState) -> InjectQ:
 
 
 def _dependency(key: Any) -> Any:
-    """The taskiq dependency that resolves ``key`` in the current task's scope."""
+    """The taskiq dependency that resolves ``key`` in the current task's scope.
 
-    async def resolve(state: Annotated[TaskiqState, TaskiqDepends()]) -> Any:
-        return await get_task_container(state).aget(key)
+    It takes no parameters: the running task's container comes from the execution that
+    :class:`InjectQTaskiqMiddleware` entered (a context variable), so taskiq has no
+    sub-dependency (``TaskiqState``) to resolve for it on every task. It returns
+    ``container.aget(key)``'s coroutine, which taskiq awaits: no coroutine of its own."""
+
+    def resolve() -> Awaitable[Any]:
+        execution = _current_execution.get()
+        if execution is None:
+            raise InjectionError(
+                "No InjectQ container serves this task: call "
+                "setup_taskiq(container, broker) before running tasks."
+            )
+        return execution.container.aget(key)
 
     resolve.__name__ = f"inject_{getattr(key, '__name__', 'dependency')}"
     resolve.__qualname__ = f"InjectTask[{describe_key(key)}]"
@@ -95,9 +111,12 @@ def _dependency(key: Any) -> Any:
 
 
 def _depends(key: Any) -> Dependency:
-    # use_cache=False: two parameters asking for a transient get two instances, as
-    # container.aget would give them; scoped and singleton keys are cached by injectq.
-    depends: Dependency = TaskiqDepends(_dependency(key), use_cache=False)
+    # use_cache=True: taskiq resolves a cached dependency in its main pass; an uncached
+    # one costs a sub-context per parameter and task. Every `InjectTask[T]` written out
+    # is its own dependency, so two parameters asking for a transient still get two
+    # instances; only one marker object reused for two parameters (an alias) is resolved
+    # once per task, as any taskiq dependency is.
+    depends: Dependency = TaskiqDepends(_dependency(key), use_cache=True)
     return depends
 
 
@@ -133,13 +152,26 @@ class InjectTask(Generic[T]):
 
 InjectTaskiq = InjectTask
 
+#: names a task's string annotations can always use, wherever they were imported
+_OWN_NAMES = {"InjectTask": InjectTask, "InjectTaskiq": InjectTaskiq}
+
 
 # --------------------------------------------------------------------------- middleware
 @dataclass(slots=True)
 class _Execution:
+    """One task execution: its container, its scope, and the context tokens to undo."""
+
+    container: InjectQ
     scope: Scope
-    activation: AbstractContextManager[InjectQ]
+    active_token: Token[InjectQ | None]
     token: Token[_Execution | None] | None = None
+
+
+#: the execution the current task runs in (set in pre_execute, reset in post_execute;
+#: nested in-place executions stack through the tokens)
+_current_execution: ContextVar[_Execution | None] = ContextVar(
+    "injectq.taskiq.execution", default=None
+)
 
 
 class InjectQTaskiqMiddleware(TaskiqMiddleware):
@@ -163,32 +195,33 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
         self.scope_name = scope_name
         self.close_on_shutdown = close_on_shutdown
         container.scope(scope_name)  # validate the name now, not on the first task
-        self._current: ContextVar[_Execution | None] = ContextVar(
-            f"injectq.taskiq.{id(self)}", default=None
-        )
 
     async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
-        activation = self.container.context()
-        activation.__enter__()
-        scope = self.container.scope(self.scope_name)
+        container = self.container
+        # what container.context() does, without a generator-based context manager per task
+        active_token = _active_container.set(container)
+        scope = Scope(container, self.scope_name)  # the name was checked in __init__
         try:
             await scope.__aenter__()
         except BaseException:
-            activation.__exit__(None, None, None)
+            _active_container.reset(active_token)
             raise
-        execution = _Execution(scope, activation)
-        execution.token = self._current.set(execution)
+        execution = _Execution(container, scope, active_token)
+        execution.token = _current_execution.set(execution)
         return message
 
     async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
-        execution = self._current.get()
-        if execution is None:  # pragma: no cover - pre_execute did not run here
-            return
+        execution = _current_execution.get()
+        if execution is None or execution.container is not self.container:
+            return  # pragma: no cover - pre_execute did not run here
         error = result.error if result.is_err else None
-        if isinstance(error, NoResultError):
-            error = None
         try:
-            await _exit_scope(execution.scope, error)
+            # the scope's exit is itself cancellation-safe (DESIGN §3.5): cancelling the
+            # task still lets every disposal run to its end before it is re-raised
+            if error is None or isinstance(error, NoResultError):
+                await execution.scope.__aexit__(None, None, None)
+            else:
+                await execution.scope.__aexit__(type(error), error, error.__traceback__)
         except Exception as exc:
             # the task succeeded but disposing its resources failed: that is its outcome
             # (the failures were also logged by the scope)
@@ -196,23 +229,59 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
             result.error = exc
         finally:
             if execution.token is not None:
-                self._current.reset(execution.token)
-            execution.activation.__exit__(None, None, None)
+                _current_execution.reset(execution.token)
+            _active_container.reset(execution.active_token)
 
     async def shutdown(self) -> None:
         if self.close_on_shutdown:
             await self.container.aclose()
 
 
-async def _exit_scope(scope: Scope, error: BaseException | None) -> None:
-    """Leave ``scope``, disposing what it owns. The scope's exit is itself
-    cancellation-safe (DESIGN §3.5): cancelling the task's task, as servers do when a
-    client goes away, still lets every disposal run to its end before it is re-raised."""
-    await scope.__aexit__(
-        type(error) if error is not None else None,
-        error,
-        error.__traceback__ if error is not None else None,
-    )
+# --------------------------------------------------------------------------- annotations
+def _resolve_annotations(func: Any, namespace: Mapping[str, Any]) -> None:
+    """Evaluate ``func``'s string annotations (``from __future__ import annotations``)
+    with ``namespace`` (the locals of the code declaring the task) after its module's
+    globals, and store the results on ``func``.
+
+    Taskiq reads a task's annotations with ``typing.get_type_hints(func)``, which looks
+    names up in the module's globals only: ``InjectTask`` (or a service class) imported
+    or defined inside the function that declares the task is a ``NameError`` there.
+    Resolved here, where those locals are known, the annotations are plain objects by the
+    time taskiq reads them. One that still cannot be evaluated is left as it was."""
+    annotations = getattr(func, "__annotations__", None)
+    if not annotations:
+        return
+    globalns = getattr(inspect.unwrap(func), "__globals__", {})
+    # the declaring code's locals first, then the module (as Python would), then ours
+    localns = ChainMap(dict(namespace), globalns, _OWN_NAMES)
+    for name, annotation in list(annotations.items()):
+        if isinstance(annotation, str):
+            try:  # what typing.get_type_hints does, with the locals as well
+                annotations[name] = eval(annotation, globalns, localns)
+            except Exception:
+                continue  # not lost: taskiq's own get_type_hints raises it, as before
+
+
+def _declaring_tasks_with_locals(task: Callable[..., Any]) -> Callable[..., Any]:
+    """``broker.task`` that first resolves the task's string annotations with the locals
+    of the code applying the decorator (see :func:`_resolve_annotations`)."""
+
+    @functools.wraps(task)
+    def declare(task_name: Any = None, **labels: Any) -> Any:
+        caller = sys._getframe(1).f_locals
+        if callable(task_name):  # @broker.task
+            _resolve_annotations(task_name, caller)
+            return task(task_name, **labels)
+        decorate = task(task_name, **labels)  # @broker.task("name", ...)
+
+        @functools.wraps(decorate)
+        def declare_with(func: Any) -> Any:
+            _resolve_annotations(func, sys._getframe(1).f_locals)
+            return decorate(func)
+
+        return declare_with
+
+    return declare
 
 
 def setup_taskiq(
@@ -238,4 +307,5 @@ def setup_taskiq(
             container, scope_name=scope_name, close_on_shutdown=close_on_shutdown
         )
     )
+    broker.task = _declaring_tasks_with_locals(broker.task)
     setattr(state, STATE_KEY, container)
