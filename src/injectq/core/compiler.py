@@ -371,7 +371,8 @@ class Compiler:
     def feeder(self, param: Param) -> tuple[Any, bool]:
         """The key whose value fills ``param`` (EMPTY when none does), and whether a
         missing dependency below it falls back to the parameter's default. By the
-        ``Inject[T]`` marker, else by type, else by a string key equal to the name."""
+        ``Inject[T]`` marker, else by type, else by a string key equal to the name, else
+        (builtin types, which a name key comes before) by an explicit binding of the type."""
         if param.inject_key is not EMPTY:
             return param.inject_key, False
         ann = param.annotation
@@ -380,6 +381,8 @@ class Compiler:
             return ann, param.default is not EMPTY or param.optional
         if param.name in bindings:
             return param.name, False
+        if ann in bindings:  # a builtin type bound explicitly (container[str] = ...)
+            return ann, param.default is not EMPTY or param.optional
         return EMPTY, False
 
     def unfed(self, param: Param, path: list[str]) -> Any:
