@@ -31,6 +31,7 @@ from injectq.core.analysis import (
     analyze,
     is_autowirable,
     is_primitive,
+    may_return_none,
     simple_hints,
 )
 from injectq.core.bindings import (
@@ -265,7 +266,7 @@ def _or_default(value: float | None, default: float | None) -> float | None:
 def _returned_none(label: str) -> InjectionError:
     return InjectionError(
         f"The factory for {label} returned None; bind with allow_none=True "
-        "if None is a valid value."
+        "(or annotate its return type `-> T | None`) if None is a valid value."
     )
 
 
@@ -507,12 +508,15 @@ class Compiler:
             plain = _PlainResults()
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                nonlocal allow_none
                 value = provider(*args, **kwargs)
                 if type(value) in plain:  # seen: not None, not awaitable, not a resource
                     return value
                 if value is None:
                     if not allow_none:
-                        raise _returned_none(label)
+                        if not may_return_none(provider):
+                            raise _returned_none(label)
+                        allow_none = True  # `-> T | None` said so: read once
                     return None
                 if inspect.isawaitable(value):
                     if inspect.iscoroutine(value):
@@ -655,6 +659,7 @@ class Compiler:
             plain = _PlainResults()
 
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                nonlocal allow_none
                 value = provider(*args, **kwargs)
                 if type(value) in plain:  # as in _maker
                     return value
@@ -662,7 +667,9 @@ class Compiler:
                     value = await value
                 if value is None:
                     if not allow_none:
-                        raise _returned_none(label)
+                        if not may_return_none(provider):
+                            raise _returned_none(label)
+                        allow_none = True  # as in _maker
                     return None
                 if resource_spec(type(value)) is not None:
                     await activate(value, key, _o)

@@ -47,7 +47,7 @@ from injectq.utils.exceptions import (
 if TYPE_CHECKING:
     from injectq.modules.base import Module
 
-__all__ = ["InjectQ"]
+__all__ = ["FactoryBindings", "InjectQ"]
 
 T = TypeVar("T")
 _MISS: Any = object()
@@ -359,6 +359,18 @@ class InjectQ:
         """A copy of the registry, for diagnostics."""
         return dict(self._bindings)
 
+    def clear(self) -> None:
+        """Dispose what the container owns (as :meth:`close`), then remove every binding:
+        the container is as new, and can be bound and used again."""
+        self.close()
+        with self._registry_lock:
+            kept = {key: self._bindings[key] for key in (InjectQ, ResourceMonitor)}
+            self._bindings.clear()
+            self._bindings.update(kept)
+            with self._slot_lock:
+                self._pending_singletons.clear()
+            self._invalidate()
+
     # ------------------------------------------------------------------ resolution
     @overload
     def get(self, service_type: type[T]) -> T: ...
@@ -575,6 +587,16 @@ class InjectQ:
     def get_factory(self, service_type: Any) -> Callable[..., Any]:
         """The raw factory (or class) bound to ``service_type``."""
         return self._factory_of(service_type)
+
+    async def aget_factory(self, service_type: Any) -> Callable[..., Any]:
+        """:meth:`get_factory` for async code (InjectQ's API; the lookup itself is sync)."""
+        return self._factory_of(service_type)
+
+    @property
+    def factories(self) -> FactoryBindings:
+        """The factory bindings as a mapping: ``c.factories[K] = fn`` is
+        ``c.bind_factory(K, fn)``; ``c.factories[K]`` is ``c.get_factory(K)``."""
+        return FactoryBindings(self)
 
     def call_factory(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the bound factory with exactly these arguments (nothing injected)."""
@@ -828,6 +850,29 @@ class InjectQ:
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+class FactoryBindings:
+    """``container.factories``: the container's factory bindings as a mapping."""
+
+    __slots__ = ("_container",)
+
+    def __init__(self, container: InjectQ) -> None:
+        self._container = container
+
+    def __setitem__(self, service_type: Any, factory: Callable[..., Any]) -> None:
+        self._container.bind_factory(service_type, factory)
+
+    def __getitem__(self, service_type: Any) -> Callable[..., Any]:
+        return self._container.get_factory(service_type)
+
+    def __delitem__(self, service_type: Any) -> None:
+        self._container.get_factory(service_type)  # raises unless a factory is bound
+        self._container.unbind(service_type)
+
+    def __contains__(self, service_type: Any) -> bool:
+        binding = self._container._bindings.get(service_type)
+        return binding is not None and binding.kind is not INSTANCE
 
 
 def _concrete_binding(binding: Binding) -> Binding | None:

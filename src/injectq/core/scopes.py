@@ -14,6 +14,7 @@ from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from injectq.core.bindings import ScopeType  # re-exported: InjectQ's import path
 from injectq.resources.lifecycle import CREATED, ResourceState
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from injectq.core.container import InjectQ
 
-__all__ = ["Scope"]
+__all__ = ["Scope", "ScopeType"]
 
 _log = logging.getLogger("injectq.resources")
 
