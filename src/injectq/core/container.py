@@ -45,6 +45,7 @@ from injectq.utils.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from injectq.diagnostics.visualization import DependencyVisualizer
     from injectq.modules.base import Module
 
 __all__ = ["FactoryBindings", "InjectQ"]
@@ -828,6 +829,17 @@ class InjectQ:
         with self._compiler.lock:
             for key in list(self._bindings):
                 self._compiler.plan(key)
+
+    def compile(self) -> None:
+        """Plan every binding now (signatures read, missing dependencies and cycles
+        found), so that first resolutions do not pay for it; raises as :meth:`validate`."""
+        self.validate()
+
+    def visualize_dependencies(self) -> DependencyVisualizer:
+        """A :class:`~injectq.diagnostics.DependencyVisualizer` of this container."""
+        from injectq.diagnostics.visualization import DependencyVisualizer
+
+        return DependencyVisualizer(self)
 
     def get_dependency_graph(self) -> dict[Any, list[Any]]:
         """``{key: [keys it depends on]}`` for every binding."""
