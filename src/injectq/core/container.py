@@ -275,7 +275,10 @@ class InjectQ:
                 allow_none=allow_none,
                 scope_given=given,
             )
-        self._store(binding, _concrete_binding(binding) if allow_concrete else None)
+        concrete = (
+            _concrete_binding(binding) if allow_concrete and binding.kind is INSTANCE else None
+        )
+        self._store(binding, concrete)
 
     def bind_instance(
         self,
