@@ -434,7 +434,9 @@ def test_try_get_and_has() -> None:
     c["present"] = 1
     assert c.try_get("present", 7) == 1
     assert c.has("present") and not c.has("missing")
-    assert c.has(NoInit)  # autowirable
+    assert not c.has(NoInit)  # autowirable, but not bound (DESIGN §2: has = is bound)
+    assert NoInit not in c
+    assert isinstance(c.get(NoInit), NoInit)
     assert not c.has(Base)  # abstract, unbound
 
 
@@ -490,3 +492,103 @@ def test_forward_reference_defined_after_decoration_in_local_scope() -> None:
 
 class LaterDefined:
     pass
+
+
+# ------------------------------------------------------------------ InjectQ 0.5 rules (issue 13)
+def test_builtin_param_is_fed_by_an_explicit_binding_of_its_type() -> None:
+    c = InjectQ()
+    c[str] = "sqlite://by-type"
+    assert c.get(Repo).db.url == "sqlite://by-type"  # Db(url: str): container[str] feeds it
+
+
+def test_builtin_param_name_key_comes_before_the_type_binding() -> None:
+    class Server:
+        def __init__(self, host: str, port: int = 80) -> None:
+            self.host, self.port = host, port
+
+    c = InjectQ()
+    c[str] = "by-type"
+    c["host"] = "by-name"
+    server = c.get(Server)
+    assert (server.host, server.port) == ("by-name", 80)  # int unbound: the default
+    c[int] = 8080
+    assert c.get(Server).port == 8080
+
+
+def test_a_value_bound_by_name_does_not_feed_other_params_of_its_type() -> None:
+    class Client:
+        def __init__(self, timeout: int = 30) -> None:
+            self.timeout = timeout
+
+    c = InjectQ()
+    c["retries"] = 5  # a string key: not a binding of int
+    assert c.get(Client).timeout == 30
+    assert not c.has(int)
+
+
+def test_instance_bound_to_a_class_is_also_bound_to_its_own_class() -> None:
+    c = InjectQ()
+    impl = Impl()
+    c[Base] = impl
+    assert c.get(Base) is impl and c.get(Impl) is impl
+    assert c.has(Impl)
+    other = Impl()
+    c.bind_instance(Base, other)
+    assert c.get(Impl) is other
+    c.bind(Base, Impl(), allow_concrete=False)
+    assert c.get(Impl) is other  # left as it was
+
+
+def test_allow_concrete_false_binds_only_the_key() -> None:
+    c = InjectQ()
+    impl = Impl()
+    c.bind_instance(Base, impl, allow_concrete=False)
+    assert not c.has(Impl)
+    assert c.get(Impl) is not impl  # autowired afresh
+
+
+def test_allow_concrete_skips_string_keys_and_builtin_types() -> None:
+    c = InjectQ()
+    db = Db("by-name")
+    c["db"] = db
+    assert not c.has(Db)
+    c[object] = "text"
+    assert not c.has(str)
+
+
+def test_allow_override_false_refuses_the_concrete_key_too_and_changes_nothing() -> None:
+    c = InjectQ(allow_override=False)
+    first = Impl()
+    c[Base] = first
+    with pytest.raises(AlreadyRegisteredError):
+        c[Impl] = Impl()
+    assert c.get(Impl) is first
+
+    class Other(Base):
+        def run(self) -> str:
+            return "other"
+
+    c2 = InjectQ(allow_override=False)
+    c2[Impl] = Impl()
+    with pytest.raises(AlreadyRegisteredError):
+        c2.bind_instance(Other, Impl())  # Impl is taken: Other is not bound either
+    assert not c2.has(Other)
+
+
+def test_bind_none_needs_allow_none_and_bind_key_alone_binds_the_class() -> None:
+    c = InjectQ()
+    with pytest.raises(BindingError, match="Implementation cannot be None for NoInit"):
+        c.bind(NoInit, None)
+    assert not c.has(NoInit)
+    c.bind(NoInit, None, allow_none=True)
+    assert c.get(NoInit) is None
+    c.bind(NoInit)
+    assert isinstance(c.get(NoInit), NoInit)
+    c[NoInit] = None  # the dict form allows None
+    assert c.get(NoInit) is None
+
+
+def test_abstract_class_binding_error_names_it() -> None:
+    c = InjectQ()
+    with pytest.raises(BindingError, match="Cannot bind abstract class Base"):
+        c.bind(Base, Base)

@@ -19,7 +19,10 @@ PATHS = {
         "register_as",
         "resource",
     ],
-    "injectq.decorators.inject": ["inject"],
+    "injectq.decorators.inject": ["inject", "Inject"],
+    "injectq.core.scopes": ["ScopeType"],
+    "injectq.core.context": ["ContainerContext"],
+    "injectq.testing.utilities": ["MockFactory", "TestModule", "mock_factory"],
     "injectq.decorators.singleton": ["singleton", "transient", "scoped", "register_as"],
     "injectq.decorators.resource": ["resource", "managed_resource"],
     "injectq.modules": [
@@ -30,7 +33,8 @@ PATHS = {
         "provider",
     ],
     "injectq.testing": ["override_dependency", "test_container", "TestModule", "MockFactory"],
-    "injectq.diagnostics": ["DependencyValidator"],
+    "injectq.diagnostics": ["DependencyValidator", "DependencyVisualizer", "DependencyProfiler"],
+    "injectq.diagnostics.validation": ["ValidationResult"],
     "injectq.utils": ["InjectQError", "DependencyNotFoundError", "ServiceKey"],
     "injectq.utils.exceptions": [
         "InjectQError",

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from injectq import InjectQ, inject
+from injectq import InjectQ, Module, inject
 from injectq.testing import (
     MockFactory,
     TestModule,
@@ -265,17 +265,34 @@ def test_override_dependency_helper() -> None:
     assert c.get(Db) is not fake
 
 
-def test_mock_factory_records_calls() -> None:
-    fake = FakeDb()
-    m = mock_factory(return_value=fake)
-    assert isinstance(m, MockFactory)
+def test_mock_factory_makes_one_mock_per_type_until_reset() -> None:
+    factory = MockFactory()
+    mock = factory.create_mock(Db, url="mock://")
+    assert mock.url == "mock://"
+    assert factory.create_mock(Db) is mock
+    assert mock.connect("x") == "mock_connect_result"
+    assert mock.calls == [("connect", ("x",), {})]
+    factory.reset()
+    assert factory.create_mock(Db) is not mock
     c = InjectQ()
-    c.bind_factory(Db, m)
-    assert c.get(Db) is fake and c.get(Db) is fake
-    assert m.call_count == 2
-    side = MockFactory(side_effect=lambda: Db("side"))
-    assert side().url == "side"
-    assert side.calls == [((), {})]
+    c.bind_instance(Db, mock)
+    assert c.get(Db) is mock
+
+
+def test_test_module_mock_and_bind_value_are_fluent_and_override_production() -> None:
+    class Production(Module):
+        def configure(self, binder: InjectQ) -> None:
+            binder.bind_instance(str, "postgresql://production")
+            binder.bind(Db, Db)
+
+    module = TestModule().bind_value(str, "sqlite://test").mock(FakeDb, kind="fake")
+    assert module.bind_value("flag", True) is module
+    with test_container([Production(), module]) as c:
+        assert c.get(Db).url == "sqlite://test"  # Db(url: str) fed by the str binding
+        assert c.get(FakeDb) is mock_factory.create_mock(FakeDb)
+        assert c.get(FakeDb).kind == "fake"
+        assert c.get("flag") is True
+    mock_factory.reset()
 
 
 def test_pytest_container_fixture_helper() -> None:

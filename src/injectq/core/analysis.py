@@ -27,6 +27,7 @@ __all__ = [
     "analyze",
     "is_autowirable",
     "is_primitive",
+    "may_return_none",
     "simple_hints",
 ]
 
@@ -139,6 +140,18 @@ def _hints(fn: Any, owner: type | None) -> dict[str, Any]:
         except Exception:
             hints[pname] = raw
     return hints
+
+
+def may_return_none(fn: Any) -> bool:
+    """Whether ``fn``'s return annotation admits None (``-> T | None``, ``Optional[T]``):
+    a factory that says so may return None without ``allow_none=True``."""
+    returned = _hints(fn, None).get("return", EMPTY)
+    if returned is None or returned is types.NoneType:
+        return True
+    origin = typing.get_origin(returned)
+    if origin is typing.Union or origin is types.UnionType:
+        return types.NoneType in typing.get_args(returned)
+    return False
 
 
 class _Annotated:

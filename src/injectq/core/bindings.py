@@ -12,6 +12,7 @@ import functools
 import inspect
 from typing import Any, Final, NamedTuple
 
+from injectq.core.registry import _UNSET
 from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import BindingError, describe_key
 
@@ -84,7 +85,7 @@ def class_binding(key: Any, cls: type, scope: str | None, allow_none: bool = Fal
     (inherited too), else singleton. ``key`` is not None (the caller checked)."""
     if cls.__flags__ & _TPFLAGS_IS_ABSTRACT:  # inspect.isabstract, without the call
         raise BindingError(
-            f"Cannot bind {describe_key(key)} to abstract class {cls.__qualname__}: "
+            f"Cannot bind abstract class {cls.__qualname__} (key {describe_key(key)}): "
             "bind it to a concrete implementation, e.g. "
             f"container.bind({describe_key(key)}, MyImplementation)."
         )
@@ -137,19 +138,24 @@ def make_binding(
     if as_instance:
         if impl is None and not allow_none:
             raise BindingError(
-                f"Cannot bind None to {describe_key(key)}; pass allow_none=True to allow it."
+                f"Implementation cannot be None for {describe_key(key)}: pass "
+                "allow_none=True to bind None."
             )
         return Binding(key, impl, Kind.INSTANCE, SINGLETON, allow_none)
-    if impl is None:
-        if allow_none:
-            return Binding(key, None, Kind.INSTANCE, SINGLETON, True)
-        if isinstance(key, type):
-            impl = key
-        else:
+    if impl is _UNSET:
+        if not isinstance(key, type):
             raise BindingError(
                 f"bind({describe_key(key)}) needs an implementation: a class, a factory "
                 "function or an instance."
             )
+        impl = key
+    elif impl is None:
+        if not allow_none:
+            raise BindingError(
+                f"Implementation cannot be None for {describe_key(key)}: pass "
+                "allow_none=True to bind None."
+            )
+        return Binding(key, None, Kind.INSTANCE, SINGLETON, True)
     if isinstance(impl, type):
         return class_binding(key, impl, None if not scope_given else scope_name, allow_none)
     if is_factory_callable(impl):

@@ -31,6 +31,7 @@ from injectq.core.analysis import (
     analyze,
     is_autowirable,
     is_primitive,
+    may_return_none,
     simple_hints,
 )
 from injectq.core.bindings import (
@@ -265,7 +266,7 @@ def _or_default(value: float | None, default: float | None) -> float | None:
 def _returned_none(label: str) -> InjectionError:
     return InjectionError(
         f"The factory for {label} returned None; bind with allow_none=True "
-        "if None is a valid value."
+        "(or annotate its return type `-> T | None`) if None is a valid value."
     )
 
 
@@ -371,7 +372,8 @@ class Compiler:
     def feeder(self, param: Param) -> tuple[Any, bool]:
         """The key whose value fills ``param`` (EMPTY when none does), and whether a
         missing dependency below it falls back to the parameter's default. By the
-        ``Inject[T]`` marker, else by type, else by a string key equal to the name."""
+        ``Inject[T]`` marker, else by type, else by a string key equal to the name, else
+        (builtin types, which a name key comes before) by an explicit binding of the type."""
         if param.inject_key is not EMPTY:
             return param.inject_key, False
         ann = param.annotation
@@ -380,6 +382,8 @@ class Compiler:
             return ann, param.default is not EMPTY or param.optional
         if param.name in bindings:
             return param.name, False
+        if ann in bindings:  # a builtin type bound explicitly (container[str] = ...)
+            return ann, param.default is not EMPTY or param.optional
         return EMPTY, False
 
     def unfed(self, param: Param, path: list[str]) -> Any:
@@ -504,12 +508,15 @@ class Compiler:
             plain = _PlainResults()
 
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                nonlocal allow_none
                 value = provider(*args, **kwargs)
                 if type(value) in plain:  # seen: not None, not awaitable, not a resource
                     return value
                 if value is None:
                     if not allow_none:
-                        raise _returned_none(label)
+                        if not may_return_none(provider):
+                            raise _returned_none(label)
+                        allow_none = True  # `-> T | None` said so: read once
                     return None
                 if inspect.isawaitable(value):
                     if inspect.iscoroutine(value):
@@ -652,6 +659,7 @@ class Compiler:
             plain = _PlainResults()
 
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
+                nonlocal allow_none
                 value = provider(*args, **kwargs)
                 if type(value) in plain:  # as in _maker
                     return value
@@ -659,7 +667,9 @@ class Compiler:
                     value = await value
                 if value is None:
                     if not allow_none:
-                        raise _returned_none(label)
+                        if not may_return_none(provider):
+                            raise _returned_none(label)
+                        allow_none = True  # as in _maker
                     return None
                 if resource_spec(type(value)) is not None:
                     await activate(value, key, _o)

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from threading import get_ident
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from injectq.core.analysis import is_autowirable
 from injectq.core.bindings import (
     INSTANCE,
     SINGLETON,
@@ -32,11 +33,11 @@ from injectq.core.compiler import (
     join_slot_async,
     release_claim,
 )
+from injectq.core.registry import _UNSET, ServiceRegistry
 from injectq.core.scopes import Scope, _raise_after_exit
 from injectq.resources.lifecycle import LIVE, current_task, loop_running, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
-    AlreadyRegisteredError,
     BindingError,
     DependencyNotFoundError,
     InjectQError,
@@ -44,9 +45,10 @@ from injectq.utils.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from injectq.diagnostics.visualization import DependencyVisualizer
     from injectq.modules.base import Module
 
-__all__ = ["InjectQ"]
+__all__ = ["FactoryBindings", "InjectQ"]
 
 T = TypeVar("T")
 _MISS: Any = object()
@@ -107,7 +109,7 @@ class InjectQ:
         self._default_init_timeout = default_init_timeout
         self._default_dispose_timeout = default_dispose_timeout
         self.resource_monitor = monitor if monitor is not None else ResourceMonitor()
-        self._bindings: dict[Any, Binding] = {}
+        self._bindings = ServiceRegistry()
         self._ready = _Ready()
         self._ready._bindings = self._bindings
         self._ready._compile = self._compile_miss
@@ -218,18 +220,21 @@ class InjectQ:
         self._callers.clear()
         self._compiler.reset()  # everything else compiled comes from a plan
 
-    def _store(self, binding: Binding) -> None:
+    def _store(self, binding: Binding, concrete: Binding | None = None) -> None:
+        """Store ``binding`` (and ``concrete``, the binding of an instance's own class,
+        see ``allow_concrete``): both or, when an override is refused, neither."""
         key = binding.key
         lock = self._registry_lock
         lock.acquire()  # not `with`: binding many classes is the common case, and
         try:  # `with` costs a bound __enter__ and __exit__ more per call
-            if self.allow_override:
+            if concrete is None and self.allow_override:
                 self._bindings[key] = binding
-            elif self._bindings.setdefault(key, binding) is not binding:
-                raise AlreadyRegisteredError(
-                    f"{describe_key(key)} is already bound and this container was created "
-                    "with allow_override=False; unbind it first or use override()."
-                )
+            else:
+                stored = (binding,) if concrete is None else (binding, concrete)
+                self._bindings.add(stored, allow_override=self.allow_override)
+                if concrete is not None:
+                    self._ready.pop(concrete.key, None)
+                    self._pending_singletons.pop(concrete.key, None)
             if key in self._ready:  # rebinding after use; `in` first: a fresh key is usual
                 self._ready.pop(key, None)  # (not del: close() may drop it meanwhile)
             if self._pending_singletons:
@@ -244,17 +249,21 @@ class InjectQ:
     def bind(
         self,
         service_type: Any,
-        implementation: Any = None,
+        implementation: Any = _UNSET,
         scope: Any = _DEFAULT_SCOPE,
         allow_none: bool = False,
         to: Any = None,
+        allow_concrete: bool = True,
     ) -> None:
         """Bind a key to a class (autowired), a factory function, or an instance.
 
         Classes and factories default to ``"singleton"``; ``scope=`` may name any
         lifetime: ``"singleton"``, ``"transient"``, ``"request"``, ``"action"`` or your own.
+        ``bind(K)`` binds the class ``K`` to itself; binding ``None`` needs
+        ``allow_none=True``. An instance bound to a class is also bound to its own class
+        unless ``allow_concrete=False`` (InjectQ's rule; builtin types excepted).
         """
-        impl = implementation if implementation is not None else to
+        impl = to if implementation is _UNSET and to is not None else implementation
         if scope is _DEFAULT_SCOPE and isinstance(impl, type) and service_type is not None:
             binding = class_binding(service_type, impl, None, allow_none)  # the common case
         else:
@@ -266,13 +275,25 @@ class InjectQ:
                 allow_none=allow_none,
                 scope_given=given,
             )
-        self._store(binding)
-
-    def bind_instance(self, service_type: Any, instance: Any, allow_none: bool = False) -> None:
-        """Bind a ready object, returned as it is (callables included)."""
-        self._store(
-            make_binding(service_type, instance, SINGLETON, allow_none=allow_none, as_instance=True)
+        concrete = (
+            _concrete_binding(binding) if allow_concrete and binding.kind is INSTANCE else None
         )
+        self._store(binding, concrete)
+
+    def bind_instance(
+        self,
+        service_type: Any,
+        instance: Any,
+        allow_none: bool = False,
+        allow_concrete: bool = True,
+    ) -> None:
+        """Bind a ready object, returned as it is (callables included); bound to a class,
+        it is also bound to its own class unless ``allow_concrete=False`` (builtin types
+        excepted)."""
+        binding = make_binding(
+            service_type, instance, SINGLETON, allow_none=allow_none, as_instance=True
+        )
+        self._store(binding, _concrete_binding(binding) if allow_concrete else None)
 
     def bind_factory(
         self,
@@ -315,8 +336,8 @@ class InjectQ:
         return self.has(key)
 
     def has(self, key: Any) -> bool:
-        """Whether ``key`` is bound, or is a concrete class that can be autowired."""
-        return key in self._bindings or self._compiler.binding_for(key) is not None
+        """Whether ``key`` is bound (an unbound class that ``get`` would autowire is not)."""
+        return key in self._bindings
 
     def install_module(self, module: Module) -> None:
         """Apply a module's bindings; if ``configure`` fails, nothing is changed."""
@@ -341,6 +362,18 @@ class InjectQ:
     def bindings(self) -> dict[Any, Binding]:
         """A copy of the registry, for diagnostics."""
         return dict(self._bindings)
+
+    def clear(self) -> None:
+        """Dispose what the container owns (as :meth:`close`), then remove every binding:
+        the container is as new, and can be bound and used again."""
+        self.close()
+        with self._registry_lock:
+            kept = {key: self._bindings[key] for key in (InjectQ, ResourceMonitor)}
+            self._bindings.clear()
+            self._bindings.update(kept)
+            with self._slot_lock:
+                self._pending_singletons.clear()
+            self._invalidate()
 
     # ------------------------------------------------------------------ resolution
     @overload
@@ -558,6 +591,16 @@ class InjectQ:
     def get_factory(self, service_type: Any) -> Callable[..., Any]:
         """The raw factory (or class) bound to ``service_type``."""
         return self._factory_of(service_type)
+
+    async def aget_factory(self, service_type: Any) -> Callable[..., Any]:
+        """:meth:`get_factory` for async code (InjectQ's API; the lookup itself is sync)."""
+        return self._factory_of(service_type)
+
+    @property
+    def factories(self) -> FactoryBindings:
+        """The factory bindings as a mapping: ``c.factories[K] = fn`` is
+        ``c.bind_factory(K, fn)``; ``c.factories[K]`` is ``c.get_factory(K)``."""
+        return FactoryBindings(self)
 
     def call_factory(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the bound factory with exactly these arguments (nothing injected)."""
@@ -790,6 +833,17 @@ class InjectQ:
             for key in list(self._bindings):
                 self._compiler.plan(key)
 
+    def compile(self) -> None:
+        """Plan every binding now (signatures read, missing dependencies and cycles
+        found), so that first resolutions do not pay for it; raises as :meth:`validate`."""
+        self.validate()
+
+    def visualize_dependencies(self) -> DependencyVisualizer:
+        """A :class:`~injectq.diagnostics.DependencyVisualizer` of this container."""
+        from injectq.diagnostics.visualization import DependencyVisualizer
+
+        return DependencyVisualizer(self)
+
     def get_dependency_graph(self) -> dict[Any, list[Any]]:
         """``{key: [keys it depends on]}`` for every binding."""
         graph: dict[Any, list[Any]] = {}
@@ -811,6 +865,45 @@ class InjectQ:
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+class FactoryBindings:
+    """``container.factories``: the container's factory bindings as a mapping."""
+
+    __slots__ = ("_container",)
+
+    def __init__(self, container: InjectQ) -> None:
+        self._container = container
+
+    def __setitem__(self, service_type: Any, factory: Callable[..., Any]) -> None:
+        self._container.bind_factory(service_type, factory)
+
+    def __getitem__(self, service_type: Any) -> Callable[..., Any]:
+        return self._container.get_factory(service_type)
+
+    def __delitem__(self, service_type: Any) -> None:
+        self._container.get_factory(service_type)  # raises unless a factory is bound
+        self._container.unbind(service_type)
+
+    def __contains__(self, service_type: Any) -> bool:
+        binding = self._container._bindings.get(service_type)
+        return binding is not None and binding.kind is not INSTANCE
+
+
+def _concrete_binding(binding: Binding) -> Binding | None:
+    """For an instance bound to another class, the binding of its own class to it
+    (InjectQ's ``allow_concrete``). Not for string keys (``c["db"] = Db(...)`` must not
+    displace the binding of ``Db``, which parameters typed ``Db`` get first), nor for
+    builtin types: their bindings feed parameters by type, so only an explicit binding
+    may make one."""
+    if binding.kind is not INSTANCE or binding.provider is None:
+        return None
+    if not isinstance(binding.key, type):
+        return None
+    concrete = type(binding.provider)
+    if concrete is binding.key or not is_autowirable(concrete):
+        return None
+    return Binding(concrete, binding.provider, INSTANCE, SINGLETON, binding.allow_none)
 
 
 def _depends_on(compiler: Compiler, key: Any, target: Any) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from injectq.core import container as _container
 from injectq.core.container import InjectQ
 
@@ -22,3 +25,16 @@ class ContainerContext:
     @staticmethod
     def clear_current() -> None:
         _container._active_container.set(None)
+
+    @staticmethod
+    def use(container: InjectQ) -> contextlib.AbstractContextManager[InjectQ]:
+        """``with ContainerContext.use(c):``: ``c`` is the active container in the block,
+        the previous one (or none) again after it."""
+        return container.context()
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def use_async(container: InjectQ) -> AsyncIterator[InjectQ]:
+        """``async with ContainerContext.use_async(c):``, the async form of :meth:`use`."""
+        with container.context():
+            yield container

@@ -55,6 +55,12 @@ class Inject(Generic[T]):
             object.__setattr__(self, "_injectq_value", value)
         return value
 
+    @property  # type: ignore[misc]  # shadows object.__class__ on purpose
+    def __class__(self) -> type[Any]:
+        """The resolved object's class, so ``isinstance(marker, T)`` holds as for
+        InjectQ's lazy proxy (``type(marker)`` is still ``Inject``)."""
+        return type(self._injectq_resolve())
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._injectq_resolve(), name)
 

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from injectq.core._anyio import ANYIO_BACKEND, enter_guard
+from injectq.core.bindings import ScopeType  # re-exported: InjectQ's import path
 from injectq.resources.lifecycle import CREATED, ResourceState, current_task
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from injectq.core.container import InjectQ
 
-__all__ = ["Scope"]
+__all__ = ["Scope", "ScopeType"]
 
 _modules = sys.modules
 

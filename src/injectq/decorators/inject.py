@@ -11,14 +11,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from injectq.core.container import InjectQ
+from injectq.core.markers import Inject
+from injectq.utils.exceptions import InjectionError
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["inject"]
+__all__ = ["Inject", "inject"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,6 +26,12 @@ def _wrap(fn: F, container: InjectQ | None) -> F:
     if isinstance(fn, (staticmethod, classmethod)):
         inner = _wrap(fn.__func__, container)
         return type(fn)(inner)
+    if isinstance(fn, type):
+        raise InjectionError(
+            f"@inject applies to functions and methods, not the class {fn.__name__}: "
+            "its constructor is injected already when the container builds it "
+            f"(container.get({fn.__name__})); to inject a method, decorate the method."
+        )
     if not callable(fn):
         raise TypeError(f"@inject applies to functions and methods, not {fn!r}")
     get_instance = InjectQ.get_instance

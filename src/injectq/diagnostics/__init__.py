@@ -1,5 +1,7 @@
-"""Diagnostics: validation and dependency graphs."""
+"""Diagnostics: validation, dependency graphs and resolution profiling."""
 
+from injectq.diagnostics.profiling import DependencyProfiler
 from injectq.diagnostics.validation import DependencyValidator, ValidationResult
+from injectq.diagnostics.visualization import DependencyVisualizer
 
-__all__ = ["DependencyValidator", "ValidationResult"]
+__all__ = ["DependencyProfiler", "DependencyValidator", "DependencyVisualizer", "ValidationResult"]

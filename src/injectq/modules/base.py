@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from injectq.core.bindings import TRANSIENT
+from injectq.core.registry import _UNSET
 from injectq.utils.exceptions import BindingError
 
 if TYPE_CHECKING:
@@ -35,12 +36,12 @@ class SimpleModule(Module):
     def bind(
         self,
         service_type: Any,
-        implementation: Any = None,
+        implementation: Any = _UNSET,
         scope: Any = None,
         to: Any = None,
         allow_none: bool = False,
     ) -> SimpleModule:
-        impl = implementation if implementation is not None else to
+        impl = to if implementation is _UNSET and to is not None else implementation
 
         def step(binder: InjectQ) -> None:
             if scope is None:

@@ -1,6 +1,7 @@
 """Test helpers: overrides that leave nothing behind, throwaway containers, mocks."""
 
 from injectq.testing.utilities import (
+    Mock,
     MockFactory,
     TestModule,
     create_test_module,
@@ -11,6 +12,7 @@ from injectq.testing.utilities import (
 )
 
 __all__ = [
+    "Mock",
     "MockFactory",
     "TestModule",
     "create_test_module",

@@ -10,6 +10,7 @@ from injectq.core.container import InjectQ
 from injectq.modules.base import Module
 
 __all__ = [
+    "Mock",
     "MockFactory",
     "TestModule",
     "create_test_module",
@@ -43,19 +44,26 @@ test_container.__test__ = False  # type: ignore[attr-defined]  # not a pytest te
 
 
 class TestModule(Module):
-    """A module built from calls recorded in a test: ``TestModule().bind(...)``."""
+    """A module of test values: ``TestModule().bind_value(str, "x").mock(Mailer)``.
+
+    Installed after the production modules, its bindings replace theirs."""
 
     __test__ = False
 
     def __init__(self, bindings: Mapping[Any, Any] | None = None) -> None:
         self._bindings: dict[Any, Any] = dict(bindings or {})
 
-    def bind(self, service_type: Any, value: Any) -> TestModule:
+    def bind_value(self, service_type: Any, value: Any) -> TestModule:
+        """Bind ``service_type`` to ``value`` itself (an instance binding)."""
         self._bindings[service_type] = value
         return self
 
-    def bind_instance(self, service_type: Any, value: Any) -> TestModule:
-        return self.bind(service_type, value)
+    bind = bind_value
+    bind_instance = bind_value
+
+    def mock(self, service_type: type, **attributes: Any) -> TestModule:
+        """Bind ``service_type`` to the shared :data:`mock_factory`'s mock of it."""
+        return self.bind_value(service_type, mock_factory.create_mock(service_type, **attributes))
 
     def configure(self, binder: InjectQ) -> None:
         for key, value in self._bindings.items():
@@ -63,34 +71,57 @@ class TestModule(Module):
 
 
 def create_test_module(bindings: Mapping[Any, Any] | None = None) -> TestModule:
+    """A :class:`TestModule` binding each key of ``bindings`` to its value."""
     return TestModule(bindings)
 
 
+class Mock:
+    """A stand-in for a service: the attributes it was given, and any other attribute a
+    method returning ``"mock_<name>_result"``. Every such call is recorded in ``calls``
+    as ``(name, args, kwargs)``."""
+
+    def __init__(self, service_type: type, **attributes: Any) -> None:
+        self.service_type = service_type
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def __getattr__(self, name: str) -> Callable[..., str]:
+        if name.startswith("__"):  # protocols (copy, pickle, ...) must not see a method
+            raise AttributeError(name)
+
+        def method(*args: Any, **kwargs: Any) -> str:
+            self.calls.append((name, args, kwargs))
+            return f"mock_{name}_result"
+
+        method.__name__ = name
+        return method
+
+    def __repr__(self) -> str:
+        return f"<Mock of {self.service_type.__qualname__}>"
+
+
 class MockFactory:
-    """Records calls and returns a fixed value (or the result of ``side_effect``)."""
+    """Makes one :class:`Mock` per service type (InjectQ's ``MockFactory``)."""
 
-    def __init__(
-        self, return_value: Any = None, side_effect: Callable[..., Any] | None = None
-    ) -> None:
-        self.return_value = return_value
-        self.side_effect = side_effect
-        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    def __init__(self) -> None:
+        self._mocks: dict[type, Mock] = {}
 
-    @property
-    def call_count(self) -> int:
-        return len(self.calls)
+    def create_mock(self, service_type: type, **attributes: Any) -> Mock:
+        """The mock of ``service_type``: made with ``attributes`` on first request, the
+        same object afterwards (until :meth:`reset`)."""
+        mock = self._mocks.get(service_type)
+        if mock is None:
+            mock = self._mocks[service_type] = Mock(service_type, **attributes)
+        return mock
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls.append((args, kwargs))
-        if self.side_effect is not None:
-            return self.side_effect(*args, **kwargs)
-        return self.return_value
+    def reset(self) -> None:
+        """Forget every mock made: the next ``create_mock`` makes a new one."""
+        self._mocks.clear()
 
 
-def mock_factory(
-    return_value: Any = None, side_effect: Callable[..., Any] | None = None
-) -> MockFactory:
-    return MockFactory(return_value, side_effect)
+#: The shared factory :meth:`TestModule.mock` uses (InjectQ's global ``mock_factory``).
+mock_factory = MockFactory()
 
 
 def pytest_container_fixture() -> Callable[[], Iterator[InjectQ]]:

@@ -43,8 +43,13 @@ class InjectQError(Exception):
     """Base class of every injectq error."""
 
 
-class DependencyNotFoundError(InjectQError, LookupError):
-    """No binding for a key, and it cannot be autowired."""
+class InjectionError(InjectQError):
+    """A parameter of a function or constructor cannot be injected."""
+
+
+class DependencyNotFoundError(InjectionError, LookupError):
+    """No binding for a key, and it cannot be autowired. An :class:`InjectionError`:
+    the value cannot be injected (``@inject`` callers catch that, as in InjectQ)."""
 
     def __init__(self, message: str, *, key: Any = None, path: Sequence[str] = ()) -> None:
         super().__init__(message)
@@ -69,10 +74,6 @@ class BindingError(InjectQError, TypeError):
 
 class AlreadyRegisteredError(BindingError):
     """A key is bound twice on a container created with ``allow_override=False``."""
-
-
-class InjectionError(InjectQError):
-    """A parameter of a function or constructor cannot be injected."""
 
 
 class ScopeError(InjectQError):
