@@ -446,3 +446,21 @@ def test_inject_marker_outside_inject_resolves_lazily_from_active_container() ->
     with c.context():
         assert marker.url == "lazy"  # attribute access resolves from the active container
     assert repr(Inject[Db]) == "Inject[Db]"
+
+
+def test_a_parameter_annotated_any_is_filled_as_an_unannotated_one() -> None:
+    # typing.Any is a class since Python 3.11: it must not be autowired (constructed)
+    from dataclasses import dataclass, field
+
+    @dataclass(slots=True)
+    class Holder:
+        conn: typing.Any = field(default=None)
+
+    class Named:
+        def __init__(self, url: typing.Any) -> None:
+            self.url = url
+
+    c = InjectQ()
+    assert c.get(Holder).conn is None
+    c["url"] = "sqlite://"
+    assert c.get(Named).url == "sqlite://"

@@ -49,6 +49,9 @@ PRIMITIVES: Final = frozenset(
         type,
         object,
         types.NoneType,
+        # a class since 3.11, but a promise about nothing: never constructed, filled as
+        # an unannotated parameter is
+        typing.Any,
     }
 )
 
