@@ -65,7 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=0, help="sample interval (cycles/10)")
+    parser.add_argument(
+        "--slotted",
+        action="store_true",
+        help="instead: request scopes of slotted resource classes (__slots__, "
+        "@dataclass(slots=True)), whose state is kept aside rather than on the instance",
+    )
     args = parser.parse_args(argv)
+    if args.slotted:
+        return slotted_series(args.cycles, args.every or max(1, args.cycles // 10))
     every = args.every or max(1, args.cycles // 10)
 
     m = model.make_model()
@@ -158,6 +166,72 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| retained after the cycle | {statistics.median(retained):,.0f} |")
     print(f"| snapshot diff with the scope open: blocks / bytes | {blocks} / {nbytes:,} |")
     print(f"| objects left in reference cycles by one cycle (gc.collect()) | {cyclic} objects |")
+    return 0
+
+
+def slotted_series(cycles: int, every: int) -> int:
+    """Issue 11 item 2: the state of an instance that cannot carry it is kept aside; that
+    must not keep the activations alive. One cycle: a sync request scope activating a
+    ``__slots__`` resource and a ``@dataclass(slots=True)`` one, both disposed at exit."""
+    from dataclasses import dataclass
+
+    from injectq import InjectQ, resource
+
+    @resource
+    class SlotsResource:
+        __slots__ = ("opened",)
+
+        def initialize(self) -> None:
+            self.opened = True
+
+        def dispose(self) -> None:
+            self.opened = False
+
+    @resource
+    @dataclass(slots=True)
+    class DataclassResource:
+        opened: bool = False
+
+        def initialize(self) -> None:
+            self.opened = True
+
+        def dispose(self) -> None:
+            self.opened = False
+
+    c = InjectQ()
+    c.bind(SlotsResource, SlotsResource, scope="request")
+    c.bind(DataclassResource, DataclassResource, scope="request")
+
+    def cycle() -> None:
+        with c.scope("request"):
+            c.get(SlotsResource)
+            c.get(DataclassResource)
+
+    tracemalloc.start()
+    for _ in itertools.repeat(None, WARMUP):
+        cycle()
+    print(f"# python {platform.python_version()}; {cycles:,} slotted cycles after {WARMUP:,}")
+    print()
+    print("| cycles | traced (current) | live SlotsResource | RSS |")
+    print("|---:|---:|---:|---:|")
+    series: list[int] = []
+    done = 0
+    while True:
+        gc.collect()
+        cur = tracemalloc.get_traced_memory()[0]
+        series.append(cur)
+        alive = sum(1 for obj in gc.get_objects() if type(obj) is SlotsResource)
+        print(f"| {done:,} | {cur:,} B | {alive} | {rss_bytes() / 2**20:.1f} MiB |", flush=True)
+        if done >= cycles:
+            break
+        step = min(every, cycles - done)
+        for _ in itertools.repeat(None, step):
+            cycle()
+        done += step
+    tracemalloc.stop()
+    spread = max(series) - min(series)
+    print()
+    print(f"series: max-min spread {spread:,} B ({spread / cycles:.4f} B/cycle)")
     return 0
 
 

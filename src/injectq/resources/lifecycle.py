@@ -339,7 +339,14 @@ async def _raise_if_error(awaitable: Awaitable[BaseException | None]) -> None:
 
 # --------------------------------------------------------------------------- states
 STATE_ATTR = _STATE_ATTR = "_injectq_resource_state"
-_states_by_id: dict[int, ResourceState] = {}  # for instances that refuse attributes
+# Instances that refuse attributes (``__slots__``, ``@dataclass(slots=True)``) keep their
+# state aside, by id. The table holds it weakly, so an idle state (never initialized,
+# failed, disposed) goes with its last user, and while it lives it keeps its instance
+# alive, so the id cannot be reused under it. A state in use (initializing, live,
+# disposing) may have no other holder (a user's own initialize() on an instance nobody
+# else tracks): ``_aside_in_use`` holds it until it is idle again.
+_aside: dict[int, weakref.ref[ResourceState]] = {}
+_aside_in_use: set[ResourceState] = set()
 
 
 def state_of(instance: Any, key: Any = None) -> ResourceState:
@@ -347,21 +354,45 @@ def state_of(instance: Any, key: Any = None) -> ResourceState:
     st = _attached_state(instance)
     if st is not None:
         return st
-    st = _states_by_id.get(id(instance))
-    if st is not None and st.instance is instance:
+    st = _aside_state(instance)
+    if st is not None:
         return st
     spec = resource_spec(type(instance))
     if spec is None:
         raise TypeError(f"{type(instance).__qualname__} is not a resource")
     with _transition:
-        st = _attached_state(instance)
+        st = _attached_state(instance) or _aside_state(instance)
         if st is None:
             st = ResourceState(instance, spec, key)
             try:
                 object.__setattr__(instance, _STATE_ATTR, st)
             except (AttributeError, TypeError):
-                _states_by_id[id(instance)] = st
+                _keep_aside(instance, st)
     return st
+
+
+def _aside_state(instance: Any) -> ResourceState | None:
+    ref = _aside.get(id(instance))
+    if ref is None:
+        return None
+    st = ref()
+    return st if st is not None and st.instance is instance else None
+
+
+def _keep_aside(instance: Any, st: ResourceState) -> None:
+    """Under the lock: ``st`` is the state of ``instance``, which cannot carry it."""
+    key = id(instance)
+
+    def forget(ref: weakref.ref[ResourceState]) -> None:
+        # called while the state is being freed, its instance still alive: no other
+        # instance can have this id yet
+        if _aside.get(key) is ref:
+            del _aside[key]
+
+    st.kept_aside = True
+    _aside[key] = weakref.ref(st, forget)
+    if st.status == LIVE:  # no initialize(): in use from creation
+        _aside_in_use.add(st)
 
 
 def _attached_state(instance: Any) -> ResourceState | None:
@@ -488,6 +519,8 @@ class ResourceState:
     #: fresh states: the constructed class, when it sets and deletes attributes as
     #: object does (see _fresh_state_class)
     plain_cls: type | None = None
+    #: kept aside, for an instance that cannot carry it (see ``_aside``)
+    kept_aside = False
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -577,6 +610,8 @@ class ResourceState:
                 raise ScopeError(f"{self.label} is being disposed; it cannot be used now.")
             self.status = INITIALIZING
             self.initializer = me
+            if self.kept_aside:
+                _aside_in_use.add(self)
             return True, None
 
     def _succeeded(self, owner: Owner | None, started: float) -> None:
@@ -614,6 +649,8 @@ class ResourceState:
             self.status = CREATED
             self.initializer = None
             waiter, self.waiter = self.waiter, None
+            if self.kept_aside:
+                _aside_in_use.discard(self)  # idle: goes with its last user
         if self.monitor is not None:
             self.monitor.record_init_failed(
                 self.label, self.spec.type_name, self.scope_label, _perf() - started, exc
@@ -810,6 +847,8 @@ class ResourceState:
     def _disposed(self, started: float, error: BaseException | None) -> BaseException | None:
         # only the disposer moves a state out of DISPOSING: no lock needed here
         now = _perf()
+        if self.kept_aside:
+            _aside_in_use.discard(self)  # still DISPOSING: no claim can race this
         if self.fresh:
             # detached while still DISPOSING: a user's initialize() from another thread
             # either finds this state busy, or no state and starts a new activation; never
