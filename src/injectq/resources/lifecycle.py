@@ -82,6 +82,9 @@ class Owner(Protocol):
     @property
     def failures(self) -> list[tuple[Any, BaseException]]: ...
 
+    #: set when its exit starts: an activation that joins it afterwards is disowned
+    closed: bool
+
 
 # No event loop can be running before asyncio has been imported, so "is a loop running?"
 # is answered without importing it: importing injectq stays light for sync programs.
@@ -569,12 +572,25 @@ class ResourceState:
                 "Use `async with container.scope(...)` / `async with container.resource_scope()`."
             )
 
-    def hold(self, owner: Owner | None) -> None:
-        """Make ``owner`` one of the scopes that must exit before this is disposed."""
+    def _hold_live(self, owner: Owner | None) -> bool | None:
+        """Hold it for ``owner`` if it is live. None when it is not (disposed after the
+        caller saw it live, or after the initialization it waited for): start over.
+        Else whether ``owner`` has closed meanwhile (see :func:`_disown_sync`)."""
+        with _transition:
+            if self.status != LIVE:
+                return None
+            if owner is not None:
+                self._hold_locked(owner)
+        return owner is not None and owner.closed
+
+    def hold(self, owner: Owner | None) -> bool:
+        """Make ``owner`` one of the scopes that must exit before this is disposed.
+        True when ``owner`` has closed meanwhile: see :func:`_disown_sync`."""
         if owner is None:
-            return
+            return False
         with _transition:
             self._hold_locked(owner)
+        return owner.closed
 
     def _hold_locked(self, owner: Owner) -> None:
         """:meth:`hold`, the lock held."""
@@ -614,7 +630,9 @@ class ResourceState:
                 _aside_in_use.add(self)
             return True, None
 
-    def _succeeded(self, owner: Owner | None, started: float) -> None:
+    def _succeeded(self, owner: Owner | None, started: float) -> Owner | None:
+        """Live now, held by ``owner`` (or the scheduling owner). Returns that owner when it
+        has closed meanwhile (see :func:`_disown_sync`), else None."""
         now = _perf()
         with _transition:
             self.status = LIVE
@@ -642,6 +660,7 @@ class ResourceState:
                     )
         if waiter is not None:
             waiter.set_result(None)
+        return owner if owner is not None and owner.closed else None
 
     def _failed(self, exc: BaseException, started: float) -> ResourceInitializationError:
         error = _init_error(self.label, exc)
@@ -663,8 +682,9 @@ class ResourceState:
         return error
 
     def initialize_sync(self, owner: Owner | None) -> None:
-        if self.status == LIVE:
-            self.hold(owner)
+        if self.status == LIVE and (closed := self._hold_live(owner)) is not None:
+            if closed:
+                _disown_sync(self, owner)
             return
         mine, waiter = self._begin()
         while not mine:
@@ -676,12 +696,18 @@ class ResourceState:
                 except _TakeOver:
                     mine, waiter = self._begin()
                     continue
-            self.hold(owner)
+            closed = self._hold_live(owner)
+            if closed is None:  # disposed again before we held it: activate it anew
+                mine, waiter = self._begin()
+                continue
+            if closed:
+                _disown_sync(self, owner)
             return
         started = _perf()
         init = self.spec.init
         if init is None:  # re-activation of a resource that has only dispose()
-            self._succeeded(owner, started)
+            if gone := self._succeeded(owner, started):
+                _disown_sync(self, gone)
             return
         try:
             # a sync call: bounded by the resource's own timeout only (container defaults
@@ -708,11 +734,13 @@ class ResourceState:
             if not isinstance(exc, Exception):
                 raise
             raise error from error.__cause__  # exc, or the own cause of an error not wrapped
-        self._succeeded(owner, started)
+        if gone := self._succeeded(owner, started):
+            _disown_sync(self, gone)
 
     async def initialize_async(self, owner: Owner | None) -> None:
-        if self.status == LIVE:
-            self.hold(owner)
+        if self.status == LIVE and (closed := self._hold_live(owner)) is not None:
+            if closed:
+                await _disown_async(self, owner)
             return
         mine, waiter = self._begin()
         while not mine:
@@ -724,7 +752,12 @@ class ResourceState:
                 except _TakeOver:
                     mine, waiter = self._begin()
                     continue
-            self.hold(owner)
+            closed = self._hold_live(owner)
+            if closed is None:  # see initialize_sync
+                mine, waiter = self._begin()
+                continue
+            if closed:
+                await _disown_async(self, owner)
             return
         await self._run_init_async(owner)
 
@@ -733,7 +766,8 @@ class ResourceState:
         started = _perf()
         init = self.spec.init
         if init is None:
-            self._succeeded(owner, started)
+            if gone := self._succeeded(owner, started):
+                await _disown_async(self, gone)
             return
         timeout = self.init_timeout
         try:
@@ -755,7 +789,8 @@ class ResourceState:
             if not isinstance(exc, Exception):
                 raise
             raise error from error.__cause__
-        self._succeeded(owner, started)
+        if gone := self._succeeded(owner, started):
+            await _disown_async(self, gone)
 
     def schedule_init(
         self,
@@ -770,7 +805,8 @@ class ResourceState:
         mine, _ = self._begin()
         if not mine:
             if self.status == LIVE:
-                self.hold(owner)
+                if self.hold(owner):
+                    _disown_sync(self, owner)
             else:
                 task = loop.create_task(self.initialize_async(owner))
                 owner.pending.append(task)
@@ -1045,6 +1081,64 @@ def _release_waiter(st: ResourceState) -> None:
         waiter.set_result(None)
 
 
+# -------------------------------------------------------------- activations in flight
+# A task or a copied-context thread may still be initializing a resource when the scope
+# that owns it exits (DESIGN §3.3, §3.6): it goes live on a closed scope. Every place where
+# an activation joins its owner's stack checks ``owner.closed`` right after, and hands the
+# activation back here: it is disposed at once and the caller gets ScopeError, so nothing
+# stays live and unowned. The check follows the push, and the exit sets ``closed`` before
+# it pops: either the exit's pop finds the entry, or the check sees the scope closed.
+
+
+def _take_back(entry: ResourceState | ContextEntry, owner: Owner) -> bool:
+    """Whether the caller must dispose ``entry``, which went live on ``owner`` after it
+    closed: it is still on the stack (taken off it now), or the exit popped it while it was
+    still initializing and let go of it without disposing it."""
+    with _transition:
+        try:
+            owner.stack.remove(entry)
+        except ValueError:
+            # popped by the exit: it disposes a live state itself, unless it let go
+            return (
+                isinstance(entry, ResourceState)
+                and entry.status == LIVE
+                and entry.holder is None
+                and not entry.more_holders
+            )
+        return True
+
+
+def _disowned(
+    entry: ResourceState | ContextEntry, owner: Owner, error: BaseException | None
+) -> ScopeError:
+    err = ScopeError(
+        f"Scope {owner.label!r} closed while {entry.label} was being activated in it, so "
+        "it was disposed again. Finish the work that uses a scope (await the tasks, join "
+        "the threads you start in it) before the scope exits."
+    )
+    if error is not None:
+        err.add_note(f"its disposal failed: {error!r}")
+    return err
+
+
+def _disown_sync(entry: ResourceState | ContextEntry, owner: Owner | None) -> NoReturn:
+    """``entry`` went live on ``owner``, which had closed: dispose it, raise ScopeError."""
+    assert owner is not None
+    error = entry.release_sync(owner, None) if _take_back(entry, owner) else None
+    raise _disowned(entry, owner, error)
+
+
+async def _disown_async(entry: ResourceState | ContextEntry, owner: Owner | None) -> NoReturn:
+    """:func:`_disown_sync` in async code: the disposal is awaited in this task."""
+    assert owner is not None
+    error = None
+    if _take_back(entry, owner):
+        error, rest = entry.release_step(owner, None)
+        if rest is not None:
+            error = await rest
+    raise _disowned(entry, owner, error)
+
+
 def _own_code(fn: _F) -> _F:
     """``fn`` with a code object of its own. The fast paths below are closures made once
     per binding from one source; sharing the code would share its inline caches too:
@@ -1268,6 +1362,8 @@ def fresh_activator_sync(
             record_duration(now - started)
             if monitor._subscribers:
                 monitor.publish_activated(label, type_name, scope_label, now - started)
+        if owner.closed:  # the scope exited while this was being initialized
+            _disown_sync(st, owner)
         return inst
 
     return _own_code(act)
@@ -1355,6 +1451,8 @@ def fresh_activator_async(
             record_duration(now - started)
             if monitor._subscribers:
                 monitor.publish_activated(label, type_name, st.scope_label, now - started)
+        if owner.closed:  # the scope exited while this was being initialized
+            await _disown_async(st, owner)
         return inst
 
     return _own_code(act)
@@ -1439,6 +1537,8 @@ class ContextEntry:
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
         entry._entered(value, owner, started)
+        if owner.closed:  # the scope exited while this was being entered
+            _disown_sync(entry, owner)
         return value
 
     @classmethod
@@ -1461,6 +1561,8 @@ class ContextEntry:
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
         entry._entered(value, owner, started)
+        if owner.closed:  # the scope exited while this was being entered
+            await _disown_async(entry, owner)
         return value
 
     def _entered(self, value: Any, owner: Owner, started: float) -> None:
@@ -1705,6 +1807,8 @@ def context_enterer(
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
         entry._entered_counted(value, owner, started, counts)
+        if owner.closed:  # the scope exited while this was being entered
+            _disown_sync(entry, owner)
         return value
 
     return enter
@@ -1735,6 +1839,8 @@ def context_aenterer(
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
         entry._entered_counted(value, owner, started, counts)
+        if owner.closed:  # the scope exited while this was being entered
+            await _disown_async(entry, owner)
         return value
 
     return aenter
