@@ -84,7 +84,7 @@ def sync_pool(db: Path, counter: Counter, **kwargs: Any) -> ResourcePool[sqlite3
 
 def async_pool(db: Path, counter: Counter, **kwargs: Any) -> ResourcePool[aiosqlite.Connection]:
     async def factory() -> aiosqlite.Connection:
-        return counter.opened(await aiosqlite.connect(db))
+        return counter.opened(await aiosqlite.connect(db, timeout=60))
 
     async def close(conn: aiosqlite.Connection) -> None:
         await conn.close()

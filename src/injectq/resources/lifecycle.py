@@ -295,8 +295,7 @@ def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., 
                     # scheduled behind an async dependency in this very loop: blocking
                     # here would deadlock it, so hand back a task to await (it joins)
                     return loop.create_task(st.initialize_async(None))
-                st.initialize_sync(None)
-                return None
+                return st.initialize_sync(None, allow_async=loop is not None)
 
             wrapper = initialize_sync
     else:
@@ -681,11 +680,16 @@ class ResourceState:
             waiter.set_exception(error if isinstance(exc, Exception) else _TakeOver())
         return error
 
-    def initialize_sync(self, owner: Owner | None) -> None:
+    def initialize_sync(
+        self, owner: Owner | None, allow_async: bool = False
+    ) -> Coroutine[Any, Any, None] | None:
+        """Initialize (or join the initialization) in this thread. ``allow_async``: a
+        user's own ``initialize()`` call inside a running loop, whose sync-looking method
+        may return an awaitable: then the coroutine that finishes it is returned."""
         if self.status == LIVE and (closed := self._hold_live(owner)) is not None:
             if closed:
                 _disown_sync(self, owner)
-            return
+            return None
         mine, waiter = self._begin()
         while not mine:
             # status read after the waiter was posted: a fresh activation that went
@@ -702,13 +706,13 @@ class ResourceState:
                 continue
             if closed:
                 _disown_sync(self, owner)
-            return
+            return None
         started = _perf()
         init = self.spec.init
         if init is None:  # re-activation of a resource that has only dispose()
             if gone := self._succeeded(owner, started):
                 _disown_sync(self, gone)
-            return
+            return None
         try:
             # a sync call: bounded by the resource's own timeout only (container defaults
             # bound async calls, so a sync kind_by_result method stays in this thread)
@@ -722,13 +726,12 @@ class ResourceState:
                     self,
                 )
             if result is not None and inspect.isawaitable(result):
-                # A lambda that turned out async, reached from sync code with no loop.
+                if allow_async:  # a user's own call in a running loop: theirs to await
+                    return self._finish_init_async(result, owner, started)
+                # async by what it returned, reached from sync code
                 if inspect.iscoroutine(result):
                     result.close()
-                raise ResourceInitializationError(
-                    f"{self.label} has an async initialize(); resolve it with "
-                    "`await container.aget(...)` inside a running event loop."
-                )
+                raise _returned_awaitable(self.label)
         except BaseException as exc:
             error = self._failed(exc, started)
             if not isinstance(exc, Exception):
@@ -736,6 +739,7 @@ class ResourceState:
             raise error from error.__cause__  # exc, or the own cause of an error not wrapped
         if gone := self._succeeded(owner, started):
             _disown_sync(self, gone)
+        return None
 
     async def initialize_async(self, owner: Owner | None) -> None:
         if self.status == LIVE and (closed := self._hold_live(owner)) is not None:
@@ -760,6 +764,22 @@ class ResourceState:
                 await _disown_async(self, owner)
             return
         await self._run_init_async(owner)
+
+    async def _finish_init_async(
+        self, result: Awaitable[Any], owner: Owner | None, started: float
+    ) -> Any:
+        """The rest of an initialization whose call returned ``result`` to await; the
+        instance once it is live."""
+        try:
+            await _timed_await(result, self.init_timeout, f"{self.label}.initialize()")
+        except BaseException as exc:
+            error = self._failed(exc, started)
+            if not isinstance(exc, Exception):
+                raise
+            raise error from error.__cause__
+        if gone := self._succeeded(owner, started):
+            await _disown_async(self, gone)
+        return self.instance
 
     async def _run_init_async(self, owner: Owner | None) -> None:
         """Run the claimed initialization in this task."""
@@ -818,7 +838,12 @@ class ResourceState:
                 self.initializer = task
         owner.pending.append(task)
 
-    async def _run_scheduled(self, owner: Owner, after: list[ResourceState] | None) -> None:
+    async def _run_scheduled(
+        self,
+        owner: Owner,
+        after: list[ResourceState] | None,
+        returned: tuple[Awaitable[Any], float] | None = None,
+    ) -> None:
         """The scheduled initialization (after ``after``, its dependencies still being
         initialized): a failure nobody was waiting for is logged and kept on the owner,
         which reports it at its exit (never silently dropped)."""
@@ -833,7 +858,10 @@ class ResourceState:
                     if not isinstance(exc, Exception):
                         raise
                     raise error from error.__cause__
-            await self._run_init_async(owner)
+            if returned is None:
+                await self._run_init_async(owner)
+            else:  # initialize() was called already; what it returned is awaited here
+                await self._finish_init_async(returned[0], owner, returned[1])
         except Exception as exc:
             if not self.failure_observed:
                 _log.error(
@@ -1074,6 +1102,40 @@ def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> NoRe
     raise error from error.__cause__
 
 
+def _init_returned(
+    st: ResourceState, result: Awaitable[Any], owner: Owner, started: float, in_async: bool
+) -> Any:
+    """A fresh activation's sync-looking ``initialize`` returned an awaitable: it is async
+    by what it returns (DESIGN §3a). Async resolution gets a coroutine that awaits it, in
+    its task, and goes live through the general transitions. Sync resolution inside a
+    running loop (``get()``, and ``aget`` of a graph planned as sync) finishes it as a
+    task, as ``get()`` does any async initialization (DESIGN §3.2): the instance is
+    handed out initializing, and ``aget``, ``initialize()`` or the scope's exit join it.
+    With no loop it cannot be awaited: the activation fails, saying to use ``aget``."""
+    assert st.monitor is not None
+    if in_async:
+        st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
+        return st._finish_init_async(result, owner, started)
+    loop = _loop_running()
+    if loop is not None:
+        st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
+        st.pending_owner = owner
+        task = loop.create_task(st._run_scheduled(owner, None, (result, started)))
+        st.initializer = task
+        owner.pending.append(task)
+        return st.instance
+    if inspect.iscoroutine(result):
+        result.close()  # never to be awaited: no "never awaited" warning
+    _fresh_failed(st, _returned_awaitable(st.label), started)
+
+
+def _returned_awaitable(label: str) -> ResourceInitializationError:
+    return ResourceInitializationError(
+        f"{label}.initialize() returned an awaitable, so it is async: resolve it with "
+        "`await container.aget(...)` inside a running event loop."
+    )
+
+
 def _release_waiter(st: ResourceState) -> None:
     with _transition:
         waiter, st.waiter = st.waiter, None
@@ -1292,6 +1354,7 @@ def fresh_activator_sync(
     default_dispose_timeout: float | None,
     general: Callable[[Any, Any, Any], Any],
     cls: type | None = None,
+    in_async: bool = False,
 ) -> Callable[[Any, Owner], Any]:
     """``act(inst, owner) -> inst``: activate a resource the container has just
     constructed, for a class whose ``initialize`` is sync (or absent). The hot path of
@@ -1301,7 +1364,8 @@ def fresh_activator_sync(
     fresh (``__new__`` handed back one seen before, or it has no room for attributes).
     ``monitor`` and the default timeout are the container's, the same for every scope
     that can own the instance. Nobody else can reach a fresh instance yet, so no lock is
-    needed."""
+    needed. ``in_async``: called by async resolution, which awaits a coroutine ``act``
+    returns (an ``initialize`` that returned an awaitable: see :func:`_init_returned`)."""
     assert spec.init_async is False
     state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout, cls)
     plain_cls = state_cls.plain_cls
@@ -1337,11 +1401,13 @@ def fresh_activator_sync(
             st.initializer = _get_ident()
             try:
                 if init_timeout is None:
-                    init(inst)
+                    result = init(inst)
                 else:
-                    _timed_call(functools.partial(init, inst), init_timeout, what, st)
+                    result = _timed_call(functools.partial(init, inst), init_timeout, what, st)
             except BaseException as exc:
                 _fresh_failed(st, exc, started)
+            if result is not None and inspect.isawaitable(result):  # async by result (§3a)
+                return _init_returned(st, result, owner, started, in_async)
             st.initializer = None
         # live (the same lines end fresh_activator_async's act: inlined, a call costs)
         now = _perf()
@@ -1388,7 +1454,7 @@ def fresh_activator_async(
     (not fresh) ``general``'s coroutine to await."""
     if spec.init_async is False:
         return fresh_activator_sync(
-            spec, key, label, monitor, default_dispose_timeout, general, cls
+            spec, key, label, monitor, default_dispose_timeout, general, cls, in_async=True
         )
 
     def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
