@@ -111,19 +111,11 @@ class Blocking:
         self.conn = sqlite3.connect(DB, check_same_thread=False)
         self.release = threading.Event()
         self.started = threading.Event()
-        self.ended = threading.Event()
 
     def health_check(self) -> bool:
         self.started.set()
-        try:
-            self.release.wait()
-            return self.conn.execute("SELECT 1").fetchone() == (1,)
-        finally:
-            self.ended.set()
-
-    async def wait_ended(self) -> None:
-        """Until every check given up on has left its thread: then it may be disposed."""
-        assert await asyncio.to_thread(self.ended.wait, GUARD)
+        self.release.wait()
+        return self.conn.execute("SELECT 1").fetchone() == (1,)
 
     def dispose(self) -> None:
         self.conn.close()
@@ -160,6 +152,15 @@ async def report_within_guard(checker: ResourceHealthChecker) -> dict[str, Any]:
     done, _ = await asyncio.wait({task}, timeout=GUARD)
     assert task in done, "the report did not return: a check held it"
     return task.result()
+
+
+async def join_check_threads() -> None:
+    """Wait for the threads of sync checks given up on: they end cleanly (no error handing
+    back a result) and must not use a connection while it is being closed."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("injectq-health-"):
+            await asyncio.to_thread(thread.join, GUARD)
+            assert not thread.is_alive()
 
 
 # -- a check cancelled from within ---------------------------------------------------------
@@ -280,7 +281,7 @@ async def test_cancelling_the_caller_raises_cancelled_error(turns: int) -> None:
             stubborn.release.set()
             blocking.release.set()
         await asyncio.wait_for(stubborn.ended.wait(), GUARD)
-        await blocking.wait_ended()
+        await join_check_threads()
     await c.aclose()
 
 
@@ -339,15 +340,11 @@ async def test_checks_that_ignore_cancellation_are_reported_at_their_timeout() -
             stubborn.release.set()
             blocking.release.set()
         await asyncio.wait_for(stubborn.ended.wait(), GUARD)
-        await blocking.wait_ended()
+        await join_check_threads()
         # released, they answer again
         report = await report_within_guard(checker)
         assert report["Stubborn"]["status"] == report["Blocking"]["status"] == "healthy"
-        # the threads of the checks given up on end cleanly (no error handing back a
-        # result), and before their connections are closed
-        for thread in threading.enumerate():
-            if thread.name.startswith("injectq-health-"):
-                await asyncio.to_thread(thread.join, GUARD)
+        await join_check_threads()
     await c.aclose()
 
 
