@@ -120,6 +120,7 @@ class InjectQ:
         self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
         self._inflight: dict[Any, Any] = {}  # key -> creation claim (see _create_singleton)
         self._pending_singletons: dict[Any, Any] = {}
+        self._overrides: dict[Any, _OverrideStack] = {}  # key -> overrides in effect
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
         self._root = Scope(self, None, "root")
@@ -654,25 +655,25 @@ class InjectQ:
         the override is one too. Singletons built before the override are kept and never
         rebuilt; of those built during it, only the ones that depend on the overridden key
         are dropped at exit.
+
+        The overrides of one key form a stack whose top is in effect, and any of them may
+        end first (overlapping, not nested, blocks in concurrent tasks or threads): an
+        exit removes just that override, so the others' stay as they were and the
+        original binding is back once the last one has ended.
         """
         with self._registry_lock:
-            original = self._bindings.get(service_type)
-            if original is not None and original.kind is Kind.INSTANCE:
-                binding = make_binding(
-                    service_type, value, SINGLETON, allow_none=True, as_instance=True
+            stack = self._overrides.get(service_type)
+            if stack is None:
+                stack = _OverrideStack(
+                    self._bindings.get(service_type), self._compiler.binding_for(service_type)
                 )
-            else:
-                implicit = original or self._compiler.binding_for(service_type)
-                if scope is not None:
-                    new_scope = scope
-                elif implicit is not None and implicit.kind is not Kind.INSTANCE:
-                    new_scope = implicit.scope
-                else:
-                    new_scope = SINGLETON
-                binding = make_binding(service_type, value, new_scope, allow_none=True)
+            binding = stack.binding_of(service_type, value, scope)
+            layer = _OverrideLayer(binding)
             with self._slot_lock:
-                saved_ready = self._ready_get(service_type, _MISS)
-                ready_before = set(self._ready)
+                self._overrides[service_type] = stack
+                stack.layers[-1].covered_ready = self._ready_get(service_type, _MISS)
+                layer.ready_at_entry = dict(self._ready)
+                stack.layers.append(layer)
                 self._bindings[service_type] = binding
                 self._ready.pop(service_type, None)
                 self._pending_singletons.pop(service_type, None)
@@ -680,22 +681,41 @@ class InjectQ:
         try:
             yield value
         finally:
-            with self._registry_lock:
-                compiler = self._compiler  # plans made while the override was active
-                with self._slot_lock:
-                    for key in list(self._ready):
-                        if key not in ready_before and _depends_on(compiler, key, service_type):
-                            del self._ready[key]
-                    if original is None:
-                        self._bindings.pop(service_type, None)
+            self._end_override(service_type, stack, layer)
+
+    def _end_override(self, key: Any, stack: _OverrideStack, layer: _OverrideLayer) -> None:
+        """Remove ``layer`` from the overrides of ``key``; the top one is then in effect."""
+        with self._registry_lock:
+            compiler = self._compiler  # plans made while the override was active
+            before = layer.ready_at_entry
+            with self._slot_lock:
+                # singletons built during this override that depend on the key: they may
+                # hold its value (the key's own entry is the top override's, handled below)
+                for built, instance in list(self._ready.items()):
+                    if (
+                        built != key
+                        and before.get(built, _MISS) is not instance
+                        and _depends_on(compiler, built, key)
+                    ):
+                        del self._ready[built]
+                layers = stack.layers
+                was_top = layers[-1] is layer
+                layers.remove(layer)
+                if was_top:  # the one below is in effect again, with what it had built
+                    top = layers[-1]
+                    if top.binding is None:
+                        self._bindings.pop(key, None)
                     else:
-                        self._bindings[service_type] = original
-                    self._pending_singletons.pop(service_type, None)
-                    if saved_ready is not _MISS:
-                        self._ready[service_type] = saved_ready
+                        self._bindings[key] = top.binding
+                    self._pending_singletons.pop(key, None)
+                    if top.covered_ready is not _MISS:
+                        self._ready[key] = top.covered_ready
                     else:
-                        self._ready.pop(service_type, None)
-                self._invalidate()
+                        self._ready.pop(key, None)
+                    top.covered_ready = _MISS
+                if len(layers) == 1:
+                    del self._overrides[key]
+            self._invalidate()
 
     # ------------------------------------------------------------------ lifecycle
     def get_all_resources(self) -> dict[Any, Any]:
@@ -904,6 +924,44 @@ def _concrete_binding(binding: Binding) -> Binding | None:
     if concrete is binding.key or not is_autowirable(concrete):
         return None
     return Binding(concrete, binding.provider, INSTANCE, SINGLETON, binding.allow_none)
+
+
+class _OverrideLayer:
+    """One binding on a key's override stack (the first is the key's own, maybe None)."""
+
+    __slots__ = ("binding", "covered_ready", "ready_at_entry")
+
+    def __init__(self, binding: Binding | None) -> None:
+        self.binding = binding
+        # its built singleton while another override covers it, restored when uncovered
+        self.covered_ready: Any = _MISS
+        # the ready dict when it began: what was built during it is what is not in there
+        self.ready_at_entry: dict[Any, Any] = {}
+
+
+class _OverrideStack:
+    """The overrides of one key in the order they began; the last one is in effect."""
+
+    __slots__ = ("implicit", "layers")
+
+    def __init__(self, original: Binding | None, implicit: Binding | None) -> None:
+        self.layers = [_OverrideLayer(original)]
+        self.implicit = implicit  # the original, or the autowired binding of a class
+
+    def binding_of(self, key: Any, value: Any, scope: Any) -> Binding:
+        """``value`` as a binding of ``key``, classified against the original binding
+        (never against another override: which one began first must not matter)."""
+        original = self.layers[0].binding
+        if original is not None and original.kind is Kind.INSTANCE:
+            return make_binding(key, value, SINGLETON, allow_none=True, as_instance=True)
+        implicit = self.implicit
+        if scope is not None:
+            new_scope = scope
+        elif implicit is not None and implicit.kind is not Kind.INSTANCE:
+            new_scope = implicit.scope
+        else:
+            new_scope = SINGLETON
+        return make_binding(key, value, new_scope, allow_none=True)
 
 
 def _depends_on(compiler: Compiler, key: Any, target: Any) -> bool:

@@ -14,6 +14,10 @@ the current scope chain) how it is doing, all at once, each within ``timeout`` s
 A :class:`~injectq.resources.pool.ResourcePool` reports ``healthy`` with its ``stats()``
 as details. Any of these may be sync or ``async``. A check that raises or does not
 finish in time is reported as ``error``; the checker itself never raises for a resource.
+That includes a ``CancelledError`` the check raises of its own (it awaited a task that
+something else cancelled); cancelling the caller still raises ``CancelledError``. The
+report is ready at the timeout even when a check ignores cancellation or blocks its
+thread: such a check is cancelled and left to finish on its own.
 
 Sync probes run in worker threads (so a slow one cannot stall the event loop or the other
 checks, and the timeout applies to it): objects that only work on the thread that made
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -33,12 +38,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from injectq.resources.pool import ResourcePool
 
 if TYPE_CHECKING:
+    import asyncio
     import concurrent.futures
 
     from injectq.core.container import InjectQ
 from injectq.utils.exceptions import describe_key as _describe_key
+from injectq.utils.validation import check_timeout
 
 __all__ = ["HealthResult", "HealthStatus", "ResourceHealthChecker"]
+
+_log = logging.getLogger("injectq.resources")
 
 HealthStatus = Literal["healthy", "unhealthy", "unknown", "error"]
 
@@ -144,18 +153,80 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 
 
 def _result(
-    status: HealthStatus, started: float, error: str | None, details: dict[str, Any] | None
+    status: HealthStatus,
+    started: float,
+    error: str | None,
+    details: dict[str, Any] | None,
+    ended: float | None = None,
 ) -> HealthResult:
+    finished = time.perf_counter() if ended is None else ended
     return {
         "status": status,
-        "latency_ms": (time.perf_counter() - started) * 1000.0,
+        "latency_ms": (finished - started) * 1000.0,
         "error": error,
         "details": details,
     }
 
 
+def _cancelled_text(exc: BaseException) -> str:
+    said = f" ({exc})" if str(exc) else ""
+    return (
+        f"CancelledError{said}: the check was cancelled by something other than the health "
+        "checker (did it await a task or future that was cancelled?)"
+    )
+
+
 async def _await_any(value: Awaitable[Any]) -> Any:
     return await value
+
+
+class _AsyncCheck:
+    """One check in flight on the caller's loop."""
+
+    __slots__ = ("ended", "read", "started", "task")
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.ended: float | None = None  # when the probe returned or raised
+        self.read: Callable[[Any], _Verdict] | None = None
+        self.task: asyncio.Task[Any] | None = None
+
+
+async def _run_probe(check: _AsyncCheck, call: Callable[[], Any], is_async: bool, name: str) -> Any:
+    """Call the probe (a sync one in a worker thread) and await what it returns."""
+    import asyncio
+
+    try:
+        if is_async:
+            value = call()
+        else:
+            value = await asyncio.wrap_future(_in_thread(call, name, to_caller=True))
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+    finally:
+        check.ended = time.perf_counter()
+
+
+#: Checks given up on (timed out, or their caller was cancelled) that have not ended yet:
+#: held here so that they are not garbage-collected while they run.
+_abandoned: set[asyncio.Task[Any]] = set()
+
+
+def _abandon(task: asyncio.Task[Any]) -> None:
+    """Cancel a check without waiting for it: one that ignores cancellation runs on."""
+    if task.done():
+        return
+    task.cancel()
+    _abandoned.add(task)
+    task.add_done_callback(_forget)
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # already reported as timed out; retrieved so asyncio does not log it as lost
+        _log.debug("a health check given up on failed later", exc_info=task.exception())
 
 
 def _in_thread(
@@ -170,6 +241,9 @@ def _in_thread(
     import concurrent.futures
 
     done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    # running from the start: a caller that gives up (a timeout, a cancelled await of
+    # asyncio.wrap_future) cannot cancel it, so the thread's set_result never fails
+    done.set_running_or_notify_cancel()
 
     def run() -> None:
         try:
@@ -195,8 +269,10 @@ class ResourceHealthChecker:
     """
 
     def __init__(self, container: InjectQ, *, timeout: float = 5.0, fallbacks: bool = True):
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0, got {timeout}")
+        if check_timeout("timeout", timeout) is None or timeout == 0:
+            raise ValueError(
+                f"timeout must be a number of seconds > 0 (a check must end), got {timeout!r}"
+            )
         self.container = container
         self.timeout = timeout
         self.fallbacks = fallbacks
@@ -219,43 +295,69 @@ class ResourceHealthChecker:
 
     # -- async ---------------------------------------------------------------------------
     async def check_all_resources(self) -> dict[str, HealthResult]:
-        """Check every live resource concurrently (``asyncio.gather``)."""
-        import asyncio
+        """Check every live resource concurrently; returns within about ``timeout``.
 
+        Cancelling the caller cancels the checks and raises ``CancelledError``; a check
+        that raises ``CancelledError`` of its own is that resource's ``error``.
+        """
         named = self.live_resources()
-        results = await asyncio.gather(*(self.check_resource(inst) for _, inst in named))
+        results = await self._check_concurrently([instance for _, instance in named])
         return {name: result for (name, _), result in zip(named, results, strict=True)}
 
     async def check_resource(self, resource: Any) -> HealthResult:
         """Check one resource within the timeout; never raises for the resource's sake."""
+        (result,) = await self._check_concurrently([resource])
+        return result
+
+    async def _check_concurrently(self, resources: list[Any]) -> list[HealthResult]:
         import asyncio
 
-        started = time.perf_counter()
+        # Each check runs in a task of its own, awaited with a deadline, not under
+        # ``asyncio.timeout``: a check that ignores cancellation cannot hold the report
+        # past its timeout, and a CancelledError that ends a check's task came from the
+        # check itself (the checker cancels a task only after giving up on it), while one
+        # raised here is the caller's own cancellation.
+        checks = [self._start_async(resource) for resource in resources]
+        tasks = [check.task for check in checks if check.task is not None]
+        if tasks:
+            try:
+                await asyncio.wait(tasks, timeout=self.timeout)
+            except BaseException:  # the caller was cancelled: so are the checks
+                for task in tasks:
+                    _abandon(task)
+                raise
+        return [self._finish_async(check) for check in checks]
+
+    def _start_async(self, resource: Any) -> _AsyncCheck:
+        import asyncio
+
+        check = _AsyncCheck()
         probe = _probe_for(resource, self.fallbacks)
-        if probe is None:
-            return _result("unknown", started, None, None)
-        call, read, is_async = probe
+        if probe is not None:
+            call, check.read, is_async = probe
+            name = type(resource).__name__
+            check.task = asyncio.create_task(
+                _run_probe(check, call, is_async, name), name=f"injectq-health-{name}"
+            )
+        return check
+
+    def _finish_async(self, check: _AsyncCheck) -> HealthResult:
+        import asyncio
+
+        task, read = check.task, check.read
+        if task is None or read is None:
+            return _result("unknown", check.started, None, None)
+        if not task.done():
+            _abandon(task)
+            return _result("error", check.started, self._timeout_text(), None)
+        ended = check.ended
         try:
-            async with asyncio.timeout(self.timeout) as window:
-                try:
-                    if is_async:
-                        value = call()
-                    else:
-                        value = await asyncio.wrap_future(
-                            _in_thread(call, type(resource).__name__, to_caller=True)
-                        )
-                    if inspect.isawaitable(value):
-                        value = await value
-                except TimeoutError as exc:
-                    if window.expired():
-                        raise
-                    return _result("error", started, _error_text(exc), None)
-            status, error, details = read(value)
-        except TimeoutError:
-            return _result("error", started, self._timeout_text(), None)
+            status, error, details = read(task.result())
+        except asyncio.CancelledError as exc:
+            return _result("error", check.started, _cancelled_text(exc), None, ended)
         except Exception as exc:
-            return _result("error", started, _error_text(exc), None)
-        return _result(status, started, error, details)
+            return _result("error", check.started, _error_text(exc), None, ended)
+        return _result(status, check.started, error, details, ended)
 
     # -- sync ----------------------------------------------------------------------------
     def check_all_resources_sync(self) -> dict[str, HealthResult]:
@@ -291,6 +393,7 @@ class ResourceHealthChecker:
         read: Callable[[Any], _Verdict] | None,
         deadline: float,
     ) -> HealthResult:
+        import asyncio  # loaded already: _in_thread imports it
         import concurrent.futures
 
         if future is None or read is None:
@@ -302,6 +405,8 @@ class ResourceHealthChecker:
             if future.done():  # the check itself raised a TimeoutError
                 return _result("error", began, _error_text(exc), None)
             return _result("error", began, self._timeout_text(), None)
+        except asyncio.CancelledError as exc:  # no caller to cancel here: the check's own
+            return _result("error", began, _cancelled_text(exc), None)
         except Exception as exc:
             return _result("error", began, _error_text(exc), None)
         return _result(status, began, error, details)
