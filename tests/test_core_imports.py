@@ -8,7 +8,22 @@ from pathlib import Path
 import pytest
 
 PATHS = {
-    "injectq": ["InjectQ", "inject", "Inject", "singleton", "transient", "scoped", "Module"],
+    "injectq": [
+        "InjectQ",
+        "inject",
+        "Inject",
+        "singleton",
+        "transient",
+        "scoped",
+        "Module",
+        "logger",
+        "Provider",
+        "AsyncProvider",
+        "get_resource_manager",
+        "async_managed_resource",
+    ],
+    "injectq.utils.logging": ["logger"],
+    "injectq.utils.protocols": ["Provider", "AsyncProvider", "Factory", "ResourceProvider"],
     "injectq.core": ["InjectQ", "ContainerContext", "Scope", "ScopeType"],
     "injectq.decorators": [
         "inject",
@@ -18,6 +33,8 @@ PATHS = {
         "scoped",
         "register_as",
         "resource",
+        "get_resource_manager",
+        "async_managed_resource",
     ],
     "injectq.decorators.inject": ["inject", "Inject"],
     "injectq.core.scopes": ["ScopeType"],

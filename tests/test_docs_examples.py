@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/pools.md"]
+PAGES = ["README.md", "docs/pools.md", "docs/migrating.md"]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 

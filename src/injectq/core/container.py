@@ -103,7 +103,12 @@ class InjectQ:
         default_init_timeout: float | None = None,
         default_dispose_timeout: float | None = None,
         monitor: ResourceMonitor | None = None,
+        use_async_scopes: bool = True,
     ) -> None:
+        # use_async_scopes is InjectQ 0.5's switch between thread-local and contextvar
+        # scopes; injectq's scopes are always contextvar-based, right for both threads
+        # and tasks, so the flag is kept for compatibility and changes nothing.
+        self.use_async_scopes = use_async_scopes
         self.thread_safe = thread_safe
         self.allow_override = allow_override
         self._default_init_timeout = default_init_timeout
@@ -358,6 +363,10 @@ class InjectQ:
                     self._pending_singletons.update(saved_pending)
                 self._invalidate()
                 raise
+
+    def install(self, module: Module) -> None:
+        """Apply a module's bindings: the same as :meth:`install_module`."""
+        self.install_module(module)
 
     @property
     def bindings(self) -> dict[Any, Binding]:

@@ -7,7 +7,7 @@ register the class in the active or default container, as InjectQ does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from injectq.core.bindings import SINGLETON, TRANSIENT, normalize_scope
 from injectq.core.container import InjectQ
@@ -40,8 +40,18 @@ def transient(cls: C, container: InjectQ | None = None) -> C:
     return _register(cls, TRANSIENT, container, decorator="@transient")  # type: ignore[no-any-return]
 
 
-def scoped(scope_name: str, container: InjectQ | None = None) -> Callable[[C], C]:
-    """Register ``cls`` in a named scope: one instance per ``with c.scope(name):``."""
+@overload
+def scoped(scope_name: C, /, container: InjectQ | None = None) -> C: ...
+@overload
+def scoped(scope_name: str = ..., container: InjectQ | None = None) -> Callable[[C], C]: ...
+def scoped(scope_name: Any = "request", container: InjectQ | None = None) -> Any:
+    """Register ``cls`` in a named scope: one instance per ``with c.scope(name):``.
+
+    ``@scoped("session")`` names the scope; bare ``@scoped`` and ``@scoped()`` mean
+    ``@scoped("request")``, the scope web integrations open per request.
+    """
+    if callable(scope_name):  # bare @scoped: the class came in place of a name
+        return _register(scope_name, "request", container, decorator="@scoped")
     name = normalize_scope(scope_name)
 
     def decorator(cls: C) -> C:

@@ -16,21 +16,45 @@ from injectq.utils.exceptions import (
     ResourceTimeoutError,
     ScopeError,
 )
+from injectq.utils.logging import logger
+from injectq.utils.protocols import (
+    AsyncFactory,
+    AsyncProvider,
+    AsyncResourceProvider,
+    Configurable,
+    Factory,
+    Injectable,
+    Provider,
+    Resolvable,
+    ResourceProvider,
+    ScopeAware,
+)
 
 ServiceKey = Any  # a type or a string
 
 __all__ = [
     "AlreadyRegisteredError",
+    "AsyncFactory",
+    "AsyncProvider",
+    "AsyncResourceProvider",
     "BindingError",
     "CircularDependencyError",
+    "Configurable",
     "DependencyNotFoundError",
+    "Factory",
     "InjectQError",
+    "Injectable",
     "InjectionError",
+    "Provider",
+    "Resolvable",
     "ResourceDisposalError",
     "ResourceError",
     "ResourceExhaustedError",
     "ResourceInitializationError",
+    "ResourceProvider",
     "ResourceTimeoutError",
+    "ScopeAware",
     "ScopeError",
     "ServiceKey",
+    "logger",
 ]
