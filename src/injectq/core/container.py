@@ -43,6 +43,7 @@ from injectq.utils.exceptions import (
     InjectQError,
     describe_key,
 )
+from injectq.utils.validation import check_timeout
 
 if TYPE_CHECKING:
     from injectq.diagnostics.visualization import DependencyVisualizer
@@ -111,8 +112,10 @@ class InjectQ:
         self.use_async_scopes = use_async_scopes
         self.thread_safe = thread_safe
         self.allow_override = allow_override
-        self._default_init_timeout = default_init_timeout
-        self._default_dispose_timeout = default_dispose_timeout
+        self._default_init_timeout = check_timeout("default_init_timeout", default_init_timeout)
+        self._default_dispose_timeout = check_timeout(
+            "default_dispose_timeout", default_dispose_timeout
+        )
         self.resource_monitor = monitor if monitor is not None else ResourceMonitor()
         self._bindings = ServiceRegistry()
         self._ready = _Ready()

@@ -139,6 +139,16 @@ class Scope:
         token = self._token
         if token is None:
             return
+        var = self.container._scope_var
+        current = var.get()
+        if current is not self and current is not None and _encloses(self, current):
+            # an outer scope exited before an inner one: refused, nothing changed (the
+            # reset would point the context at this scope once the inner one exits)
+            raise ScopeError(
+                f"Scope {self.label!r} exited while an inner scope ({current.label!r}) it "
+                "encloses is still open. Exit scopes in the reverse order of entering them "
+                "(`with` blocks do); exit the inner scope first."
+            )
         self._token = None
         try:
             self.container._scope_var.reset(token)
@@ -295,6 +305,16 @@ class Scope:
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+def _encloses(scope: Scope, inner: Scope) -> bool:
+    """Whether ``inner`` is an open scope entered inside ``scope``."""
+    parent = inner.parent
+    while parent is not None:
+        if parent is scope:
+            return not inner.closed
+        parent = parent.parent
+    return False
 
 
 async def _wait_shielded(task: asyncio.Future[Any]) -> None:
