@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 import pytest
@@ -37,6 +33,7 @@ from support.web import (
     open_fds,
     sync_container,
     wait_for,
+    wsgiref_server,
 )
 
 TESTS = Path(__file__).resolve().parent
@@ -119,30 +116,6 @@ def test_setup_twice_and_another_container(container: InjectQ, tracker: Tracker)
 
 
 # --------------------------------------------------------------------------- real servers
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def wsgiref_server(app: Any) -> Iterator[str]:
-    server = make_server(
-        "127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
 def test_through_a_threaded_wsgi_server(container: InjectQ, tracker: Tracker) -> None:
     gate = Gate()
     app = make_app(container, tracker, gate)

@@ -14,12 +14,14 @@ import contextlib
 import itertools
 import os
 import socket
+import socketserver
 import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import aiosqlite
 
@@ -205,13 +207,13 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: Any) -> Iterator[tuple[str, Any]]:
-    """``app`` served by a real uvicorn server (lifespan on) in a thread."""
+def uvicorn_server(app: Any, lifespan: str = "on") -> Iterator[tuple[str, Any]]:
+    """``app`` served by a real uvicorn server in a thread."""
     import uvicorn
 
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="critical", access_log=False)
+    config = uvicorn.Config(app, lifespan=lifespan, log_level="critical", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -236,3 +238,28 @@ def disconnect_mid_request(url: str, path: str, started: Any) -> None:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         wait_for(started)
     # closed: the client went away while the handler was still working
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def wsgiref_server(app: Any) -> Iterator[str]:
+    """``app`` served by the standard library's WSGI server, a thread per request."""
+    server = make_server(
+        "127.0.0.1", 0, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
