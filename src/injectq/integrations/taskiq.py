@@ -50,10 +50,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "injectq.integrations.taskiq needs taskiq: pip install 'injectq[taskiq]'"
     ) from exc
 
-from injectq.core.container import _active_container
-from injectq.core.scopes import Scope
+from injectq.integrations._base import OpenScope, RequestScopes, claim, no_container
 from injectq.integrations._markers import make_marker, marker_class
-from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
+from injectq.utils.exceptions import InjectionError, describe_key
 
 if TYPE_CHECKING:
     from contextvars import Token
@@ -81,10 +80,7 @@ def get_task_container(state: TaskiqState) -> InjectQ:
     """The container attached to a broker's state by :func:`setup_taskiq`."""
     container = getattr(state, STATE_KEY, None)
     if container is None:
-        raise InjectionError(
-            "No InjectQ container is attached to this broker: call "
-            "setup_taskiq(container, broker) before running tasks."
-        )
+        raise no_container("call setup_taskiq(container, broker)")
     return container  # type: ignore[no-any-return]
 
 
@@ -159,11 +155,10 @@ _OWN_NAMES = {"InjectTask": InjectTask, "InjectTaskiq": InjectTaskiq}
 # --------------------------------------------------------------------------- middleware
 @dataclass(slots=True)
 class _Execution:
-    """One task execution: its container, its scope, and the context tokens to undo."""
+    """One task execution: its container, its open scope, and the context token to undo."""
 
     container: InjectQ
-    scope: Scope
-    active_token: Token[InjectQ | None]
+    opened: OpenScope
     token: Token[_Execution | None] | None = None
 
 
@@ -194,19 +189,11 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
         self.container = container
         self.scope_name = scope_name
         self.close_on_shutdown = close_on_shutdown
-        container.scope(scope_name)  # validate the name now, not on the first task
+        self._scopes = RequestScopes(container, scope_name)  # checks the name now
 
     async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
-        container = self.container
-        # what container.context() does, without a generator-based context manager per task
-        active_token = _active_container.set(container)
-        scope = Scope(container, self.scope_name)  # the name was checked in __init__
-        try:
-            await scope.__aenter__()
-        except BaseException:
-            _active_container.reset(active_token)
-            raise
-        execution = _Execution(container, scope, active_token)
+        opened = await self._scopes.aenter()
+        execution = _Execution(self.container, opened)
         execution.token = _current_execution.set(execution)
         return message
 
@@ -215,13 +202,12 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
         if execution is None or execution.container is not self.container:
             return  # pragma: no cover - pre_execute did not run here
         error = result.error if result.is_err else None
+        if isinstance(error, NoResultError):
+            error = None  # taskiq's way to store no result, not a failure
         try:
             # the scope's exit is itself cancellation-safe (DESIGN §3.5): cancelling the
             # task still lets every disposal run to its end before it is re-raised
-            if error is None or isinstance(error, NoResultError):
-                await execution.scope.__aexit__(None, None, None)
-            else:
-                await execution.scope.__aexit__(type(error), error, error.__traceback__)
+            await self._scopes.aexit(execution.opened, error)
         except Exception as exc:
             # the task succeeded but disposing its resources failed: that is its outcome
             # (the failures were also logged by the scope)
@@ -230,7 +216,6 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
         finally:
             if execution.token is not None:
                 _current_execution.reset(execution.token)
-            _active_container.reset(execution.active_token)
 
     async def shutdown(self) -> None:
         if self.close_on_shutdown:
@@ -296,11 +281,8 @@ def setup_taskiq(
     disposed when it finishes), and ``await container.aclose()`` at
     ``broker.shutdown()`` unless ``close_on_shutdown=False``."""
     state = broker.state
-    existing = getattr(state, STATE_KEY, None)
-    if existing is not None:
-        if existing is container:
-            return
-        raise InjectQError("setup_taskiq: this broker is already served by another container")
+    if claim(getattr(state, STATE_KEY, None), container, "setup_taskiq: this broker"):
+        return
     container.scope(scope_name)  # an invalid name fails here, not at the first task
     broker.add_middlewares(
         InjectQTaskiqMiddleware(
