@@ -23,31 +23,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from injectq.utils.internals import ANYIO_BACKEND, anyio_may_cancel
+
 __all__ = ["ANYIO_BACKEND", "enter_guard"]
-
-#: anyio's asyncio backend: until it is imported, no anyio cancel scope exists on asyncio
-ANYIO_BACKEND = "anyio._backends._asyncio"
-
-
-def _in_anyio_cancel_scope(task: object) -> bool:
-    """Whether anyio could cancel ``task``: it runs inside an anyio cancel scope."""
-    backend = sys.modules.get(ANYIO_BACKEND)
-    if backend is None:  # anyio never ran on asyncio: no cancel scope of it exists
-        return False
-    # anyio keeps each task's innermost cancel scope in this table; read it, as the only
-    # way to tell without entering a scope (which costs ~5 µs). An anyio without it: shield.
-    states = getattr(backend, "_task_states", None)
-    if states is None:
-        return True
-    state = states.get(task)
-    return state is not None and getattr(state, "cancel_scope", True) is not None
 
 
 def enter_guard(task: object) -> Any:
     """A cancel scope entered now in ``task`` (the current task) if anyio could cancel it,
     else None. Set its ``shield`` when the teardown starts; exit it, in the same task, when
     the teardown ends."""
-    if task is None or not _in_anyio_cancel_scope(task):
+    if task is None or not anyio_may_cancel(task):
         return None
     guard = sys.modules["anyio"].CancelScope()
     guard.__enter__()

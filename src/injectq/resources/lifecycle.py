@@ -23,7 +23,7 @@ import types
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.classes import class_attribute
@@ -33,6 +33,7 @@ from injectq.utils.exceptions import (
     ScopeError,
     describe_key,
 )
+from injectq.utils.internals import FAST_PATHS, asyncio_lookups, own_code
 
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
@@ -88,9 +89,8 @@ class Owner(Protocol):
 
 # No event loop can be running before asyncio has been imported, so "is a loop running?"
 # is answered without importing it: importing injectq stays light for sync programs.
+# Both look-ups come from utils.internals (asyncio's own, where measured worth it).
 _get_running_loop: Callable[[], Any] | None = None
-# asyncio.current_task() is pure Python before 3.12; its table is read directly when the
-# interpreter has it (the public function otherwise)
 _tasks_by_loop: dict[Any, Any] | None = None
 
 
@@ -107,8 +107,7 @@ def loop_running() -> asyncio.AbstractEventLoop | None:
 
 def _bind_asyncio(aio: Any) -> Callable[[], Any]:
     global _get_running_loop, _tasks_by_loop
-    _tasks_by_loop = getattr(aio.tasks, "_current_tasks", None)
-    _get_running_loop = aio.events._get_running_loop
+    _get_running_loop, _tasks_by_loop = asyncio_lookups(aio)
     return _get_running_loop
 
 
@@ -629,8 +628,12 @@ class ResourceState:
                 _aside_in_use.add(self)
             return True, None
 
-    def _succeeded(self, owner: Owner | None, started: float) -> Owner | None:
-        """Live now, held by ``owner`` (or the scheduling owner). Returns that owner when it
+    def _succeeded(
+        self, owner: Owner | None, started: float, created: bool = False
+    ) -> Owner | None:
+        """The transition to live, for every activation: held by ``owner`` (or the
+        scheduling owner) and on its stack, in one turn of the lock. ``created``: a fresh
+        activation, counted as created and initialized at once. Returns the owner when it
         has closed meanwhile (see :func:`_disown_sync`), else None."""
         now = _perf()
         with _transition:
@@ -645,18 +648,10 @@ class ResourceState:
                 self.scope_label = owner.label
                 self._hold_locked(owner)  # in the same turn of the lock
         monitor, counts = self.monitor, self.counts
-        if monitor is not None and monitor.enabled:
-            if counts is None:
-                monitor.record_initialized(
-                    self.label, self.spec.type_name, self.scope_label, now - started
-                )
-            else:  # record_initialized, with the counters at hand
-                counts.initialized += 1
-                counts.init_durations.append(now - started)
-                if monitor._subscribers:
-                    monitor.publish_initialized(
-                        self.label, self.spec.type_name, self.scope_label, now - started
-                    )
+        if monitor is not None and counts is not None:
+            monitor.went_live(
+                counts, self.label, self.spec.type_name, self.scope_label, now - started, created
+            )
         if waiter is not None:
             waiter.set_result(None)
         return owner if owner is not None and owner.closed else None
@@ -878,6 +873,21 @@ class ResourceState:
     def _claim_dispose(self, owner: Owner | None, me: object = None) -> bool:
         """Drop ``owner``'s hold; True when this caller must dispose now. ``me``: who
         disposes (the task, else the thread), when the caller knows already."""
+        if (
+            self.fresh
+            and owner is not None
+            and owner is self.holder
+            and self.more_holders is None
+            and self.status == LIVE
+        ):
+            # The usual scope exit, without the lock: only fresh states, which no other
+            # scope holds, and whose one holder popped them off its own stack (or took
+            # them back, _take_back). A user's dispose() claims only by taking the state
+            # off that stack first (below), and reads the holder before the status.
+            self.status = DISPOSING  # first: a user's claim that finds no holder sees it
+            self.holder = None
+            self.initializer = me if me is not None else _me()
+            return True
         _acquire()  # not `with`: on every release, and its __exit__ call costs as much
         try:
             if owner is None:  # the user's own dispose(): every hold goes
@@ -936,12 +946,10 @@ class ResourceState:
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
-        monitor = self.monitor
-        if monitor is None:
-            return error
-        counts = self.counts
-        if counts is None:
-            monitor.record_disposed(
+        monitor, counts = self.monitor, self.counts
+        if monitor is not None and counts is not None:
+            monitor.was_disposed(
+                counts,
                 self.label,
                 self.spec.type_name,
                 self.scope_label,
@@ -949,25 +957,6 @@ class ResourceState:
                 now - self.live_since,
                 error,
             )
-        elif monitor.enabled:  # ResourceMonitor.record_disposed, with the counters at hand
-            lifetime = now - self.live_since
-            # ResourceTypeStats.count_disposed, inlined (as count_activated is)
-            counts.disposed += 1
-            counts.dispose_durations.append(now - started)
-            counts.lifetimes.append(lifetime)
-            if lifetime > counts.max_lifetime:
-                counts.max_lifetime = lifetime
-            if error is not None:
-                counts.dispose_errors += 1
-            if monitor._subscribers:
-                monitor.publish_disposed(
-                    self.label,
-                    self.spec.type_name,
-                    self.scope_label,
-                    now - started,
-                    lifetime,
-                    error,
-                )
         return error
 
     async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:
@@ -1013,7 +1002,7 @@ class ResourceState:
         dispose = self.spec.dispose
         if dispose is None:
             return self._disposed(started, None), None
-        if self.spec.dispose_async is False or self.dispose_timeout is not None:
+        if self.spec.dispose_async is False or self.dispose_timeout is not None or not FAST_PATHS:
             return None, self._dispose_async_now(started)
         try:
             result = dispose(self.instance)
@@ -1201,19 +1190,26 @@ async def _disown_async(entry: ResourceState | ContextEntry, owner: Owner | None
     raise _disowned(entry, owner, error)
 
 
-def _own_code(fn: _F) -> _F:
-    """``fn`` with a code object of its own. The fast paths below are closures made once
-    per binding from one source; sharing the code would share its inline caches too:
-    Python 3.11+ specializes each attribute access for the one class it saw, and a
-    second binding's state class and resource class then miss at every access (measured
-    ~0.2 µs per resource in S3, which activates two). A copy per binding keeps each
-    access site seeing one class."""
-    copy = types.FunctionType(
-        fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__
-    )
-    copy.__kwdefaults__ = fn.__kwdefaults__
-    copy.__qualname__ = fn.__qualname__
-    return cast(_F, copy)
+# -------------------------------------------------------------------- fresh activations
+# The hot path of every scoped and transient resource class: an instance the container
+# has just constructed. It takes the same transitions as every other activation
+# (``_succeeded``, ``_failed``, ``release_*``, ``_claim_dispose``, ``_disposed``); what it
+# specialises is *which* steps run: no look-up of the state (it is made here), no lock to
+# attach it (nobody else can reach the instance yet), and the per-binding constants on a
+# state class made once. With ``INJECTQ_FAST_PATHS=0`` the compiler is handed the general
+# path instead (see fresh_activator_sync).
+
+#: the transitions a fresh state runs on every activation and disposal: its class gets
+#: a code object of each of its own (utils.internals.own_code: separate inline caches
+#: per binding, the same code)
+_HOT_TRANSITIONS = (
+    "_succeeded",
+    "_hold_locked",
+    "_claim_dispose",
+    "_disposed",
+    "release_sync",
+    "release_step",
+)
 
 
 def _fresh_state_class(
@@ -1239,16 +1235,12 @@ def _fresh_state_class(
         init_timeout = default_init_timeout
     if dispose_timeout is None and spec.dispose_async is not False:
         dispose_timeout = default_dispose_timeout
-    counts = monitor.type_stats(spec.type_name)
-    namespace: dict[str, Any] = {}
-    if dispose_timeout is None and spec.dispose_async is not None:
-        release = _fresh_release(spec, monitor, counts, label, plain_cls)
-        namespace["release_step" if spec.dispose_async else "release_sync"] = release
+    transitions = {name: own_code(getattr(ResourceState, name)) for name in _HOT_TRANSITIONS}
     return type(
         "ResourceState",
         (ResourceState,),
         {
-            **namespace,
+            **transitions,
             "__module__": __name__,
             "__qualname__": f"ResourceState[{label}]",
             "fresh": True,
@@ -1258,7 +1250,7 @@ def _fresh_state_class(
             "key": key,
             "label": label,
             "monitor": monitor,
-            "counts": counts,
+            "counts": monitor.type_stats(spec.type_name),
             "plain_cls": plain_cls,
             "init_timeout": init_timeout,
             "dispose_timeout": dispose_timeout,
@@ -1266,84 +1258,30 @@ def _fresh_state_class(
     )
 
 
-def _fresh_release(
-    spec: ResourceSpec,
-    monitor: ResourceMonitor,
-    counts: ResourceTypeStats,
-    label: str,
-    plain_cls: type | None,
-) -> Callable[..., Any]:
-    """:meth:`ResourceState.release_sync` (sync ``dispose``) or ``release_step``
-    (``async def dispose``) in one frame, for a fresh state whose ``dispose`` has no
-    timeout: the usual scope exit (its one holder lets go of a live resource whose
-    disposal succeeds without suspending) claims, disposes and records inline. Any other
-    case takes the general path, which starts over with nothing changed; a failure, or
-    an async disposal that suspends, goes on as the general path does. One function for
-    both, told apart by ``is_async`` (a constant here), so the lines exist once."""
-    is_async = spec.dispose_async is True
-    general = ResourceState.release_step if is_async else ResourceState.release_sync
-    dispose, type_name = spec.dispose, spec.type_name
-    what = f"{label}.dispose()"
-    # bound once: the counters' sample windows are cleared in place, never replaced
-    record_duration = counts.dispose_durations.append
-    record_lifetime = counts.lifetimes.append
-
-    def release(self: ResourceState, owner: Owner | None, exc: BaseException | None) -> Any:
-        # _claim_dispose, for its usual case, without the lock: the scope popped this
-        # off its stack, and nobody else claims it unless they take it off that stack
-        if owner is not self.holder or self.more_holders is not None or self.status != LIVE:
-            return general(self, owner, exc)
-        self.status = DISPOSING  # first: a user's claim that finds no holder sees it
-        self.holder = None
-        self.initializer = _get_ident()  # the disposer: see ResourceState.release_step
-        started = _perf()
-        if dispose is not None:
-            try:
-                result = dispose(self.instance)
-                if not is_async:
-                    if result is not None and inspect.isawaitable(result):
-                        _run_awaitable(result, None, what)
-                elif type(result) is _Coroutine or inspect.iscoroutine(result):
-                    pending = next(result.__await__(), _FINISHED)  # see _FINISHED
-                    if pending is not _FINISHED:  # suspended: the rest is awaited
-                        return None, self._await_rest(started, result, pending)
-                elif result is not None and inspect.isawaitable(result):
-                    return None, self._await_other(started, result)
-            except BaseException as error:
-                failed = self._disposed(started, error)
-                return (failed, None) if is_async else failed
-        # _disposed, for a success
-        now = _perf()
-        instance = self.instance
-        try:
-            if instance._injectq_resource_state is self:
-                cls = type(instance)
-                if cls is plain_cls or cls.__delattr__ is _del_attribute:
-                    del instance._injectq_resource_state
-                else:
-                    _del_attribute(instance, _STATE_ATTR)
-        except AttributeError:
-            pass
-        self.status = DISPOSED
-        self.initializer = None
-        if self.holder is not None or self.more_holders is not None:
-            _acquire()  # held again meanwhile: see _disposed
-            self.holder = self.more_holders = None
-            _release()
-        if monitor.enabled:  # as in _disposed
-            lifetime = now - self.live_since
-            counts.disposed += 1
-            record_duration(now - started)
-            record_lifetime(lifetime)
-            if lifetime > counts.max_lifetime:
-                counts.max_lifetime = lifetime
-            if monitor._subscribers:
-                monitor.publish_disposed(
-                    label, type_name, self.scope_label, now - started, lifetime, None
-                )
-        return (None, None) if is_async else None
-
-    return _own_code(release)
+def _fresh_state(state_cls: type[ResourceState], inst: Any, owner: Owner) -> ResourceState | None:
+    """The state of a just-constructed ``inst``, attached to it; None when ``inst`` is
+    not fresh (``__new__`` handed back one seen before) or has no room for it
+    (``__slots__``): the general path takes those."""
+    try:
+        if inst._injectq_resource_state is not None:  # seen before: not fresh
+            return None
+    except AttributeError:
+        pass
+    st: ResourceState = _new_state(state_cls)
+    if st.spec.dispose_async is True and owner.is_async is False:
+        raise _async_dispose_in_sync_scope(st.label)
+    try:
+        if type(inst) is state_cls.plain_cls or type(inst).__setattr__ is _set_attribute:
+            inst._injectq_resource_state = st  # object's own store, minus its call
+        else:  # past the class's own __setattr__ (frozen, delegating classes)
+            _set_attribute(inst, _STATE_ATTR, st)
+    except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
+        return None
+    st.instance = inst
+    # on the instance, though None: a class-default read costs twice (3.11)
+    st.waiter = st.more_holders = st.holder = None
+    st.scope_label = owner.label
+    return st
 
 
 def fresh_activator_sync(
@@ -1357,45 +1295,27 @@ def fresh_activator_sync(
     in_async: bool = False,
 ) -> Callable[[Any, Owner], Any]:
     """``act(inst, owner) -> inst``: activate a resource the container has just
-    constructed, for a class whose ``initialize`` is sync (or absent). The hot path of
-    every scoped and transient resource: what is the same for every activation lives on
-    a state class made here once (:func:`_fresh_state_class`). ``general(inst, key,
-    owner)`` is the full path, taken (and its result returned) when the instance is not
-    fresh (``__new__`` handed back one seen before, or it has no room for attributes).
-    ``monitor`` and the default timeout are the container's, the same for every scope
-    that can own the instance. Nobody else can reach a fresh instance yet, so no lock is
-    needed. ``in_async``: called by async resolution, which awaits a coroutine ``act``
-    returns (an ``initialize`` that returned an awaitable: see :func:`_init_returned`)."""
+    constructed, for a class whose ``initialize`` is sync (or absent). ``general(inst,
+    key, owner)`` is the full path, taken (and its result returned) when the instance
+    is not fresh (see :func:`_fresh_state`). ``monitor`` and the default timeout are the
+    container's, the same for every scope that can own the instance. ``in_async``:
+    called by async resolution, which awaits a coroutine ``act`` returns (an
+    ``initialize`` that returned an awaitable: see :func:`_init_returned`)."""
     assert spec.init_async is False
+
+    def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
+        return general(inst, key, owner)
+
+    if not FAST_PATHS:
+        return act_general
     state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout, cls)
-    plain_cls = state_cls.plain_cls
-    init, init_timeout, type_name = spec.init, spec.init_timeout, spec.type_name
-    counts = state_cls.counts
-    assert counts is not None
-    record_duration = counts.init_durations.append  # see _fresh_release
-    async_dispose = spec.dispose_async is True
+    init, init_timeout = spec.init, spec.init_timeout
     what = f"{label}.initialize()"
 
     def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        try:
-            if inst._injectq_resource_state is not None:  # seen before: not fresh
-                return general(inst, key, owner)
-        except AttributeError:
-            pass
-        if async_dispose and owner.is_async is False:
-            raise _async_dispose_in_sync_scope(label)
-        st = _new_state(state_cls)
-        try:
-            if type(inst) is plain_cls or type(inst).__setattr__ is _set_attribute:
-                inst._injectq_resource_state = st  # object's own store, minus its call
-            else:  # past the class's own __setattr__ (frozen, delegating classes)
-                _set_attribute(inst, _STATE_ATTR, st)
-        except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
+        st = _fresh_state(state_cls, inst, owner)
+        if st is None:
             return general(inst, key, owner)
-        st.instance = inst
-        # on the instance, though None: a class-default read costs twice (3.11)
-        st.waiter = st.more_holders = None
-        st.scope_label = scope_label = owner.label
         started = _perf()
         if init is not None:  # st.status is INITIALIZING (the class default)
             st.initializer = _get_ident()
@@ -1408,31 +1328,11 @@ def fresh_activator_sync(
                 _fresh_failed(st, exc, started)
             if result is not None and inspect.isawaitable(result):  # async by result (§3a)
                 return _init_returned(st, result, owner, started, in_async)
-            st.initializer = None
-        # live (the same lines end fresh_activator_async's act: inlined, a call costs)
-        now = _perf()
-        st.live_since = now
-        # held and on the stack before it is live: a user's dispose() from another
-        # thread that sees it live finds it there to take (see _claim_dispose)
-        st.holder = owner
-        owner.stack.append(st)
-        st.status = LIVE
-        # lock-free: a user's initialize() call from another thread that came to wait
-        # meanwhile posted its waiter before looking at the status again
-        if st.waiter is not None:
-            _release_waiter(st)
-        if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
-            # ResourceTypeStats.count_activated, inlined: its call was a third of the
-            # monitor's cost per resource (test_monitor compares with the general path)
-            counts.activated += 1
-            record_duration(now - started)
-            if monitor._subscribers:
-                monitor.publish_activated(label, type_name, scope_label, now - started)
-        if owner.closed:  # the scope exited while this was being initialized
-            _disown_sync(st, owner)
+        if gone := st._succeeded(owner, started, True):
+            _disown_sync(st, gone)
         return inst
 
-    return _own_code(act)
+    return own_code(act)
 
 
 def fresh_activator_async(
@@ -1451,7 +1351,7 @@ def fresh_activator_async(
     less than driving the user's with ``send()`` (a StopIteration raised per call).
     ``general(inst, key, owner)``: the full path, a coroutine returning ``inst``. With a
     sync ``initialize`` this is :func:`fresh_activator_sync`'s ``act``: the instance, or
-    (not fresh) ``general``'s coroutine to await."""
+    a coroutine to await."""
     if spec.init_async is False:
         return fresh_activator_sync(
             spec, key, label, monitor, default_dispose_timeout, general, cls, in_async=True
@@ -1460,38 +1360,19 @@ def fresh_activator_async(
     def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
         return general(inst, key, owner)
 
-    if spec.init_async is None:  # only calling it tells whether it is async
+    if spec.init_async is None or not FAST_PATHS:  # None: only calling it tells
         return act_general
     state_cls = _fresh_state_class(
         spec, key, label, monitor, default_init_timeout, default_dispose_timeout, cls
     )
-    plain_cls = state_cls.plain_cls
-    init, init_timeout, type_name = spec.init, state_cls.init_timeout, spec.type_name
-    counts = state_cls.counts
-    assert init is not None and counts is not None
-    record_duration = counts.init_durations.append  # see _fresh_release
+    init, init_timeout = spec.init, state_cls.init_timeout
+    assert init is not None
     what = f"{label}.initialize()"
 
     async def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        try:
-            if inst._injectq_resource_state is not None:  # seen before: not fresh
-                return await general(inst, key, owner)
-        except AttributeError:
-            pass
-        if owner.is_async is False and spec.dispose_async is True:
-            raise _async_dispose_in_sync_scope(label)
-        st = _new_state(state_cls)
-        try:
-            if type(inst) is plain_cls or type(inst).__setattr__ is _set_attribute:
-                inst._injectq_resource_state = st  # object's own store, minus its call
-            else:  # past the class's own __setattr__ (frozen, delegating classes)
-                _set_attribute(inst, _STATE_ATTR, st)
-        except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
+        st = _fresh_state(state_cls, inst, owner)
+        if st is None:
             return await general(inst, key, owner)
-        st.instance = inst
-        # on the instance, though None: a class-default read costs twice (3.11)
-        st.waiter = st.more_holders = None
-        st.scope_label = owner.label
         st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
         started = _perf()
         try:
@@ -1501,27 +1382,11 @@ def fresh_activator_async(
                 await _timed_await(init(inst), init_timeout, what)
         except BaseException as exc:
             _fresh_failed(st, exc, started)
-        # live: the lines that end fresh_activator_sync's act
-        now = _perf()
-        st.live_since = now
-        st.holder = owner  # held before live: see fresh_activator_sync
-        owner.stack.append(st)
-        st.status = LIVE
-        if st.waiter is not None:  # see fresh_activator_sync
-            _release_waiter(st)
-        st.initializer = None
-        if monitor.enabled:  # ResourceMonitor.record_activated, with the counters at hand
-            # ResourceTypeStats.count_activated, inlined: its call was a third of the
-            # monitor's cost per resource (test_monitor compares with the general path)
-            counts.activated += 1
-            record_duration(now - started)
-            if monitor._subscribers:
-                monitor.publish_activated(label, type_name, st.scope_label, now - started)
-        if owner.closed:  # the scope exited while this was being initialized
-            await _disown_async(st, owner)
+        if gone := st._succeeded(owner, started, True):
+            await _disown_async(st, gone)
         return inst
 
-    return _own_code(act)
+    return own_code(act)
 
 
 _new_state = object.__new__
@@ -1559,6 +1424,7 @@ class ContextEntry:
         scope_label: str,
         monitor: ResourceMonitor,
         dispose_timeout: float | None,
+        counts: ResourceTypeStats | None = None,
     ) -> None:
         self.cm = cm
         self.is_async = is_async
@@ -1570,8 +1436,8 @@ class ContextEntry:
         self.value: Any = None
         self.type_name = label
         self.live_since = 0.0
-        #: the type's counters, when the entry counts into them itself (see _finish)
-        self.counts: ResourceTypeStats | None = None
+        #: its type's counters (an enterer passes the ones it holds: no look-up)
+        self.counts = counts if counts is not None else monitor.type_stats(label)
 
     @property
     def instance(self) -> Any:
@@ -1602,7 +1468,7 @@ class ContextEntry:
             value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
-        entry._entered(value, owner, started)
+        entry._entered(value, owner, started, False)
         if owner.closed:  # the scope exited while this was being entered
             _disown_sync(entry, owner)
         return value
@@ -1626,38 +1492,20 @@ class ContextEntry:
             value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
-        entry._entered(value, owner, started)
+        entry._entered(value, owner, started, False)
         if owner.closed:  # the scope exited while this was being entered
             await _disown_async(entry, owner)
         return value
 
-    def _entered(self, value: Any, owner: Owner, started: float) -> None:
+    def _entered(self, value: Any, owner: Owner, started: float, created: bool) -> None:
+        """Live: on ``owner``'s stack and counted (``created``: in the same step)."""
         self.value = value
         now = _perf()
         self.live_since = now
         owner.stack.append(self)
-        self.monitor.record_initialized(self.label, self.type_name, owner.label, now - started)
-
-    def _entered_counted(
-        self,
-        value: Any,
-        owner: Owner,
-        started: float,
-        counts: ResourceTypeStats,
-    ) -> None:
-        """:meth:`_entered` for an enterer holding its type's counters: the entry counts
-        into them itself from now on, as a fresh resource state does."""
-        self.value = value
-        self.counts = counts
-        now = _perf()
-        self.live_since = now
-        owner.stack.append(self)
-        monitor = self.monitor
-        if monitor.enabled:  # record_activated, with the counters at hand
-            counts.activated += 1
-            counts.init_durations.append(now - started)
-            if monitor._subscribers:
-                monitor.publish_activated(self.label, self.label, self.scope_label, now - started)
+        self.monitor.went_live(
+            self.counts, self.label, self.type_name, self.scope_label, now - started, created
+        )
 
     def _exc_args(self, exc: BaseException | None) -> tuple[Any, Any, Any]:
         if exc is None:
@@ -1673,23 +1521,15 @@ class ContextEntry:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
         now = _perf()
-        counts, monitor = self.counts, self.monitor
-        if counts is None:
-            monitor.record_disposed(
-                self.label,
-                self.type_name,
-                self.scope_label,
-                now - started,
-                now - self.live_since,
-                error,
-            )
-        elif monitor.enabled:  # record_disposed, with the counters at hand
-            lifetime = now - self.live_since
-            counts.count_disposed(now - started, lifetime, error is not None)
-            if monitor._subscribers:
-                monitor.publish_disposed(
-                    self.label, self.type_name, self.scope_label, now - started, lifetime, error
-                )
+        self.monitor.was_disposed(
+            self.counts,
+            self.label,
+            self.type_name,
+            self.scope_label,
+            now - started,
+            now - self.live_since,
+            error,
+        )
         return error
 
     def _exit_sync(self, cm: Any, exc: BaseException | None) -> None:
@@ -1862,17 +1702,17 @@ def context_enterer(
     counts = monitor.type_stats(label)
 
     def enter(result: Any, owner: Owner) -> Any:
-        if type(result) is not types.GeneratorType or init_timeout is not None:
+        if type(result) is not types.GeneratorType or init_timeout is not None or not FAST_PATHS:
             return ContextEntry.enter_sync(
                 context_manager_of(result), label, owner, init_timeout, dispose_timeout
             )
-        entry = ContextEntry(result, False, label, owner.label, monitor, dispose_timeout)
+        entry = ContextEntry(result, False, label, owner.label, monitor, dispose_timeout, counts)
         started = _perf()
         try:
             value = next(result)
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
-        entry._entered_counted(value, owner, started, counts)
+        entry._entered(value, owner, started, True)
         if owner.closed:  # the scope exited while this was being entered
             _disown_sync(entry, owner)
         return value
@@ -1894,17 +1734,21 @@ def context_aenterer(
     counts = monitor.type_stats(label)
 
     async def aenter(result: Any, owner: Owner) -> Any:
-        if type(result) is not types.AsyncGeneratorType or init_timeout is not None:
+        if (
+            type(result) is not types.AsyncGeneratorType
+            or init_timeout is not None
+            or not FAST_PATHS
+        ):
             return await ContextEntry.enter_async(
                 context_manager_of(result), label, owner, init_timeout, dispose_timeout
             )
-        entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout)
+        entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout, counts)
         started = _perf()
         try:
             value = await result.__anext__()
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
-        entry._entered_counted(value, owner, started, counts)
+        entry._entered(value, owner, started, True)
         if owner.closed:  # the scope exited while this was being entered
             await _disown_async(entry, owner)
         return value

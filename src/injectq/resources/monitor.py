@@ -124,15 +124,17 @@ class ResourceTypeStats:
             or self.init_durations
         )
 
-    def count_activated(self, duration: float) -> None:
-        """One activation: created and initialized, ``duration`` to initialize. (The
-        state machine's fresh path has these lines inlined: keep both alike.)"""
-        self.activated += 1
+    def count_live(self, duration: float, created: bool) -> None:
+        """One initialization, ``duration`` long; ``created``: the instance was created
+        in the same step (a fresh activation: one counter for the two)."""
+        if created:
+            self.activated += 1
+        else:
+            self.initialized += 1
         self.init_durations.append(duration)
 
     def count_disposed(self, duration: float, lifetime: float, failed: bool) -> None:
-        """One disposal, ``duration`` to dispose, ``lifetime`` since it went live.
-        (Inlined in the state machine's ``_disposed``, as count_activated is.)"""
+        """One disposal, ``duration`` to dispose, ``lifetime`` since it went live."""
         self.disposed += 1
         self.dispose_durations.append(duration)
         self.lifetimes.append(lifetime)
@@ -242,11 +244,9 @@ class ResourceMonitor:
         return stats
 
     def type_stats(self, resource_type: str) -> ResourceTypeStats:
-        """The running counters of one type, for a hot path that counts into them itself
-        (the state machine's fresh activations and their disposal): the same object for
-        the monitor's life, since :meth:`reset` zeroes it in place. Such a caller checks
-        ``enabled`` first and publishes with :meth:`publish_activated` /
-        :meth:`publish_disposed` when there are subscribers, as the ``record_*`` do."""
+        """The running counters of one type, for a caller that keeps them to pass to
+        :meth:`went_live` / :meth:`was_disposed` (no look-up per event): the same object
+        for the monitor's life, since :meth:`reset` zeroes it in place."""
         return self._entry(resource_type)
 
     def watch_pool(self, pool: ResourcePool[Any], name: str | None = None) -> Callable[[], None]:
@@ -310,33 +310,30 @@ class ResourceMonitor:
             self._publish(ResourceEvent("created", key, resource_type, scope))
 
     def record_initialized(self, key: str, resource_type: str, scope: str, duration: float) -> None:
-        if not self.enabled:
-            return
-        stats = self._stats.get(resource_type) or self._entry(resource_type)
-        stats.initialized += 1
-        stats.init_durations.append(duration)
-        if self._subscribers:
-            self.publish_initialized(key, resource_type, scope, duration)
-
-    def publish_initialized(
-        self, key: str, resource_type: str, scope: str, duration: float
-    ) -> None:
-        """The subscriber event of :meth:`record_initialized` (the counting done apart)."""
-        self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
+        self.went_live(self._entry(resource_type), key, resource_type, scope, duration, False)
 
     def record_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
         """``record_created`` + ``record_initialized`` in one call (the hot path)."""
+        self.went_live(self._entry(resource_type), key, resource_type, scope, duration, True)
+
+    def went_live(
+        self,
+        counts: ResourceTypeStats,
+        key: str,
+        resource_type: str,
+        scope: str,
+        duration: float,
+        created: bool,
+    ) -> None:
+        """Count and publish an initialization into ``counts`` (this type's counters, held
+        by the caller: see :meth:`type_stats`). ``created``: created in the same step."""
         if not self.enabled:
             return
-        stats = self._stats.get(resource_type) or self._entry(resource_type)
-        stats.count_activated(duration)
+        counts.count_live(duration, created)
         if self._subscribers:
-            self.publish_activated(key, resource_type, scope, duration)
-
-    def publish_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
-        """The subscriber events of :meth:`record_activated` (the counting done apart)."""
-        self._publish(ResourceEvent("created", key, resource_type, scope))
-        self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
+            if created:
+                self._publish(ResourceEvent("created", key, resource_type, scope))
+            self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
 
     def record_init_failed(
         self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
@@ -358,15 +355,13 @@ class ResourceMonitor:
         lifetime: float,
         error: BaseException | None = None,
     ) -> None:
-        if not self.enabled:
-            return
-        stats = self._stats.get(resource_type) or self._entry(resource_type)
-        stats.count_disposed(duration, lifetime, error is not None)
-        if self._subscribers:
-            self.publish_disposed(key, resource_type, scope, duration, lifetime, error)
+        self.was_disposed(
+            self._entry(resource_type), key, resource_type, scope, duration, lifetime, error
+        )
 
-    def publish_disposed(
+    def was_disposed(
         self,
+        counts: ResourceTypeStats,
         key: str,
         resource_type: str,
         scope: str,
@@ -374,9 +369,13 @@ class ResourceMonitor:
         lifetime: float,
         error: BaseException | None,
     ) -> None:
-        """The subscriber event of :meth:`record_disposed` (the counting done apart)."""
-        kind: EventKind = "disposed" if error is None else "dispose_failed"
-        self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
+        """Count and publish a disposal into ``counts`` (see :meth:`went_live`)."""
+        if not self.enabled:
+            return
+        counts.count_disposed(duration, lifetime, error is not None)
+        if self._subscribers:
+            kind: EventKind = "disposed" if error is None else "dispose_failed"
+            self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
 
 
 async def _run_subscriber(callback: Any, result: Any, event: ResourceEvent) -> None:
