@@ -328,3 +328,63 @@ async def test_a_cancelled_fastapi_request_whose_teardown_awaits_is_disposed_in_
     with sqlite3.connect(db) as check:
         assert check.execute("SELECT what FROM log").fetchall() == [("closed",)] * 5
     assert c.resource_metrics()["UnitOfWork"]["active"] == 0
+
+
+async def test_a_scope_entered_in_an_anyio_task_may_be_exited_by_another_task() -> None:
+    # Starlette streams a response from a child task: a scope closed by the last message
+    # is exited there, not in the task that entered it. The teardown runs in the exiting
+    # task, and the entering task's anyio cancel scopes are left as they were.
+    events: list[str] = []
+    classes = _chain(events)
+    c = InjectQ()
+    for cls in classes:
+        c.bind(cls, cls, scope="request")
+    with anyio.CancelScope():  # the entering task is an anyio-managed one
+        scope = c.scope("request")
+        await scope.__aenter__()
+        for cls in classes:
+            await c.aget(cls)
+
+        async def exit_elsewhere() -> None:
+            await scope.__aexit__(None, None, None)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(exit_elsewhere)
+    assert [e for e in events if e.endswith("end")] == ["C end", "B end", "A end"]
+
+
+async def test_under_anyio_a_shielded_generator_may_hold_its_own_cancel_scope() -> None:
+    # the shield is entered around each disposal, never across a cancel scope a
+    # generator factory entered at its start and leaves after its yield
+    events: list[str] = []
+
+    @resource()
+    async def guarded() -> AsyncIterator[int]:
+        with anyio.CancelScope():
+            yield 1
+            await asyncio.sleep(0.001)
+            events.append("closed")
+
+    @resource
+    class Plain:
+        async def dispose(self) -> None:
+            await asyncio.sleep(0.001)
+            events.append("plain")
+
+    c = InjectQ()
+    c.bind(int, guarded, scope="request")
+    c.bind(Plain, Plain, scope="request")
+
+    async def request(ready: anyio.Event) -> None:
+        async with c.scope("request"):
+            await c.aget(int)
+            await c.aget(Plain)
+            ready.set()
+            await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as tg:
+        ready = anyio.Event()
+        tg.start_soon(request, ready)
+        await ready.wait()
+        tg.cancel_scope.cancel()
+    assert events[0] == "plain"  # shielded: ran to its end

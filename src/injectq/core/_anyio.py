@@ -7,15 +7,16 @@ injectq scope's teardown is shielded the same way. With raw asyncio there is not
 shield from but ``task.cancel()``, which no cancel scope stops: there the disposal in
 progress sees the cancellation like any asyncio code (see ``Scope.close_async``).
 
-anyio's cancel scopes nest strictly within one task, and a generator factory may hold one
-open across its ``yield`` (a task group, ``move_on_after``). A shield entered only at
-teardown would sit on top of it, and the generator's exit would then fail ("exited a
-cancel scope that isn't the current task's current cancel scope"). So the guard is a plain
-cancel scope entered together with the injectq scope, *below* anything the body enters,
-and made shielding when the teardown starts.
+Each async disposal gets a shield of its own, entered in the exiting task right before
+the disposal starts and left when it ends. Not one shield around the whole teardown:
+anyio's cancel scopes belong to one task and nest strictly, and a scope may be exited by
+another task than the one that entered it (Starlette streams a response from a child
+task), or hold a generator factory that left a cancel scope of its own open across its
+``yield``. Such a generator's exit is the one disposal left unshielded: it would leave its
+own scope while the shield is the innermost one (``ContextEntry.shieldable``).
 
-anyio is used only when the program has imported it already, and a guard is entered only
-when the current task is inside an anyio cancel scope: elsewhere anyio cannot cancel it.
+anyio is used only when the program has imported it already, and a shield only where
+anyio could cancel the exiting task (it runs inside an anyio cancel scope).
 """
 
 from __future__ import annotations
@@ -25,15 +26,14 @@ from typing import Any
 
 from injectq.utils.internals import ANYIO_BACKEND, anyio_may_cancel
 
-__all__ = ["ANYIO_BACKEND", "enter_guard"]
+__all__ = ["ANYIO_BACKEND", "shield", "shields_needed"]
 
 
-def enter_guard(task: object) -> Any:
-    """A cancel scope entered now in ``task`` (the current task) if anyio could cancel it,
-    else None. Set its ``shield`` when the teardown starts; exit it, in the same task, when
-    the teardown ends."""
-    if task is None or not anyio_may_cancel(task):
-        return None
-    guard = sys.modules["anyio"].CancelScope()
-    guard.__enter__()
-    return guard
+def shields_needed(task: object) -> bool:
+    """Whether disposals run by ``task`` (the current task) need anyio shields."""
+    return task is not None and anyio_may_cancel(task)
+
+
+def shield() -> Any:
+    """A fresh ``anyio.CancelScope(shield=True)``, to enter around one disposal."""
+    return sys.modules["anyio"].CancelScope(shield=True)

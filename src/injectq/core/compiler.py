@@ -424,8 +424,16 @@ class Compiler:
         )
 
     # ------------------------------------------------------------------ activation
+    def _bound_spec(self, key: Any) -> ResourceSpec | None:
+        """The spec of the class bound to ``key``: an instance its ``__new__`` handed
+        back as a subclass is counted under it, as on the fast path."""
+        binding = self.c._bindings.get(key)
+        if binding is None or binding.kind is not Kind.CLASS:
+            return None
+        return resource_spec(binding.provider)
+
     def activate_sync(self, inst: Any, key: Any, owner: Scope, deps: tuple[Any, ...] = ()) -> None:
-        st = state_of(inst, key)
+        st = state_of(inst, key, self._bound_spec(key))
         st.bind_owner(owner, key)
         st.check_owner(owner)
         if st.status == LIVE:
@@ -468,7 +476,7 @@ class Compiler:
         st.schedule_init(owner, loop)
 
     async def activate_async(self, inst: Any, key: Any, owner: Scope) -> None:
-        st = state_of(inst, key)
+        st = state_of(inst, key, self._bound_spec(key))
         st.bind_owner(owner, key)
         st.check_owner(owner)
         if st.status == LIVE:

@@ -15,7 +15,7 @@ from contextvars import Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from injectq.core._anyio import ANYIO_BACKEND, enter_guard
+from injectq.core._anyio import ANYIO_BACKEND, shield, shields_needed
 from injectq.core.bindings import ScopeType  # re-exported: InjectQ's import path
 from injectq.resources.lifecycle import CREATED, ResourceState, current_task
 from injectq.resources.monitor import ResourceMonitor
@@ -65,8 +65,6 @@ class Scope:
         self._failures: list[tuple[ResourceState, BaseException]] | None = None
         #: key -> slot of callers waiting for a creation in progress (the compiler's claims)
         self.waiting: dict[Any, Any] | None = None
-        #: under anyio, the cancel scope that shields the teardown (see core._anyio)
-        self._guard: Any = None
         # how it is named in metrics and errors: its name, unless told (root, anonymous)
         self.label = label or name or "resource_scope"
 
@@ -127,8 +125,6 @@ class Scope:
         # _enter() inlined, as in __enter__
         if self._token is not None or self.closed:
             return self._enter(True)  # raises the error
-        if ANYIO_BACKEND in _modules:  # anyio ran on asyncio: shield the teardown?
-            self._guard = enter_guard(current_task())
         var = self.container._scope_var
         self.parent = var.get()
         self.is_async = True
@@ -226,37 +222,38 @@ class Scope:
         cancellation meant for this task does not make it vanish: the task's
         ``cancelling()`` count tells, and a ``CancelledError`` is still returned."""
         self.closed = True
-        guard, self._guard = self._guard, None
-        if guard is not None:
-            guard.shield = True
         errors: list[Exception] = []
         interrupt: BaseException | None = None
-        try:
-            if self._pending:
-                interrupt = await self._join_pending()
-            task: asyncio.Task[Any] | None = None
-            cancelling = 0
-            stack = self.stack
-            while stack:
-                entry = stack.pop()
-                try:
+        if self._pending:
+            interrupt = await self._join_pending()
+        task: asyncio.Task[Any] | None = None
+        cancelling = 0
+        stack = self.stack
+        # under anyio: a shield around each async disposal (core._anyio)
+        shielding = ANYIO_BACKEND in _modules and shields_needed(current_task())
+        while stack:
+            entry = stack.pop()
+            try:
+                if shielding and entry.needs_async_release and entry.shieldable:
+                    with shield():
+                        err, rest = entry.release_step(self, exc)
+                        if rest is not None:
+                            err = await rest
+                else:
                     err, rest = entry.release_step(self, exc)
                     if rest is not None:  # the disposal suspended: the rest, in this task
                         if task is None and (task := current_task()) is not None:
                             cancelling = task.cancelling()
                         err = await rest
-                except BaseException as unexpected:  # release_* return errors
-                    err = unexpected
-                if err is not None:
-                    if isinstance(err, Exception):
-                        errors.append(err)
-                    elif interrupt is None:
-                        interrupt = err
-            if interrupt is None and task is not None and task.cancelling() > cancelling:
-                interrupt = sys.modules["asyncio"].CancelledError()
-        finally:
-            if guard is not None:
-                guard.__exit__(None, None, None)
+            except BaseException as unexpected:  # release_* return errors
+                err = unexpected
+            if err is not None:
+                if isinstance(err, Exception):
+                    errors.append(err)
+                elif interrupt is None:
+                    interrupt = err
+        if interrupt is None and task is not None and task.cancelling() > cancelling:
+            interrupt = sys.modules["asyncio"].CancelledError()
         if self._failures is not None:
             self._collect_failures(errors)
         self.cache.clear()

@@ -33,7 +33,14 @@ from injectq.utils.exceptions import (
     ScopeError,
     describe_key,
 )
-from injectq.utils.internals import FAST_PATHS, asyncio_lookups, own_code
+from injectq.utils.internals import (
+    ANYIO_BACKEND,
+    FAST_PATHS,
+    UNKNOWN,
+    anyio_innermost_scope,
+    asyncio_lookups,
+    own_code,
+)
 
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
@@ -350,15 +357,17 @@ _aside: dict[int, weakref.ref[ResourceState]] = {}
 _aside_in_use: set[ResourceState] = set()
 
 
-def state_of(instance: Any, key: Any = None) -> ResourceState:
-    """The state of a resource instance, created on first use."""
+def state_of(instance: Any, key: Any = None, spec: ResourceSpec | None = None) -> ResourceState:
+    """The state of a resource instance, created on first use (with ``spec``, the bound
+    class's, when the container knows it; else its own class's)."""
     st = _attached_state(instance)
     if st is not None:
         return st
     st = _aside_state(instance)
     if st is not None:
         return st
-    spec = resource_spec(type(instance))
+    if spec is None:
+        spec = resource_spec(type(instance))
     if spec is None:
         raise TypeError(f"{type(instance).__qualname__} is not a resource")
     with _transition:
@@ -522,6 +531,9 @@ class ResourceState:
     plain_cls: type | None = None
     #: kept aside, for an instance that cannot carry it (see ``_aside``)
     kept_aside = False
+    #: its disposal may run inside an anyio shield (core._anyio): dispose() enters and
+    #: leaves its own cancel scopes within the call
+    shieldable = True
 
     def __init__(
         self, instance: Any, spec: ResourceSpec, key: Any = None, label: str | None = None
@@ -723,7 +735,9 @@ class ResourceState:
             if result is not None and inspect.isawaitable(result):
                 if allow_async:  # a user's own call in a running loop: theirs to await
                     return self._finish_init_async(result, owner, started)
-                # async by what it returned, reached from sync code
+                if self._finish_as_task(result, owner, started):
+                    return None
+                # async by what it returned, reached from sync code with no loop
                 if inspect.iscoroutine(result):
                     result.close()
                 raise _returned_awaitable(self.label)
@@ -759,6 +773,20 @@ class ResourceState:
                 await _disown_async(self, owner)
             return
         await self._run_init_async(owner)
+
+    def _finish_as_task(self, result: Awaitable[Any], owner: Owner | None, started: float) -> bool:
+        """A sync call of ``initialize()`` returned ``result`` to await (async by what it
+        returns, DESIGN §3a). In a running loop it is finished as a task, as ``get()``
+        does any async initialization (§3.2): ``aget``, ``initialize()`` and the
+        owner's exit join it. False with no loop (or no owner to join it)."""
+        loop = _loop_running()
+        if loop is None or owner is None:
+            return False
+        self.pending_owner = owner
+        task = loop.create_task(self._run_scheduled(owner, None, (result, started)))
+        self.initializer = task
+        owner.pending.append(task)
+        return True
 
     async def _finish_init_async(
         self, result: Awaitable[Any], owner: Owner | None, started: float
@@ -1105,13 +1133,8 @@ def _init_returned(
     if in_async:
         st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
         return st._finish_init_async(result, owner, started)
-    loop = _loop_running()
-    if loop is not None:
+    if st._finish_as_task(result, owner, started):
         st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-        st.pending_owner = owner
-        task = loop.create_task(st._run_scheduled(owner, None, (result, started)))
-        st.initializer = task
-        owner.pending.append(task)
         return st.instance
     if inspect.iscoroutine(result):
         result.close()  # never to be awaited: no "never awaited" warning
@@ -1412,6 +1435,7 @@ class ContextEntry:
         "live_since",
         "monitor",
         "scope_label",
+        "shieldable",
         "type_name",
         "value",
     )
@@ -1438,6 +1462,9 @@ class ContextEntry:
         self.live_since = 0.0
         #: its type's counters (an enterer passes the ones it holds: no look-up)
         self.counts = counts if counts is not None else monitor.type_stats(label)
+        #: its exit may run inside an anyio shield (core._anyio): not when entering it
+        #: left an anyio cancel scope open across the yield (see _entering_async)
+        self.shieldable = True
 
     @property
     def instance(self) -> Any:
@@ -1488,10 +1515,12 @@ class ContextEntry:
         timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
         entry.monitor.record_created(label, label, owner.label)
         started = _perf()
+        scope_before = _anyio_scope()
         try:
             value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
+        entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
         entry._entered(value, owner, started, False)
         if owner.closed:  # the scope exited while this was being entered
             await _disown_async(entry, owner)
@@ -1744,16 +1773,27 @@ def context_aenterer(
             )
         entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout, counts)
         started = _perf()
+        scope_before = _anyio_scope()
         try:
             value = await result.__anext__()
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
+        entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
         entry._entered(value, owner, started, True)
         if owner.closed:  # the scope exited while this was being entered
             await _disown_async(entry, owner)
         return value
 
     return aenter
+
+
+def _anyio_scope() -> Any:
+    """The current task's innermost anyio cancel scope (None before anyio ran on asyncio):
+    compared around entering an async context factory, to tell whether it left one open
+    across its ``yield`` (ContextEntry.shieldable)."""
+    if ANYIO_BACKEND not in sys.modules:
+        return None
+    return anyio_innermost_scope(current_task())
 
 
 def _entry_failed(

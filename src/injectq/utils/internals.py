@@ -22,6 +22,8 @@ from typing import Any, Final, TypeVar, cast
 __all__ = [
     "ANYIO_BACKEND",
     "FAST_PATHS",
+    "UNKNOWN",
+    "anyio_innermost_scope",
     "anyio_may_cancel",
     "asyncio_lookups",
     "own_code",
@@ -100,13 +102,36 @@ def anyio_may_cancel(task: object) -> bool:
     scope entered with the scope; entering one costs ≈ 5 µs, so it is entered only where
     anyio could cancel the task. anyio keeps each task's innermost cancel scope in a
     table of its asyncio backend; reading it is the only way to tell without entering a
-    scope. Fallback (no such table, or fast paths off): yes whenever that backend is
-    loaded, which is always safe (a guard that is never needed costs only time)."""
+    scope. Fallback (anyio without the table): yes whenever that backend is
+    loaded, which is always safe (a shield that is never needed costs only time). Not
+    a fast path: ``INJECTQ_FAST_PATHS=0`` leaves it on, as the behaviour depends on it."""
     backend = sys.modules.get(ANYIO_BACKEND)
     if backend is None:  # anyio never ran on asyncio: no cancel scope of it exists
         return False
-    states = getattr(backend, "_task_states", None) if FAST_PATHS else None
+    states = getattr(backend, "_task_states", None)
     if states is None:
         return True
     state = states.get(task)
     return state is not None and getattr(state, "cancel_scope", True) is not None
+
+
+#: what :func:`anyio_innermost_scope` answers when it cannot tell
+UNKNOWN: Final[Any] = object()
+
+
+def anyio_innermost_scope(task: object) -> Any:
+    """The innermost anyio cancel scope ``task`` is in (None: none), or :data:`UNKNOWN`.
+
+    Why: a generator factory may leave a cancel scope open across its ``yield``; its
+    exit must then not run inside a shield entered after it (anyio's scopes nest
+    strictly). Comparing this before and after the generator's first step tells.
+    Fallback (anyio without the table): UNKNOWN, and a generator's exit is not shielded.
+    Not a fast path: ``INJECTQ_FAST_PATHS=0`` leaves it on."""
+    backend = sys.modules.get(ANYIO_BACKEND)
+    if backend is None:
+        return None
+    states = getattr(backend, "_task_states", None)
+    if states is None:
+        return UNKNOWN
+    state = states.get(task)
+    return None if state is None else getattr(state, "cancel_scope", UNKNOWN)
