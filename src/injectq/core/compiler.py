@@ -16,6 +16,7 @@ import functools
 import inspect
 import itertools
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from injectq.core.bindings import (
     class_binding,
     context_factory_info,
 )
+from injectq.core.codegen import FunctionBuilder, identifier
 from injectq.resources.lifecycle import (
     INITIALIZING,
     LIVE,
@@ -118,22 +120,23 @@ class Node:
         return [dep for _, dep in self.args if isinstance(dep, Node)]
 
 
-class _Unit:
-    """One generated function: its source expression and the names it refers to."""
+class _Unit(FunctionBuilder):
+    """One generated function: the builder of its source's names, and whether it may be
+    kept (every singleton it uses was built and is inlined as a constant)."""
 
-    __slots__ = ("complete", "graph", "ns")
+    __slots__ = ("complete", "graph")
 
     def __init__(self, graph: _ScopeGraph | None = None) -> None:
-        self.ns: dict[str, Any] = {}
+        super().__init__()
         self.complete = True
         #: when building a scoped instance: the writer of its scope's part of the graph
         #: (dependencies of that same scope are built inline)
         self.graph = graph
 
-    def ref(self, obj: Any) -> str:
-        name = f"_v{len(self.ns)}"
-        self.ns[name] = obj
-        return name
+
+def _local_name(label: str) -> str:
+    """A local variable's name for a key: ``HttpClient`` -> ``http_client``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", identifier(label)).lower()
 
 
 class _ScopeGraph:
@@ -179,53 +182,58 @@ class _ScopeGraph:
         for dep in self._same_scope_dependencies(node):
             self.scoped(dep)
         unit = self.unit
-        var = f"_s{len(self.known)}"
-        key = unit.ref(node.key)
+        label = node.label
+        var = unit.local(_local_name(label))
+        key = unit.ref(node.key, f"{label}_key")
         wait = "await " if self.is_async else ""
-        self.emit(f"{var} = _c.setdefault({key}, _m)")
-        self.emit(f"if {var} is _m:")
+        self.emit(f"{var} = cache.setdefault({key}, claim)")
+        self.emit(f"if {var} is claim:")
         self.emit("    try:")
         self.emit(f"        {var} = {self.compiler.construct_in_graph(node, unit, self.is_async)}")
-        self.emit("    except BaseException as _e:")
-        self.emit(f"        _abort(_o, _c, {key}, _m, _e)")
+        self.emit("    except BaseException as error:")
+        self.emit(f"        abort_claim(scope, cache, {key}, claim, error)")
         self.emit("        raise")
-        self.emit(f"    _c[{key}] = {var}")
-        self.emit("    if _o.waiting is not None:")
-        self.emit(f"        _wake(_o, {key}, {var})")
-        self.emit(f"elif type({var}) is _Claim:")
-        self.emit(f"    {var} = {wait}_join(_o, _c, {key}, {var}, {unit.ref(node.label)})")
+        self.emit(f"    cache[{key}] = {var}")
+        self.emit("    if scope.waiting is not None:")
+        self.emit(f"        wake_waiters(scope, {key}, {var})")
+        self.emit(f"elif type({var}) is Claim:")
+        self.emit(
+            f"    {var} = {wait}join_claim(scope, cache, {key}, {var}, "
+            f"{unit.ref(label, f'{label}_label')})"
+        )
         if self.is_async and node.spec is not None:
             # found: get() in this loop may have scheduled its initialization
-            self.emit(f"elif ({var}_st := _pending({var})) is not None:")
-            self.emit(f"    await {var}_st.initialize_async(None)")
+            state = unit.local(f"{var}_state")
+            self.emit(f"elif ({state} := pending_state({var})) is not None:")
+            self.emit(f"    await {state}.initialize_async(None)")
         self.known[node.key] = var
         return var
 
     def namespace(self) -> dict[str, Any]:
-        ns = self.unit.ns
-        ns.update(
-            _Claim=Claim,
-            _NV=NO_VALUE,
-            _abort=abort_claim,
-            _wake=wake_waiters,
-            _join=join_claim_async if self.is_async else join_claim_sync,
-            _pending=pending_state,
-            _tl=_thread_claims,
-            _thread_claim=thread_claim,
-            _gid=threading.get_ident,
-            _task=current_task,
+        unit = self.unit
+        unit.helpers(
+            Claim=Claim,
+            NO_VALUE=NO_VALUE,
+            abort_claim=abort_claim,
+            wake_waiters=wake_waiters,
+            join_claim=join_claim_async if self.is_async else join_claim_sync,
+            pending_state=pending_state,
+            thread_claims=_thread_claims,
+            new_thread_claim=thread_claim,
+            get_ident=threading.get_ident,
+            current_task=current_task,
         )
-        return ns
+        return unit.namespace
 
     def claim_lines(self) -> str:
         if self.is_async:
-            return "    _m = _Claim(_gid(), _task())\n"
+            return "    claim = Claim(get_ident(), current_task())\n"
         # one claim object per thread, reused: a sync creation is told apart by thread
         return (
             "    try:\n"
-            "        _m = _tl.claim\n"
+            "        claim = thread_claims.claim\n"
             "    except AttributeError:\n"
-            "        _m = _thread_claim()\n"
+            "        claim = new_thread_claim()\n"
         )
 
 
@@ -272,6 +280,17 @@ def _returned_none(label: str) -> InjectionError:
 
 def _raise_closed(scope: Scope) -> None:
     raise _scope_closed(scope)
+
+
+#: whether a generated expression uses the owner scope (``scope`` is a reserved name, so
+#: no referenced object is called that)
+_USES_SCOPE = re.compile(r"\bscope\b").search
+
+
+def _provider_ref(node: Node, unit: _Unit) -> str:
+    """The name of ``node``'s class or factory in generated source (its own name)."""
+    provider = node.binding.provider
+    return unit.ref(provider, getattr(provider, "__name__", None) or node.label)
 
 
 class Compiler:
@@ -692,7 +711,7 @@ class Compiler:
         keywords: list[str] = []
         for param, dep in node.args:
             if isinstance(dep, Value):
-                expr = unit.ref(dep.value)
+                expr = unit.ref(dep.value, f"default_{param.name}")
             elif is_async:
                 expr = self._aexpr(dep, unit, owner)
             else:
@@ -705,60 +724,62 @@ class Compiler:
 
     def _construct(self, node: Node, unit: _Unit, owner: str) -> str:
         args = self._args(node, unit, owner, False)
+        label = node.label
         if self._direct_activation(node):
-            inst = f"{unit.ref(node.binding.provider)}({args})"
-            return f"{unit.ref(self._activator(node))}({inst}, {owner})"
+            inst = f"{_provider_ref(node, unit)}({args})"
+            return f"{unit.ref(self._activator(node), f'activate_{label}')}({inst}, {owner})"
         if self._needs_maker(node):
             sep = ", " if args else ""
-            return f"{unit.ref(self._maker(node))}({owner}{sep}{args})"
-        return f"{unit.ref(node.binding.provider)}({args})"
+            return f"{unit.ref(self._maker(node), f'make_{label}')}({owner}{sep}{args})"
+        return f"{_provider_ref(node, unit)}({args})"
 
     def _aconstruct(self, node: Node, unit: _Unit, owner: str) -> str:
         """The async twin of :meth:`_construct` (an expression inside ``async def``)."""
         args = self._args(node, unit, owner, True)
-        provider = unit.ref(node.binding.provider)
+        provider = _provider_ref(node, unit)
+        label = node.label
         if node.spec is not None and node.binding.kind is Kind.CLASS:
-            act = unit.ref(self._activator(node, True))
+            act = unit.ref(self._activator(node, True), f"activate_{label}")
             # inside a scoped graph the claim knows the task already
-            me = ", _m.task" if unit.graph is not None else ""
+            me = ", claim.task" if unit.graph is not None else ""
             if node.spec.init_async is not False:  # a coroutine, always
                 return f"(await {act}({provider}({args}), {owner}{me}))"
             # sync initialize: the instance, or a coroutine when it was not fresh
-            tmp = f"_a{len(unit.ns)}"
-            unit.ns["_Coro"] = CoroutineType
+            tmp = unit.local(f"{_local_name(label)}_activated")
+            unit.helpers(Coroutine=CoroutineType)
             return (
-                f"({tmp} if type({tmp} := {act}({provider}({args}), {owner}{me})) is not _Coro "
-                f"else (await {tmp}))"
+                f"({tmp} if type({tmp} := {act}({provider}({args}), {owner}{me})) "
+                f"is not Coroutine else (await {tmp}))"
             )
         if self._needs_maker(node) or node.is_async_factory:
             sep = ", " if args else ""
-            return f"(await {unit.ref(self._amaker(node))}({owner}{sep}{args}))"
+            return f"(await {unit.ref(self._amaker(node), f'make_{label}')}({owner}{sep}{args}))"
         return f"{provider}({args})"
 
     def _expr(self, node: Node, unit: _Unit, owner: str) -> str:
         binding = node.binding
         if binding.kind is Kind.INSTANCE:
             if node.spec is None:
-                return unit.ref(binding.provider)
+                return unit.ref(binding.provider, f"{node.label}_instance")
             inst, key, activate = binding.provider, node.key, self.activate_sync
 
             def activate_instance(_o: Scope) -> Any:
                 activate(inst, key, _o)
                 return inst
 
-            return f"{unit.ref(activate_instance)}({owner})"
+            return f"{unit.ref(activate_instance, f'activate_{node.label}')}({owner})"
         scope = binding.scope
         if scope == SINGLETON:
             ready = self.c._ready_get(node.key, _MISS)
             if ready is not _MISS:
-                return unit.ref(ready)
+                return unit.ref(ready, f"{node.label}_singleton")
             unit.complete = False
-            return f"{unit.ref(self.singleton_resolver(node))}()"
+            return f"{unit.ref(self.singleton_resolver(node), f'singleton_{node.label}')}()"
         if scope == TRANSIENT:
             return self._construct(node, unit, owner)
         if unit.graph is not None and scope == unit.graph.home:
             return unit.graph.scoped(node)  # same scope: built inline, in one function
-        return f"{unit.ref(self._other_scope(node, unit, False))}()"
+        return f"{unit.ref(self._other_scope(node, unit, False), f'resolve_{node.label}')}()"
 
     def _aexpr(self, node: Node, unit: _Unit, owner: str) -> str:
         if not node.needs_async:
@@ -771,24 +792,22 @@ class Compiler:
                 await activate(inst, key, _o)
                 return inst
 
-            return f"(await {unit.ref(activate_instance)}({owner}))"
+            return f"(await {unit.ref(activate_instance, f'activate_{node.label}')}({owner}))"
         scope = binding.scope
         if scope == SINGLETON:
             ready = self.c._ready_get(node.key, _MISS)
             if ready is not _MISS:
-                return unit.ref(ready)
+                return unit.ref(ready, f"{node.label}_singleton")
             unit.complete = False
-            return f"(await {unit.ref(self.asingleton_resolver(node))}())"
+            return (
+                f"(await {unit.ref(self.asingleton_resolver(node), f'singleton_{node.label}')}())"
+            )
         if scope == TRANSIENT:
             return self._aconstruct(node, unit, owner)
         if unit.graph is not None and scope == unit.graph.home:
             return unit.graph.scoped(node)
-        return f"(await {unit.ref(self._other_scope(node, unit, True))}())"
-
-    def _exec(self, source: str, unit: _Unit, name: str) -> Any:
-        namespace = dict(unit.ns)
-        exec(compile(source, f"<injectq {name}>", "exec"), namespace)
-        return namespace[name]
+        resolve = unit.ref(self._other_scope(node, unit, True), f"aresolve_{node.label}")
+        return f"(await {resolve}())"
 
     # ------------------------------------------------------------------ build functions
     def abuild(self, node: Node) -> Callable[[Scope], Any]:
@@ -796,8 +815,10 @@ class Compiler:
         if fn is not None:
             return fn
         unit = _Unit()
-        expr = self._aconstruct(node, unit, "_o")
-        fn = self._exec(f"async def _abuild(_o):\n    return {expr}\n", unit, "_abuild")
+        expr = self._aconstruct(node, unit, "scope")
+        name = f"abuild_{identifier(node.label)}"
+        source = f"async def {name}(scope):\n    return {expr}\n"
+        fn = unit.build(source, name, "async build", node.label)
         if unit.complete:
             self.abuilds[node.key] = fn
         return fn  # type: ignore[no-any-return]
@@ -1088,8 +1109,8 @@ class Compiler:
         """The expression that constructs (and activates) ``node`` itself inside a
         scoped graph; its same-scope dependencies become statements before it."""
         if not is_async:
-            return self._construct(node, unit, "_o")
-        return self._aconstruct(node, unit, "_o")
+            return self._construct(node, unit, "scope")
+        return self._aconstruct(node, unit, "scope")
 
     def _other_scope(self, node: Node, unit: _Unit, is_async: bool) -> Callable[[], Any]:
         """The resolver of a scoped ``node`` that is not built inline (another scope)."""
@@ -1107,38 +1128,43 @@ class Compiler:
             return fn, True
         graph = _ScopeGraph(self, node.binding.scope, is_async)
         result = graph.scoped(node)
-        graph.namespace().update(
-            _K=node.key,
-            _N=node.binding.scope,
-            _get=self.c._scope_var.get,
-            _closed=_raise_closed,
-            _missing=functools.partial(_raise_scope_missing, node.label, node.binding.scope),
+        graph.namespace()
+        graph.unit.helpers(
+            KEY=node.key,
+            SCOPE_NAME=node.binding.scope,
+            get_scope=self.c._scope_var.get,
+            raise_closed=_raise_closed,
+            raise_scope_missing=functools.partial(
+                _raise_scope_missing, node.label, node.binding.scope
+            ),
         )
-        found = "            return _r\n"
+        found = "            return found\n"
         if is_async and node.spec is not None:
             # get() in this loop may have scheduled its initialization
             found = (
-                "            if (_st := _pending(_r)) is not None:\n"
-                "                await _st.initialize_async(None)\n"
-                "            return _r\n"
+                "            if (state := pending_state(found)) is not None:\n"
+                "                await state.initialize_async(None)\n"
+                "            return found\n"
             )
+        name = f"{'aresolve' if is_async else 'resolve'}_{identifier(node.label)}"
         source = (
-            f"{'async def' if is_async else 'def'} _resolve():\n"
-            "    _o = _get()\n"
-            "    while _o.name != _N:\n"
-            "        _o = _o.parent\n"
-            "        if _o is None:\n"
-            "            _missing()\n"
-            "    if _o.closed:\n"
-            "        _closed(_o)\n"
-            "    _c = _o.cache\n"
-            "    if _c:  # a new scope's is empty: nothing to look up\n"
-            "        _r = _c.get(_K, _NV)\n"
-            "        if type(_r) is not _Claim:\n"
+            f"{'async def' if is_async else 'def'} {name}():\n"
+            "    scope = get_scope()\n"
+            "    while scope.name != SCOPE_NAME:\n"
+            "        scope = scope.parent\n"
+            "        if scope is None:\n"
+            "            raise_scope_missing()\n"
+            "    if scope.closed:\n"
+            "        raise_closed(scope)\n"
+            "    cache = scope.cache\n"
+            "    if cache:  # a new scope's is empty: nothing to look up\n"
+            "        found = cache.get(KEY, NO_VALUE)\n"
+            "        if type(found) is not Claim:\n"
             f"{found}"
             f"{graph.claim_lines()}" + "\n".join(graph.lines) + f"\n    return {result}\n"
         )
-        fn = self._exec(source, graph.unit, "_resolve")
+        job = "async resolver" if is_async else "resolver"
+        fn = graph.unit.build(source, name, job, node.label)
         if graph.unit.complete:
             resolvers[node.key] = fn
         return fn, graph.unit.complete
@@ -1166,31 +1192,33 @@ class Compiler:
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node, False)
         unit = _Unit()
-        expr = self._construct(node, unit, "_o")
+        expr = self._construct(node, unit, "scope")
         warn = ""
         if node.spec is not None or node.binding.kind is Kind.CONTEXT:
-            warn = f"    if _o is _root:\n        _warn({unit.ref(node.key)})\n"
-        unit.ns.update(
-            _get=self.c._scope_var.get,
-            _closed=_raise_closed,
-            _root=self.c._root,
-            _warn=self.warn_root_transient,
+            key_ref = unit.ref(node.key, f"{node.label}_key")
+            warn = f"    if scope is root_scope:\n        warn_root_transient({key_ref})\n"
+        unit.helpers(
+            get_scope=self.c._scope_var.get,
+            raise_closed=_raise_closed,
+            root_scope=self.c._root,
+            warn_root_transient=self.warn_root_transient,
         )
-        if "_o" not in expr:
+        name = f"resolve_{identifier(node.label)}"
+        if not _USES_SCOPE(expr):
             # plain objects only: no owner is needed, and no resource or scoped instance
             # could be handed out half-disposed from a closed scope (scoped resolvers
             # check for themselves), so skip the scope lookup
-            source = f"def _resolve():\n    return {expr}\n"
+            source = f"def {name}():\n    return {expr}\n"
         else:
             source = (
-                "def _resolve():\n"
-                "    _o = _get()\n"
-                "    if _o.closed:\n"
-                "        _closed(_o)\n"
+                f"def {name}():\n"
+                "    scope = get_scope()\n"
+                "    if scope.closed:\n"
+                "        raise_closed(scope)\n"
                 f"{warn}"
                 f"    return {expr}\n"
             )
-        return self._exec(source, unit, "_resolve"), unit.complete
+        return unit.build(source, name, "resolver", node.label), unit.complete
 
     def aroot_resolver(self, key: Any) -> tuple[Callable[[], Any], bool]:
         node = self.plan(key)
@@ -1221,25 +1249,27 @@ class Compiler:
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node, True)
         unit = _Unit()
-        expr = self._aexpr(node, unit, "_o")
-        unit.ns.update(
-            _get=self.c._scope_var.get,
-            _closed=_raise_closed,
-            _root=self.c._root,
-            _warn=self.warn_root_transient,
+        expr = self._aexpr(node, unit, "scope")
+        unit.helpers(
+            get_scope=self.c._scope_var.get,
+            raise_closed=_raise_closed,
+            root_scope=self.c._root,
+            warn_root_transient=self.warn_root_transient,
         )
         warn = ""
         if node.spec is not None or node.binding.kind is Kind.CONTEXT:
-            warn = f"    if _o is _root:\n        _warn({unit.ref(node.key)})\n"
+            key_ref = unit.ref(node.key, f"{node.label}_key")
+            warn = f"    if scope is root_scope:\n        warn_root_transient({key_ref})\n"
+        name = f"aresolve_{identifier(node.label)}"
         source = (
-            "async def _aresolve():\n"
-            "    _o = _get()\n"
-            "    if _o.closed:\n"
-            "        _closed(_o)\n"
+            f"async def {name}():\n"
+            "    scope = get_scope()\n"
+            "    if scope.closed:\n"
+            "        raise_closed(scope)\n"
             f"{warn}"
             f"    return {expr}\n"
         )
-        return self._exec(source, unit, "_aresolve"), unit.complete
+        return unit.build(source, name, "async resolver", node.label), unit.complete
 
     def warn_root_transient(self, key: Any) -> None:
         if key in self._warned_root_transients:
@@ -1262,16 +1292,19 @@ class Compiler:
             for param in params:
                 node.args.append((param, self._plan_param(node, param, path, {})))
         unit = _Unit()
-        fn_ref = unit.ref(fn)
+        fn_ref = unit.ref(fn, getattr(fn, "__name__", "function"))
         needs_async = any(dep.needs_async for dep in node.dependencies)
-        unit.ns.update(_get=self.c._scope_var.get)
+        unit.helpers(get_scope=self.c._scope_var.get)
+        name = f"call_{identifier(node.label)}"
         if is_async and needs_async:
-            args = self._args(node, unit, "_o", True)
-            source = f"async def _call():\n    _o = _get()\n    return await {fn_ref}({args})\n"
+            args = self._args(node, unit, "scope", True)
+            source = (
+                f"async def {name}():\n    scope = get_scope()\n    return await {fn_ref}({args})\n"
+            )
         else:
-            args = self._args(node, unit, "_o", False)
-            source = f"def _call():\n    _o = _get()\n    return {fn_ref}({args})\n"
-        return self._exec(source, unit, "_call"), unit.complete
+            args = self._args(node, unit, "scope", False)
+            source = f"def {name}():\n    scope = get_scope()\n    return {fn_ref}({args})\n"
+        return unit.build(source, name, "caller", node.label), unit.complete
 
 
 def _pseudo_binding(fn: Callable[..., Any]) -> Binding:
