@@ -2,7 +2,7 @@
 
 The hot path is deliberately tiny. ``container.get`` *is* the ``__getitem__`` of a dict
 of ready objects (built singletons and plain instances); only a miss reaches Python code,
-which runs a resolver generated once per key by :mod:`injectq.core.compiler`.
+which runs a resolver generated once per key by :mod:`injectq.core.resolvers`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
-from threading import get_ident
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from injectq.core.analysis import is_autowirable
+from injectq.core.analysis import analyze, is_autowirable
 from injectq.core.bindings import (
     INSTANCE,
     SINGLETON,
@@ -27,15 +26,12 @@ from injectq.core.bindings import (
     make_binding,
     normalize_scope,
 )
-from injectq.core.compiler import (
-    Compiler,
-    _slot_for_claim,
-    join_slot_async,
-    release_claim,
-)
+from injectq.core.compiler import Compiler
+from injectq.core.host import ContainerHost
+from injectq.core.planning import Node, Value, pseudo_binding
 from injectq.core.registry import _UNSET, ServiceRegistry
 from injectq.core.scopes import Scope, _raise_after_exit
-from injectq.resources.lifecycle import LIVE, current_task, loop_running, resource_spec
+from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     BindingError,
@@ -126,7 +122,7 @@ class InjectQ:
         self._ready._resolvers = self._resolvers
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
         self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
-        self._inflight: dict[Any, Any] = {}  # key -> creation claim (see _create_singleton)
+        self._inflight: dict[Any, Any] = {}  # key -> creation claim (see core.claims)
         self._pending_singletons: dict[Any, Any] = {}
         self._overrides: dict[Any, _OverrideStack] = {}  # key -> overrides in effect
         self._slot_lock = threading.Lock()
@@ -135,7 +131,21 @@ class InjectQ:
         self._scope_var: ContextVar[Scope] = ContextVar(
             f"injectq.scope.{id(self)}", default=self._root
         )
-        self._compiler = Compiler(self)
+        self._compiler = Compiler(
+            ContainerHost(
+                bindings=self._bindings,
+                ready=self._ready,
+                inflight=self._inflight,
+                pending_singletons=self._pending_singletons,
+                slot_lock=self._slot_lock,
+                scope_var=self._scope_var,
+                root=self._root,
+                monitor=self.resource_monitor,
+                default_init_timeout=self._default_init_timeout,
+                default_dispose_timeout=self._default_dispose_timeout,
+                publish_singleton=self._publish_singleton,
+            )
+        )
         self._ready._build = self._compiler.singleton_now
         self._version = 0  # bumped by every registry change; stale compiles are not kept
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
@@ -456,43 +466,6 @@ class InjectQ:
                 return default
             raise
 
-    # Singleton creation: per key, never one lock held while user code runs. The sync
-    # path is the compiler's singleton_now (claimed and built in one walk); async code
-    # takes the same claims, with a fresh (task, thread id) pair as its mark.
-    async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
-        inflight = self._inflight
-        while True:
-            value = self._ready_get(key, _MISS)
-            if value is not _MISS:
-                return value
-            me = (current_task(), get_ident())
-            claimed = inflight.setdefault(key, me)
-            if claimed is me:
-                break
-            value, slot = _slot_for_claim(inflight, self._ready, key, claimed)
-            if slot is not None:
-                return await join_slot_async(slot, describe_key(key))
-            if value is not _MISS:
-                return value
-        try:
-            value = self._ready_get(key, _MISS)
-            if value is _MISS:
-                value = self._pending_singletons.get(key, _MISS)
-                if value is _MISS:
-                    value = await abuild(self._root)
-                    self._publish_singleton(key, value)
-                else:  # get() in a loop scheduled its async initialize(): join it
-                    state = getattr(value, "_injectq_resource_state", None)
-                    if state is not None:
-                        await state.initialize_async(None)
-                    with self._slot_lock:
-                        self._publish_singleton(key, value)
-        except BaseException as exc:
-            release_claim(inflight, key, None, exc)
-            raise
-        release_claim(inflight, key, value, None)
-        return value
-
     def _publish_singleton(self, key: Any, value: Any) -> bool:
         """Make the built singleton ``get``-able; False when it is parked as pending."""
         if resource_spec(type(value)) is not None:
@@ -552,11 +525,8 @@ class InjectQ:
     def _make_missing_plan(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> list[tuple[str, Any]]:
-        from injectq.core.analysis import analyze
-        from injectq.core.compiler import Node, Value, _pseudo_binding
-
         params = analyze(fn)
-        node = Node(fn, _pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
+        node = Node(fn, pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
         filled = 0
         plan: list[tuple[str, Any]] = []
         for param in params:
@@ -565,15 +535,13 @@ class InjectQ:
                 continue
             if param.name in kwargs:
                 continue
-            dep = self._compiler._plan_param(node, param, [node.label], {})
+            dep = self._compiler.plan_param(node, param, [node.label], {})
             plan.append((param.name, dep.value if isinstance(dep, Value) else dep))
         return plan
 
     def _missing_arguments(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        from injectq.core.compiler import Node
-
         return {
             name: self.get(dep.key) if isinstance(dep, Node) else dep
             for name, dep in self._missing_plan(fn, args, kwargs)
@@ -582,8 +550,6 @@ class InjectQ:
     async def _amissing_arguments(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        from injectq.core.compiler import Node
-
         result: dict[str, Any] = {}
         for name, dep in self._missing_plan(fn, args, kwargs):
             result[name] = await self.aget(dep.key) if isinstance(dep, Node) else dep
