@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterat
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from injectq.core.analysis import analyze, is_autowirable
 from injectq.core.bindings import (
     INSTANCE,
     SINGLETON,
@@ -23,12 +22,16 @@ from injectq.core.bindings import (
     Binding,
     Kind,
     class_binding,
+    concrete_binding,
     make_binding,
     normalize_scope,
 )
+from injectq.core.calling import InjectedCalls
 from injectq.core.compiler import Compiler
+from injectq.core.context import active_container as _active_container
 from injectq.core.host import ContainerHost
-from injectq.core.planning import Node, Value, pseudo_binding
+from injectq.core.overrides import MISS as _MISS
+from injectq.core.overrides import OverrideLayer, OverrideStack, depends_on
 from injectq.core.registry import _UNSET, ServiceRegistry
 from injectq.core.scopes import Scope, _raise_after_exit
 from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
@@ -48,11 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["FactoryBindings", "InjectQ"]
 
 T = TypeVar("T")
-_MISS: Any = object()
 _DEFAULT_SCOPE: Any = object()
 _LIFETIMES = frozenset({SINGLETON, TRANSIENT, ""})
 
-_active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", default=None)
 _default_container: InjectQ | None = None
 _default_lock = threading.Lock()
 _live_containers: weakref.WeakSet[InjectQ] = weakref.WeakSet()
@@ -121,10 +122,9 @@ class InjectQ:
         self._resolvers: dict[Any, Callable[[], Any]] = {}
         self._ready._resolvers = self._resolvers
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
-        self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
         self._inflight: dict[Any, Any] = {}  # key -> creation claim (see core.claims)
         self._pending_singletons: dict[Any, Any] = {}
-        self._overrides: dict[Any, _OverrideStack] = {}  # key -> overrides in effect
+        self._overrides: dict[Any, OverrideStack] = {}  # key -> overrides in effect
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
         self._root = Scope(self, None, "root")
@@ -147,6 +147,13 @@ class InjectQ:
             )
         )
         self._ready._build = self._compiler.singleton_now
+        # calling a function with injection (@inject, invoke): set as attributes, once
+        calls = InjectedCalls(self, self._compiler)
+        self._callers = calls.callers
+        self._caller_for = calls.caller_for
+        self._call_with_injection = calls.call
+        self._acall_with_injection = calls.acall
+        self._missing_arguments = calls.missing_arguments
         self._version = 0  # bumped by every registry change; stale compiles are not kept
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
         self._bindings[ResourceMonitor] = Binding(
@@ -295,7 +302,7 @@ class InjectQ:
                 scope_given=given,
             )
         concrete = (
-            _concrete_binding(binding) if allow_concrete and binding.kind is INSTANCE else None
+            concrete_binding(binding) if allow_concrete and binding.kind is INSTANCE else None
         )
         self._store(binding, concrete)
 
@@ -312,7 +319,7 @@ class InjectQ:
         binding = make_binding(
             service_type, instance, SINGLETON, allow_none=allow_none, as_instance=True
         )
-        self._store(binding, _concrete_binding(binding) if allow_concrete else None)
+        self._store(binding, concrete_binding(binding) if allow_concrete else None)
 
     def bind_factory(
         self,
@@ -481,80 +488,6 @@ class InjectQ:
         self._ready[key] = value
         return True
 
-    # ------------------------------------------------------------------ calling
-    def _call_with_injection(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        """Call ``fn`` with the caller's arguments, injecting only the rest."""
-        if not args and not kwargs:
-            return (self._callers.get(fn) or self._caller_for(fn, False))()
-        return fn(*args, **self._missing_arguments(fn, args, kwargs), **kwargs)
-
-    def _caller_for(self, fn: Callable[..., Any], is_async: bool) -> Callable[[], Any]:
-        """The generated zero-argument caller of ``fn`` (kept once every singleton it
-        needs is built, so they are inlined as constants)."""
-        caller, complete = self._compiler.caller(fn, is_async)
-        if complete:
-            self._callers[fn] = caller
-        return caller
-
-    async def _acall_with_injection(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        import asyncio
-
-        injected = await self._amissing_arguments(fn, args, kwargs)
-        result = fn(*args, **injected, **kwargs)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            return await result
-        return result
-
-    def _missing_plan(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[str, Any]]:
-        cache_key = (fn, len(args), tuple(kwargs))
-        try:
-            cached: list[tuple[str, Any]] | None = self._callers.get(cache_key)  # type: ignore[assignment]
-        except TypeError:  # an unhashable callable: plan every call
-            return self._make_missing_plan(fn, args, kwargs)
-        if cached is None:
-            cached = self._make_missing_plan(fn, args, kwargs)
-            self._callers[cache_key] = cached  # type: ignore[assignment]
-        return cached
-
-    def _make_missing_plan(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[str, Any]]:
-        params = analyze(fn)
-        node = Node(fn, pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
-        filled = 0
-        plan: list[tuple[str, Any]] = []
-        for param in params:
-            if not param.keyword_only and filled < len(args):
-                filled += 1
-                continue
-            if param.name in kwargs:
-                continue
-            dep = self._compiler.plan_param(node, param, [node.label], {})
-            plan.append((param.name, dep.value if isinstance(dep, Value) else dep))
-        return plan
-
-    def _missing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {
-            name: self.get(dep.key) if isinstance(dep, Node) else dep
-            for name, dep in self._missing_plan(fn, args, kwargs)
-        }
-
-    async def _amissing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for name, dep in self._missing_plan(fn, args, kwargs):
-            result[name] = await self.aget(dep.key) if isinstance(dep, Node) else dep
-        return result
-
     def _factory_of(self, service_type: Any) -> Callable[..., Any]:
         binding = self._bindings.get(service_type)
         if binding is None:
@@ -642,11 +575,11 @@ class InjectQ:
         with self._registry_lock:
             stack = self._overrides.get(service_type)
             if stack is None:
-                stack = _OverrideStack(
+                stack = OverrideStack(
                     self._bindings.get(service_type), self._compiler.binding_for(service_type)
                 )
             binding = stack.binding_of(service_type, value, scope)
-            layer = _OverrideLayer(binding)
+            layer = OverrideLayer(binding)
             with self._slot_lock:
                 self._overrides[service_type] = stack
                 stack.layers[-1].covered_ready = self._ready_get(service_type, _MISS)
@@ -661,7 +594,7 @@ class InjectQ:
         finally:
             self._end_override(service_type, stack, layer)
 
-    def _end_override(self, key: Any, stack: _OverrideStack, layer: _OverrideLayer) -> None:
+    def _end_override(self, key: Any, stack: OverrideStack, layer: OverrideLayer) -> None:
         """Remove ``layer`` from the overrides of ``key``; the top one is then in effect."""
         with self._registry_lock:
             compiler = self._compiler  # plans made while the override was active
@@ -673,7 +606,7 @@ class InjectQ:
                     if (
                         built != key
                         and before.get(built, _MISS) is not instance
-                        and _depends_on(compiler, built, key)
+                        and depends_on(compiler, built, key)
                     ):
                         del self._ready[built]
                 layers = stack.layers
@@ -886,83 +819,6 @@ class FactoryBindings:
     def __contains__(self, service_type: Any) -> bool:
         binding = self._container._bindings.get(service_type)
         return binding is not None and binding.kind is not INSTANCE
-
-
-def _concrete_binding(binding: Binding) -> Binding | None:
-    """For an instance bound to another class, the binding of its own class to it
-    (InjectQ's ``allow_concrete``). Not for string keys (``c["db"] = Db(...)`` must not
-    displace the binding of ``Db``, which parameters typed ``Db`` get first), nor for
-    builtin types: their bindings feed parameters by type, so only an explicit binding
-    may make one."""
-    if binding.kind is not INSTANCE or binding.provider is None:
-        return None
-    if not isinstance(binding.key, type):
-        return None
-    concrete = type(binding.provider)
-    if concrete is binding.key or not is_autowirable(concrete):
-        return None
-    return Binding(concrete, binding.provider, INSTANCE, SINGLETON, binding.allow_none)
-
-
-class _OverrideLayer:
-    """One binding on a key's override stack (the first is the key's own, maybe None)."""
-
-    __slots__ = ("binding", "covered_ready", "ready_at_entry")
-
-    def __init__(self, binding: Binding | None) -> None:
-        self.binding = binding
-        # its built singleton while another override covers it, restored when uncovered
-        self.covered_ready: Any = _MISS
-        # the ready dict when it began: what was built during it is what is not in there
-        self.ready_at_entry: dict[Any, Any] = {}
-
-
-class _OverrideStack:
-    """The overrides of one key in the order they began; the last one is in effect."""
-
-    __slots__ = ("implicit", "layers")
-
-    def __init__(self, original: Binding | None, implicit: Binding | None) -> None:
-        self.layers = [_OverrideLayer(original)]
-        self.implicit = implicit  # the original, or the autowired binding of a class
-
-    def binding_of(self, key: Any, value: Any, scope: Any) -> Binding:
-        """``value`` as a binding of ``key``, classified against the original binding
-        (never against another override: which one began first must not matter)."""
-        original = self.layers[0].binding
-        if original is not None and original.kind is Kind.INSTANCE:
-            return make_binding(key, value, SINGLETON, allow_none=True, as_instance=True)
-        implicit = self.implicit
-        if scope is not None:
-            new_scope = scope
-        elif implicit is not None and implicit.kind is not Kind.INSTANCE:
-            new_scope = implicit.scope
-        else:
-            new_scope = SINGLETON
-        return make_binding(key, value, new_scope, allow_none=True)
-
-
-def _depends_on(compiler: Compiler, key: Any, target: Any) -> bool:
-    """Whether the plan of ``key`` reaches ``target`` (or cannot be told: then yes)."""
-    if key == target:
-        return True
-    try:
-        with compiler.lock:
-            root = compiler.plan(key)
-    except Exception:
-        return True
-    seen: set[int] = set()
-    todo = [root]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for dep in node.dependencies:
-            if dep.key == target:
-                return True
-            todo.append(dep)
-    return False
 
 
 @contextlib.asynccontextmanager

@@ -50,7 +50,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "injectq.integrations.taskiq needs taskiq: pip install 'injectq[taskiq]'"
     ) from exc
 
-from injectq.core.container import _active_container
+from injectq.core.context import active_container as _active_container
 from injectq.core.scopes import Scope
 from injectq.integrations._markers import make_marker, marker_class
 from injectq.utils.exceptions import InjectionError, InjectQError, describe_key
