@@ -100,6 +100,8 @@ def live_sources() -> int:
 def identifier(text: str, fallback: str = "value") -> str:
     """``text`` made a Python identifier: ``list[int]`` -> ``list_int``, ``'db'`` ->
     ``db``; ``fallback`` when nothing is left of it."""
+    if len(text) <= _MAX_NAME and text.isidentifier():
+        return text  # the usual case: a class name
     chars = [ch if ch.isalnum() or ch == "_" else "_" for ch in text[:_MAX_NAME]]
     name = "_".join(part for part in "".join(chars).split("_") if part)
     if not name:
@@ -113,13 +115,16 @@ class FunctionBuilder:
     """Collects the objects one generated function refers to, under readable names
     unique within it, then compiles it (see the module docstring)."""
 
-    __slots__ = ("namespace", "taken")
+    __slots__ = ("by_id", "namespace", "taken")
 
     def __init__(self) -> None:
         #: the function's globals: name -> object
         self.namespace: dict[str, Any] = {}
         #: every name given out, globals and locals alike (a local may not shadow a global)
         self.taken: set[str] = set()
+        #: (id(object), hint) -> its name: an object referred to twice in one role has
+        #: one name (the namespace keeps it alive, so its id is not reused meanwhile)
+        self.by_id: dict[tuple[int, str], str] = {}
 
     def _fresh(self, hint: str) -> str:
         base = identifier(hint)
@@ -132,9 +137,13 @@ class FunctionBuilder:
         return name
 
     def ref(self, obj: Any, hint: str) -> str:
-        """A name, made from ``hint``, under which the source refers to ``obj``."""
-        name = self._fresh(hint)
-        self.namespace[name] = obj
+        """A name, made from ``hint``, under which the source refers to ``obj`` (the
+        same name each time for the same object)."""
+        seen = (id(obj), hint)
+        name = self.by_id.get(seen)
+        if name is None:
+            name = self.by_id[seen] = self._fresh(hint)
+            self.namespace[name] = obj
         return name
 
     def local(self, hint: str) -> str:

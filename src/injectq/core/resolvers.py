@@ -64,9 +64,13 @@ class _Unit(FunctionBuilder):
         self.graph = graph
 
 
+@functools.lru_cache(maxsize=1024)  # labels only (strings): nothing is kept alive
 def _local_name(label: str) -> str:
     """A local variable's name for a key: ``HttpClient`` -> ``http_client``."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", identifier(label)).lower()
+    return _WORD_START.sub("_", identifier(label)).lower()
+
+
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 class _ScopeGraph:
