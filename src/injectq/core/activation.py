@@ -100,6 +100,8 @@ class Activation:
                 cache.clear()
 
     def activate_sync(self, inst: Any, key: Any, owner: Scope, deps: tuple[Any, ...] = ()) -> None:
+        """Activate the resource ``inst`` bound to ``key`` for ``owner`` (sync code): join it
+        when live, schedule it after pending ``deps`` in a running loop, else initialize."""
         st = state_of(inst, key)
         st.bind_owner(owner, key)
         st.check_owner(owner)
@@ -143,6 +145,7 @@ class Activation:
         st.schedule_init(owner, loop)
 
     async def activate_async(self, inst: Any, key: Any, owner: Scope) -> None:
+        """Activate the resource ``inst`` bound to ``key`` for ``owner``, awaiting it."""
         st = state_of(inst, key)
         st.bind_owner(owner, key)
         st.check_owner(owner)
@@ -356,6 +359,7 @@ class Activation:
         return make
 
     def needs_maker(self, node: Node) -> bool:
+        """Whether building ``node`` takes a make function, not just its provider."""
         binding = node.binding
         return (
             node.spec is not None or binding.kind is Kind.CONTEXT or (binding.kind is Kind.FACTORY)

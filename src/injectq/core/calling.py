@@ -56,6 +56,7 @@ class InjectedCalls:
     async def acall(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        """Call ``fn`` in async code with the caller's arguments, injecting the rest."""
         import asyncio
 
         injected = await self.amissing_arguments(fn, args, kwargs)
@@ -67,6 +68,7 @@ class InjectedCalls:
     def missing_plan(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> list[tuple[str, Any]]:
+        """What fills each parameter the caller left out: a planned key or a value."""
         cache_key = (fn, len(args), tuple(kwargs))
         try:
             cached: list[tuple[str, Any]] | None = self.callers.get(cache_key)
@@ -97,6 +99,7 @@ class InjectedCalls:
     def missing_arguments(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        """The injected values of the parameters the caller left out."""
         return {
             name: self.container.get(dep.key) if isinstance(dep, Node) else dep
             for name, dep in self.missing_plan(fn, args, kwargs)
@@ -105,6 +108,7 @@ class InjectedCalls:
     async def amissing_arguments(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        """The async twin of :meth:`missing_arguments`."""
         result: dict[str, Any] = {}
         for name, dep in self.missing_plan(fn, args, kwargs):
             result[name] = await self.container.aget(dep.key) if isinstance(dep, Node) else dep

@@ -251,6 +251,7 @@ def join_claim_sync(scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim,
 async def join_claim_async(
     scope: Scope, cache: dict[Any, Any], key: Any, claim: Claim, label: str
 ) -> Any:
+    """The async twin of :func:`join_claim_sync`."""
     while True:
         if claim.thread == threading.get_ident() and (
             claim.task is None or claim.task is current_task()
@@ -288,6 +289,7 @@ def abort_claim(
 
 
 def fail_slot(slot: CreationSlot, exc: BaseException, key: Any) -> None:
+    """Hand ``exc`` to the waiters of ``slot`` (an interruption as an error of its own)."""
     if not isinstance(exc, Exception):
         exc = InjectQError(f"creation of {describe_key(key)} was interrupted")
     slot.set_exception(exc)
@@ -307,11 +309,13 @@ def _refuse_own_creation(thread: int, task: object, label: str) -> None:
 
 
 def join_slot_sync(slot: CreationSlot, label: str) -> Any:
+    """Wait for the singleton creation ``slot`` stands for, and return its value."""
     _refuse_own_creation(slot.thread, slot.task, label)
     return slot.result()
 
 
 async def join_slot_async(slot: CreationSlot, label: str) -> Any:
+    """The async twin of :func:`join_slot_sync`."""
 
     if slot.thread == threading.get_ident() and (slot.task is None or slot.task is current_task()):
         raise CircularDependencyError([label, label])

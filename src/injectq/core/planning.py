@@ -90,6 +90,7 @@ class Planner:
         self.nodes: dict[Any, Node] = {}
 
     def binding_for(self, key: Any) -> Binding | None:
+        """The binding of ``key``: the registry's, else an unbound class's own (autowired)."""
         binding = self.bindings.get(key)
         if binding is not None:
             return binding
@@ -99,6 +100,7 @@ class Planner:
         return None
 
     def plan(self, key: Any) -> Node:
+        """The plan of ``key`` (made now, under :attr:`lock`, if need be)."""
         node = self.nodes.get(key)
         if node is not None:
             return node
@@ -106,6 +108,8 @@ class Planner:
             return self.plan_from(key, [], {})
 
     def plan_from(self, key: Any, path: list[str], visiting: dict[Any, int]) -> Node:
+        """Plan ``key`` as a dependency on ``path`` (the labels of the keys being
+        planned, outermost first); ``visiting`` maps those keys to their place on it."""
         node = self.nodes.get(key)
         if node is not None:
             return node
@@ -155,6 +159,7 @@ class Planner:
     def plan_param(
         self, owner: Node, param: Param, path: list[str], visiting: dict[Any, int]
     ) -> Node | Value:
+        """Where ``param`` of ``owner`` gets its value: a planned key, or a ``Value``."""
         key, soft = self.feeder(param)
         if key is EMPTY:
             return Value(self.unfed(param, path))
@@ -204,6 +209,7 @@ class Planner:
         )
 
     def not_found(self, key: Any, path: list[str]) -> DependencyNotFoundError:
+        """The error for a key with no binding, naming the path to it and what to do."""
         label = describe_key(key)
         full = [*path, label]
         if isinstance(key, str):

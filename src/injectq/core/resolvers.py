@@ -345,6 +345,7 @@ class Resolvers:
 
     # ------------------------------------------------------------------ build functions
     def abuild(self, node: Node) -> Callable[[Scope], Any]:
+        """The generated ``await abuild(owner)`` that constructs ``node`` in async code."""
         fn = self.abuilds.get(node.key)
         if fn is not None:
             return fn
@@ -358,6 +359,7 @@ class Resolvers:
         return fn  # type: ignore[no-any-return]
 
     def singleton_resolver(self, node: Node) -> Callable[[], Any]:
+        """A resolver of a singleton key: the ready value, else the walk."""
         resolver = self.singleton_resolvers.get(node.key)
         if resolver is not None:
             return resolver
@@ -386,6 +388,7 @@ class Resolvers:
         return resolver
 
     def asingleton_resolver(self, node: Node) -> Callable[[], Any]:
+        """The async resolver of a singleton key, built with :meth:`abuild`."""
         resolver = self.asingleton_resolvers.get(node.key)
         if resolver is not None:
             return resolver
@@ -520,6 +523,7 @@ class Resolvers:
         return unit.build(source, name, "resolver", node.label), unit.complete
 
     def aroot_resolver(self, key: Any) -> tuple[Callable[[], Any], bool]:
+        """The coroutine function ``aget(key)`` runs, and whether it may be cached."""
         node = self.planner.plan(key)
         if not node.needs_async:
             sync, complete = self.root_resolver(key)
@@ -571,6 +575,7 @@ class Resolvers:
         return unit.build(source, name, "async resolver", node.label), unit.complete
 
     def warn_root_transient(self, key: Any) -> None:
+        """Warn once per key that a transient resource was resolved with no scope."""
         if key in self._warned_root_transients:
             return
         self._warned_root_transients.add(key)

@@ -80,6 +80,7 @@ class SingletonBuilder:
         return node.binding.provider(*args, **kwargs)
 
     def resolve_now(self, node: Node, owner: Scope) -> Any:
+        """The value of ``node`` for ``owner``, built now from its plan."""
         binding = node.binding
         if binding.kind is INSTANCE:
             if node.spec is not None:
