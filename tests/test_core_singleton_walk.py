@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from injectq import CircularDependencyError, DependencyNotFoundError, Inject, InjectQ
-from injectq.core import compiler as compiler_module
-from injectq.core.compiler import CreationSlot
+from injectq.core import singletons as singleton_walk
+from injectq.core.claims import CreationSlot
 
 WAIT = 10.0
 
@@ -139,8 +139,8 @@ def test_walks_in_two_threads_holding_each_others_key_raise_instead_of_deadlocki
 
         return hold_then_read
 
-    monkeypatch.setattr(compiler_module, "analyze", holding(compiler_module.analyze))
-    monkeypatch.setattr(compiler_module, "simple_hints", holding(compiler_module.simple_hints))
+    monkeypatch.setattr(singleton_walk, "analyze", holding(singleton_walk.analyze))
+    monkeypatch.setattr(singleton_walk, "simple_hints", holding(singleton_walk.simple_hints))
     c = InjectQ()
     c.bind(Left, Left)
     c.bind(Right, Right)

@@ -12,6 +12,7 @@ import functools
 import inspect
 from typing import Any, Final, NamedTuple
 
+from injectq.core.analysis import is_autowirable
 from injectq.core.registry import _UNSET
 from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import BindingError, describe_key
@@ -175,3 +176,19 @@ def make_binding(
             )
         return Binding(key, impl, Kind.FACTORY, scope_name, allow_none)
     return Binding(key, impl, Kind.INSTANCE, SINGLETON, allow_none)
+
+
+def concrete_binding(binding: Binding) -> Binding | None:
+    """For an instance bound to another class, the binding of its own class to it
+    (InjectQ's ``allow_concrete``). Not for string keys (``c["db"] = Db(...)`` must not
+    displace the binding of ``Db``, which parameters typed ``Db`` get first), nor for
+    builtin types: their bindings feed parameters by type, so only an explicit binding
+    may make one."""
+    if binding.kind is not INSTANCE or binding.provider is None:
+        return None
+    if not isinstance(binding.key, type):
+        return None
+    concrete = type(binding.provider)
+    if concrete is binding.key or not is_autowirable(concrete):
+        return None
+    return Binding(concrete, binding.provider, INSTANCE, SINGLETON, binding.allow_none)

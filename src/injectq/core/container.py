@@ -2,7 +2,7 @@
 
 The hot path is deliberately tiny. ``container.get`` *is* the ``__getitem__`` of a dict
 of ready objects (built singletons and plain instances); only a miss reaches Python code,
-which runs a resolver generated once per key by :mod:`injectq.core.compiler`.
+which runs a resolver generated once per key by :mod:`injectq.core.resolvers`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
-from threading import get_ident
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from injectq.core.analysis import is_autowirable
 from injectq.core.bindings import (
     INSTANCE,
     SINGLETON,
@@ -24,18 +22,19 @@ from injectq.core.bindings import (
     Binding,
     Kind,
     class_binding,
+    concrete_binding,
     make_binding,
     normalize_scope,
 )
-from injectq.core.compiler import (
-    Compiler,
-    _slot_for_claim,
-    join_slot_async,
-    release_claim,
-)
+from injectq.core.calling import InjectedCalls
+from injectq.core.compiler import Compiler
+from injectq.core.context import active_container as _active_container
+from injectq.core.host import ContainerHost
+from injectq.core.overrides import MISS as _MISS
+from injectq.core.overrides import OverrideLayer, OverrideStack, depends_on
 from injectq.core.registry import _UNSET, ServiceRegistry
 from injectq.core.scopes import Scope, _raise_after_exit
-from injectq.resources.lifecycle import LIVE, current_task, loop_running, resource_spec
+from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     BindingError,
@@ -52,11 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["FactoryBindings", "InjectQ"]
 
 T = TypeVar("T")
-_MISS: Any = object()
 _DEFAULT_SCOPE: Any = object()
 _LIFETIMES = frozenset({SINGLETON, TRANSIENT, ""})
 
-_active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", default=None)
 _default_container: InjectQ | None = None
 _default_lock = threading.Lock()
 _live_containers: weakref.WeakSet[InjectQ] = weakref.WeakSet()
@@ -125,18 +122,38 @@ class InjectQ:
         self._resolvers: dict[Any, Callable[[], Any]] = {}
         self._ready._resolvers = self._resolvers
         self._aresolvers: dict[Any, Callable[[], Any]] = {}
-        self._callers: dict[Any, Callable[[], Any]] = {}  # also partial-call plans
-        self._inflight: dict[Any, Any] = {}  # key -> creation claim (see _create_singleton)
+        self._inflight: dict[Any, Any] = {}  # key -> creation claim (see core.claims)
         self._pending_singletons: dict[Any, Any] = {}
-        self._overrides: dict[Any, _OverrideStack] = {}  # key -> overrides in effect
+        self._overrides: dict[Any, OverrideStack] = {}  # key -> overrides in effect
         self._slot_lock = threading.Lock()
         self._registry_lock = threading.RLock()
         self._root = Scope(self, None, "root")
         self._scope_var: ContextVar[Scope] = ContextVar(
             f"injectq.scope.{id(self)}", default=self._root
         )
-        self._compiler = Compiler(self)
+        self._compiler = Compiler(
+            ContainerHost(
+                bindings=self._bindings,
+                ready=self._ready,
+                inflight=self._inflight,
+                pending_singletons=self._pending_singletons,
+                slot_lock=self._slot_lock,
+                scope_var=self._scope_var,
+                root=self._root,
+                monitor=self.resource_monitor,
+                default_init_timeout=self._default_init_timeout,
+                default_dispose_timeout=self._default_dispose_timeout,
+                publish_singleton=self._publish_singleton,
+            )
+        )
         self._ready._build = self._compiler.singleton_now
+        # calling a function with injection (@inject, invoke): set as attributes, once
+        calls = InjectedCalls(self, self._compiler)
+        self._callers = calls.callers
+        self._caller_for = calls.caller_for
+        self._call_with_injection = calls.call
+        self._acall_with_injection = calls.acall
+        self._missing_arguments = calls.missing_arguments
         self._version = 0  # bumped by every registry change; stale compiles are not kept
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
         self._bindings[ResourceMonitor] = Binding(
@@ -285,7 +302,7 @@ class InjectQ:
                 scope_given=given,
             )
         concrete = (
-            _concrete_binding(binding) if allow_concrete and binding.kind is INSTANCE else None
+            concrete_binding(binding) if allow_concrete and binding.kind is INSTANCE else None
         )
         self._store(binding, concrete)
 
@@ -302,7 +319,7 @@ class InjectQ:
         binding = make_binding(
             service_type, instance, SINGLETON, allow_none=allow_none, as_instance=True
         )
-        self._store(binding, _concrete_binding(binding) if allow_concrete else None)
+        self._store(binding, concrete_binding(binding) if allow_concrete else None)
 
     def bind_factory(
         self,
@@ -456,43 +473,6 @@ class InjectQ:
                 return default
             raise
 
-    # Singleton creation: per key, never one lock held while user code runs. The sync
-    # path is the compiler's singleton_now (claimed and built in one walk); async code
-    # takes the same claims, with a fresh (task, thread id) pair as its mark.
-    async def _acreate_singleton(self, key: Any, abuild: Callable[[Scope], Any]) -> Any:
-        inflight = self._inflight
-        while True:
-            value = self._ready_get(key, _MISS)
-            if value is not _MISS:
-                return value
-            me = (current_task(), get_ident())
-            claimed = inflight.setdefault(key, me)
-            if claimed is me:
-                break
-            value, slot = _slot_for_claim(inflight, self._ready, key, claimed)
-            if slot is not None:
-                return await join_slot_async(slot, describe_key(key))
-            if value is not _MISS:
-                return value
-        try:
-            value = self._ready_get(key, _MISS)
-            if value is _MISS:
-                value = self._pending_singletons.get(key, _MISS)
-                if value is _MISS:
-                    value = await abuild(self._root)
-                    self._publish_singleton(key, value)
-                else:  # get() in a loop scheduled its async initialize(): join it
-                    state = getattr(value, "_injectq_resource_state", None)
-                    if state is not None:
-                        await state.initialize_async(None)
-                    with self._slot_lock:
-                        self._publish_singleton(key, value)
-        except BaseException as exc:
-            release_claim(inflight, key, None, exc)
-            raise
-        release_claim(inflight, key, value, None)
-        return value
-
     def _publish_singleton(self, key: Any, value: Any) -> bool:
         """Make the built singleton ``get``-able; False when it is parked as pending."""
         if resource_spec(type(value)) is not None:
@@ -507,87 +487,6 @@ class InjectQ:
         # singleton they use was built already (inlined), so none calls out to this one
         self._ready[key] = value
         return True
-
-    # ------------------------------------------------------------------ calling
-    def _call_with_injection(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        """Call ``fn`` with the caller's arguments, injecting only the rest."""
-        if not args and not kwargs:
-            return (self._callers.get(fn) or self._caller_for(fn, False))()
-        return fn(*args, **self._missing_arguments(fn, args, kwargs), **kwargs)
-
-    def _caller_for(self, fn: Callable[..., Any], is_async: bool) -> Callable[[], Any]:
-        """The generated zero-argument caller of ``fn`` (kept once every singleton it
-        needs is built, so they are inlined as constants)."""
-        caller, complete = self._compiler.caller(fn, is_async)
-        if complete:
-            self._callers[fn] = caller
-        return caller
-
-    async def _acall_with_injection(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        import asyncio
-
-        injected = await self._amissing_arguments(fn, args, kwargs)
-        result = fn(*args, **injected, **kwargs)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            return await result
-        return result
-
-    def _missing_plan(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[str, Any]]:
-        cache_key = (fn, len(args), tuple(kwargs))
-        try:
-            cached: list[tuple[str, Any]] | None = self._callers.get(cache_key)  # type: ignore[assignment]
-        except TypeError:  # an unhashable callable: plan every call
-            return self._make_missing_plan(fn, args, kwargs)
-        if cached is None:
-            cached = self._make_missing_plan(fn, args, kwargs)
-            self._callers[cache_key] = cached  # type: ignore[assignment]
-        return cached
-
-    def _make_missing_plan(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[str, Any]]:
-        from injectq.core.analysis import analyze
-        from injectq.core.compiler import Node, Value, _pseudo_binding
-
-        params = analyze(fn)
-        node = Node(fn, _pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
-        filled = 0
-        plan: list[tuple[str, Any]] = []
-        for param in params:
-            if not param.keyword_only and filled < len(args):
-                filled += 1
-                continue
-            if param.name in kwargs:
-                continue
-            dep = self._compiler._plan_param(node, param, [node.label], {})
-            plan.append((param.name, dep.value if isinstance(dep, Value) else dep))
-        return plan
-
-    def _missing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        from injectq.core.compiler import Node
-
-        return {
-            name: self.get(dep.key) if isinstance(dep, Node) else dep
-            for name, dep in self._missing_plan(fn, args, kwargs)
-        }
-
-    async def _amissing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        from injectq.core.compiler import Node
-
-        result: dict[str, Any] = {}
-        for name, dep in self._missing_plan(fn, args, kwargs):
-            result[name] = await self.aget(dep.key) if isinstance(dep, Node) else dep
-        return result
 
     def _factory_of(self, service_type: Any) -> Callable[..., Any]:
         binding = self._bindings.get(service_type)
@@ -676,11 +575,11 @@ class InjectQ:
         with self._registry_lock:
             stack = self._overrides.get(service_type)
             if stack is None:
-                stack = _OverrideStack(
+                stack = OverrideStack(
                     self._bindings.get(service_type), self._compiler.binding_for(service_type)
                 )
             binding = stack.binding_of(service_type, value, scope)
-            layer = _OverrideLayer(binding)
+            layer = OverrideLayer(binding)
             with self._slot_lock:
                 self._overrides[service_type] = stack
                 stack.layers[-1].covered_ready = self._ready_get(service_type, _MISS)
@@ -695,7 +594,7 @@ class InjectQ:
         finally:
             self._end_override(service_type, stack, layer)
 
-    def _end_override(self, key: Any, stack: _OverrideStack, layer: _OverrideLayer) -> None:
+    def _end_override(self, key: Any, stack: OverrideStack, layer: OverrideLayer) -> None:
         """Remove ``layer`` from the overrides of ``key``; the top one is then in effect."""
         with self._registry_lock:
             compiler = self._compiler  # plans made while the override was active
@@ -707,7 +606,7 @@ class InjectQ:
                     if (
                         built != key
                         and before.get(built, _MISS) is not instance
-                        and _depends_on(compiler, built, key)
+                        and depends_on(compiler, built, key)
                     ):
                         del self._ready[built]
                 layers = stack.layers
@@ -920,83 +819,6 @@ class FactoryBindings:
     def __contains__(self, service_type: Any) -> bool:
         binding = self._container._bindings.get(service_type)
         return binding is not None and binding.kind is not INSTANCE
-
-
-def _concrete_binding(binding: Binding) -> Binding | None:
-    """For an instance bound to another class, the binding of its own class to it
-    (InjectQ's ``allow_concrete``). Not for string keys (``c["db"] = Db(...)`` must not
-    displace the binding of ``Db``, which parameters typed ``Db`` get first), nor for
-    builtin types: their bindings feed parameters by type, so only an explicit binding
-    may make one."""
-    if binding.kind is not INSTANCE or binding.provider is None:
-        return None
-    if not isinstance(binding.key, type):
-        return None
-    concrete = type(binding.provider)
-    if concrete is binding.key or not is_autowirable(concrete):
-        return None
-    return Binding(concrete, binding.provider, INSTANCE, SINGLETON, binding.allow_none)
-
-
-class _OverrideLayer:
-    """One binding on a key's override stack (the first is the key's own, maybe None)."""
-
-    __slots__ = ("binding", "covered_ready", "ready_at_entry")
-
-    def __init__(self, binding: Binding | None) -> None:
-        self.binding = binding
-        # its built singleton while another override covers it, restored when uncovered
-        self.covered_ready: Any = _MISS
-        # the ready dict when it began: what was built during it is what is not in there
-        self.ready_at_entry: dict[Any, Any] = {}
-
-
-class _OverrideStack:
-    """The overrides of one key in the order they began; the last one is in effect."""
-
-    __slots__ = ("implicit", "layers")
-
-    def __init__(self, original: Binding | None, implicit: Binding | None) -> None:
-        self.layers = [_OverrideLayer(original)]
-        self.implicit = implicit  # the original, or the autowired binding of a class
-
-    def binding_of(self, key: Any, value: Any, scope: Any) -> Binding:
-        """``value`` as a binding of ``key``, classified against the original binding
-        (never against another override: which one began first must not matter)."""
-        original = self.layers[0].binding
-        if original is not None and original.kind is Kind.INSTANCE:
-            return make_binding(key, value, SINGLETON, allow_none=True, as_instance=True)
-        implicit = self.implicit
-        if scope is not None:
-            new_scope = scope
-        elif implicit is not None and implicit.kind is not Kind.INSTANCE:
-            new_scope = implicit.scope
-        else:
-            new_scope = SINGLETON
-        return make_binding(key, value, new_scope, allow_none=True)
-
-
-def _depends_on(compiler: Compiler, key: Any, target: Any) -> bool:
-    """Whether the plan of ``key`` reaches ``target`` (or cannot be told: then yes)."""
-    if key == target:
-        return True
-    try:
-        with compiler.lock:
-            root = compiler.plan(key)
-    except Exception:
-        return True
-    seen: set[int] = set()
-    todo = [root]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for dep in node.dependencies:
-            if dep.key == target:
-                return True
-            todo.append(dep)
-    return False
 
 
 @contextlib.asynccontextmanager

@@ -1,14 +1,25 @@
-"""``ContainerContext``: InjectQ's static helpers around the active-container ContextVar."""
+"""The active container: a ContextVar, and InjectQ's static helpers around it.
+
+``InjectQ.get_instance()`` and ``@inject`` use the container active in this context
+(``with c.context()``, ``ContainerContext.use(c)``), else the process-wide default. The
+ContextVar lives here, below the container, so this module needs nothing of the
+container at import time (``core`` imports it, and it imports no part of ``core``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-from injectq.core import container as _container
-from injectq.core.container import InjectQ
+if TYPE_CHECKING:
+    from injectq.core.container import InjectQ
 
-__all__ = ["ContainerContext"]
+__all__ = ["ContainerContext", "active_container"]
+
+#: the container active in this context (None: the process-wide default)
+active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", default=None)
 
 
 class ContainerContext:
@@ -16,15 +27,15 @@ class ContainerContext:
 
     @staticmethod
     def get_current() -> InjectQ | None:
-        return _container._active_container.get()
+        return active_container.get()
 
     @staticmethod
     def set_current(container: InjectQ | None) -> None:
-        _container._active_container.set(container)
+        active_container.set(container)
 
     @staticmethod
     def clear_current() -> None:
-        _container._active_container.set(None)
+        active_container.set(None)
 
     @staticmethod
     def use(container: InjectQ) -> contextlib.AbstractContextManager[InjectQ]:

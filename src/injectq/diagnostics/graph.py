@@ -11,7 +11,7 @@ from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import InjectQError
 
 if TYPE_CHECKING:
-    from injectq.core.compiler import Node
+    from injectq.core.planning import Node
 
 __all__ = ["ServiceNode", "read_graph"]
 

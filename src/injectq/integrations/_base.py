@@ -28,7 +28,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from injectq.core.container import _active_container
+from injectq.core.context import active_container as _active_container
 from injectq.utils.exceptions import InjectionError, InjectQError
 
 if TYPE_CHECKING:
