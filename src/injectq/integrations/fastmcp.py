@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 try:
     from fastmcp.dependencies import Depends
-    from fastmcp.exceptions import ToolError
+    from fastmcp.exceptions import FastMCPError, PromptError, ResourceError, ToolError
     from fastmcp.server.dependencies import get_context
     from fastmcp.server.middleware import Middleware
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -161,10 +161,14 @@ InjectMCP = _InjectMCP()
 
 
 # --------------------------------------------------------------------------- the scope
+#: what FastMCP re-raises a handler's own exception as (``raise ToolError(...) from exc``)
+_WRAPPERS = (ToolError, ResourceError, PromptError)
+
+
 def _call_error(exc: BaseException) -> BaseException:
     """What a call's scope exits with: the handler's own exception rather than the
-    ``ToolError`` FastMCP re-raises it as (``raise ToolError(...) from exc``)."""
-    if isinstance(exc, ToolError) and exc.__cause__ is not None:
+    FastMCP error it was re-raised as."""
+    if isinstance(exc, _WRAPPERS) and exc.__cause__ is not None:
         return exc.__cause__
     return exc
 
@@ -177,9 +181,11 @@ class InjectQMCPMiddleware(Middleware):
     added after this one, the handler and its dependencies), in the task serving the
     call; resources the call activated are disposed there, in reverse order of
     initialization, also when the handler raised (its exception is passed to the
-    disposals). A disposal that fails after a successful call fails the call with
-    :class:`~injectq.ResourceDisposalError`. The middleware also attaches the container
-    to a server that has none, so ``InjectMCP`` and :func:`get_container_mcp` find it.
+    disposals). A disposal that fails after a successful call fails the call as FastMCP
+    fails a handler that raised (a ``ToolError``, ``ResourceError`` or ``PromptError``
+    whose ``__cause__`` is the :class:`~injectq.ResourceDisposalError`), so the client
+    is told the call failed. The middleware also attaches the container to a server
+    that has none, so ``InjectMCP`` and :func:`get_container_mcp` find it.
     """
 
     def __init__(self, *, container: InjectQ, scope_name: str = "request") -> None:
@@ -203,18 +209,23 @@ class InjectQMCPMiddleware(Middleware):
 
     async def on_call_tool(self, context: Any, call_next: Any) -> Any:
         """Run the tool call in its own scope."""
-        return await self._in_scope(context, call_next)
+        failed = f"Error calling tool {context.message.name!r}"
+        return await self._in_scope(context, call_next, ToolError, failed)
 
     async def on_read_resource(self, context: Any, call_next: Any) -> Any:
         """Run the resource read in its own scope (after FastMCP's access check)."""
         await self.check_resource_access(context)
-        return await self._in_scope(context, call_next)
+        failed = f"Error reading resource {str(context.message.uri)!r}"
+        return await self._in_scope(context, call_next, ResourceError, failed)
 
     async def on_get_prompt(self, context: Any, call_next: Any) -> Any:
         """Render the prompt in its own scope."""
-        return await self._in_scope(context, call_next)
+        failed = f"Error rendering prompt {context.message.name!r}"
+        return await self._in_scope(context, call_next, PromptError, failed)
 
-    async def _in_scope(self, context: Any, call_next: Any) -> Any:
+    async def _in_scope(
+        self, context: Any, call_next: Any, error_type: type[FastMCPError], failed: str
+    ) -> Any:
         container = self._container
         with container.context():
             scope = container.scope(self.scope_name)
@@ -229,7 +240,11 @@ class InjectQMCPMiddleware(Middleware):
                     error = _call_error(exc)
                     await scope.__aexit__(type(error), error, error.__traceback__)
                     raise
-                await scope.__aexit__(None, None, None)
+                try:
+                    await scope.__aexit__(None, None, None)
+                except Exception as exc:  # logged by the scope, one record per failure
+                    # no details: FastMCP may be masking them from clients
+                    raise error_type(f"{failed}: disposing its resources failed") from exc
                 return result
             finally:
                 _serving.reset(token)
