@@ -390,6 +390,45 @@ async def test_a_call_cancelled_by_its_timeout_still_disposes(
     assert open_fds(stats.db_path) == 0
 
 
+async def test_a_call_the_client_cancels_still_disposes(
+    mcp: FastMCP, client: Client[Any], stats: Stats
+) -> None:
+    started = asyncio.Event()
+
+    @mcp.tool
+    async def stuck(
+        ledger: AsyncLedger = InjectMCP(AsyncLedger), uow: UnitOfWork = InjectMCP(UnitOfWork)
+    ) -> str:
+        uow.add("stuck")
+        started.set()
+        await asyncio.Event().wait()  # until the client cancels the request
+        return "never"
+
+    @mcp.tool
+    async def count(ledger: AsyncLedger = InjectMCP(AsyncLedger)) -> int:
+        return await ledger.count()
+
+    for round_ in range(3):
+        call = asyncio.create_task(client.call_tool("stuck", {}))
+        await started.wait()
+        started.clear()
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        # the server cancels the call's task; its scope still disposes both, the async
+        # one (aiosqlite's close suspends) included
+        for _ in range(500):
+            if stats.closes == 2 * (round_ + 1):
+                break
+            await asyncio.sleep(0.01)
+        assert stats.opens == stats.closes == 2 * (round_ + 1)
+        assert isinstance(stats.seen_errors[-1], asyncio.CancelledError)
+    assert rows(stats) == []
+    assert (await client.call_tool("count", {})).data == 0  # the server serves on
+    assert stats.live == 0
+    assert open_fds(stats.db_path) == 0
+
+
 # --------------------------------------------------------------------------- load
 async def test_no_connection_leaks_over_many_calls(
     container: InjectQ, mcp: FastMCP, client: Client[Any], stats: Stats
