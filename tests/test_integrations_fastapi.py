@@ -596,7 +596,7 @@ def test_docs_integrations_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     page = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {"__name__": "__main__"}
     for index, code in enumerate(blocks):
