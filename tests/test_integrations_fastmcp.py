@@ -26,7 +26,12 @@ from injectq.integrations.fastmcp import (
     get_container_mcp,
     setup_mcp,
 )
-from injectq.utils.exceptions import InjectionError, InjectQError, ResourceDisposalError
+from injectq.utils.exceptions import (
+    InjectionError,
+    InjectQError,
+    ResourceDisposalError,
+    ResourceInitializationError,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -321,6 +326,41 @@ async def test_a_tool_error_reaches_the_disposals_and_they_still_run(
     assert type(error) is ValueError and str(error) == "not a name"
     assert rows(stats) == ["good"]  # the failed call's insert was rolled back
     assert stats.opens == stats.closes == 2
+    assert open_fds(stats.db_path) == 0
+
+
+async def test_a_resource_failing_to_initialize_fails_the_call_and_the_rest_are_disposed(
+    container: InjectQ, mcp: FastMCP, client: Client[Any], stats: Stats
+) -> None:
+    class CacheDown(Exception):
+        pass
+
+    @resource
+    class Cache:
+        def initialize(self) -> None:
+            raise CacheDown("cache unreachable")
+
+    container.bind(Cache, Cache, scope="request")
+
+    @mcp.tool
+    def add(name: str, ledger: Ledger = InjectMCP(Ledger), cache: Cache = InjectMCP(Cache)) -> int:
+        return ledger.add(name)
+
+    for _ in range(3):
+        with pytest.raises(ToolError, match="cache"):
+            await client.call_tool("add", {"name": "a"})
+        assert stats.live == 0  # the connection opened before the failure was closed
+    with pytest.raises(ToolError) as server_side:
+        await mcp.call_tool("add", {"name": "a"})
+    causes = []
+    error: BaseException | None = server_side.value
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__
+    assert any(isinstance(e, ResourceInitializationError) for e in causes)
+    assert isinstance(causes[-1], CacheDown)
+    assert stats.opens == stats.closes == 4
+    assert rows(stats) == []
     assert open_fds(stats.db_path) == 0
 
 
