@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "integrations.md"
-SECTIONS = ["Starlette and plain ASGI", "Flask", "Django", "aiohttp", "Litestar"]
+SECTIONS = ["Starlette and plain ASGI", "Flask", "Django", "aiohttp", "Litestar", "FastMCP"]
 
 
 def section_code(title: str) -> str:

@@ -15,6 +15,8 @@ so ``import injectq`` never pulls in a web framework or task queue. What they sh
   ``INJECTQ_CONTAINER`` setting (``pip install injectq[django]``);
 - :mod:`injectq.integrations.aiohttp`: ``setup_aiohttp`` (``pip install injectq[aiohttp]``);
 - :mod:`injectq.integrations.litestar`: ``InjectQPlugin`` (``pip install injectq[litestar]``);
+- :mod:`injectq.integrations.fastmcp`: ``setup_mcp``, ``InjectMCP``,
+  ``InjectQMCPMiddleware`` (``pip install injectq[fastmcp]``);
 - :mod:`injectq.integrations.otel`: ``instrument`` records the resource monitor's
   metrics through OpenTelemetry (``pip install injectq[otel]``).
 """
