@@ -48,3 +48,15 @@ def page_env(
 
 
 # --- end of the resource-page stand-ins -----------------------------------------------------
+
+
+# --- a real Redis server (tests/support/redis_server.py) ----------------------------------
+from support.redis_server import RedisServer
+from support.redis_server import redis_server as _redis_server
+
+
+@pytest.fixture(scope="session")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session; tests keep apart by their own queue names."""
+    with _redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
