@@ -7,6 +7,7 @@ of the task numbers that succeeded or failed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -88,3 +89,20 @@ def work(number: int, entry: Ledger = Inject[Ledger]) -> int:
     if number % FAIL_EVERY == 0:
         raise TaskFailed(number)
     return number
+
+
+# the same task written by hand, no injectq (benchmarks/workers_throughput.py)
+_plain_app: AppRedis | None = None
+
+
+@app.task(name="plain_celery_work")
+def plain_work(number: int) -> int:
+    global _plain_app
+    if _plain_app is None:
+        _plain_app = AppRedis()
+        _plain_app.initialize()
+    with contextlib.contextmanager(ledger)(_plain_app) as entry:
+        entry.number = number
+        if number % FAIL_EVERY == 0:
+            raise TaskFailed(number)
+        return number

@@ -15,6 +15,7 @@ worker claims it). Every count goes to Redis under ``<queue>:worker:<pid>`` (a h
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 
@@ -102,6 +103,31 @@ async def work(number: int, entry: InjectTask[Ledger]) -> int:
     entry.number = number
     if number % FAIL_EVERY == 0:
         raise TaskFailed(number)
+    return number
+
+
+# the same task written by hand, no injectq (benchmarks/workers_throughput.py)
+_plain_app: AppRedis | None = None
+
+
+@broker.task("plain_work")
+async def plain_work(number: int) -> int:
+    global _plain_app
+    if _plain_app is None:
+        _plain_app = AppRedis()
+        await _plain_app.initialize()
+    factory = ledger(_plain_app)  # the generator, driven by hand
+    entry = await anext(factory)
+    entry.number = number
+    try:
+        if number % FAIL_EVERY == 0:
+            raise TaskFailed(number)
+    except TaskFailed as exc:
+        with contextlib.suppress(StopAsyncIteration):
+            await factory.athrow(exc)
+        raise
+    with contextlib.suppress(StopAsyncIteration):
+        await anext(factory)
     return number
 
 
