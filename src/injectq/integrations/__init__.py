@@ -7,6 +7,9 @@ so ``import injectq`` never pulls in a web framework or task queue:
   (``pip install injectq[fastapi]``);
 - :mod:`injectq.integrations.taskiq`: ``setup_taskiq``, ``InjectTask`` / ``InjectTaskiq``
   (``pip install injectq[taskiq]``);
+- :mod:`injectq.integrations.celery`: ``setup_celery`` (``pip install injectq[celery]``);
+- :mod:`injectq.integrations.click`: ``setup_click``, ``setup_typer``
+  (``pip install injectq[click]``);
 - :mod:`injectq.integrations.otel`: ``instrument`` records the resource monitor's
   metrics through OpenTelemetry (``pip install injectq[otel]``).
 """
