@@ -127,3 +127,13 @@ def test_ctrl_c_disposes_and_closes_the_container(
         "store closed",
         "settings closed",
     ]
+
+
+def test_importing_injectq_does_not_import_click_celery_or_pytest() -> None:
+    code = (
+        "import sys, injectq, injectq.integrations, injectq.testing\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('click', 'typer', 'celery', 'kombu', 'pytest', '_pytest'))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
