@@ -44,6 +44,11 @@ class Worker:
     def pid(self) -> int:
         return self.process.pid
 
+    def children(self) -> list[int]:
+        """The pids of the worker's child processes (Linux)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60) -> int:
         """Send ``sig`` to the worker's main process and wait for it to exit."""
         if self.process.poll() is None:

@@ -15,6 +15,7 @@ worker claims it). Every count goes to Redis under ``<queue>:worker:<pid>`` (a h
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -104,6 +105,21 @@ async def work(number: int, entry: InjectTask[Ledger]) -> int:
     if number % FAIL_EVERY == 0:
         raise TaskFailed(number)
     return number
+
+
+@broker.task("injectq_held_work")
+async def held_work(number: int, entry: InjectTask[Ledger], app: InjectTask[AppRedis]) -> int:
+    """``work``, except that in the worker process named by ``<queue>:hold_pid`` it waits
+    (at most 60 s) for ``<queue>:release``: that worker's tasks stay running, so what it
+    fetched beyond them stays unacknowledged when it is stopped."""
+    hold_pid = await app.client.get(f"{QUEUE}:hold_pid")
+    if hold_pid is not None and int(hold_pid) == os.getpid():
+        await app.client.hincrby(worker_key(), "held", 1)
+        for _ in range(6000):
+            if await app.client.exists(f"{QUEUE}:release"):
+                break
+            await asyncio.sleep(0.01)
+    return await work(number, entry)
 
 
 # the same task written by hand, no injectq (benchmarks/workers_throughput.py)
