@@ -9,6 +9,7 @@ import itertools
 import signal
 from pathlib import Path
 
+import pytest
 from celery import Celery
 
 from support.processes import Worker, wait_until, worker_env, workers
@@ -20,7 +21,7 @@ FAIL_EVERY = 20
 _queues = itertools.count()
 
 
-def start_celery_worker(redis: RedisServer, queue: str, log: Path) -> Worker:
+def start_celery_worker(redis: RedisServer, queue: str, log: Path, pool: str = "prefork") -> Worker:
     return Worker(
         [
             "-m",
@@ -29,7 +30,7 @@ def start_celery_worker(redis: RedisServer, queue: str, log: Path) -> Worker:
             "celery_worker_app",
             "worker",
             "--pool",
-            "prefork",
+            pool,
             "--concurrency",
             "2",
             "--loglevel",
@@ -45,22 +46,24 @@ def start_celery_worker(redis: RedisServer, queue: str, log: Path) -> Worker:
     )
 
 
+@pytest.mark.parametrize(("pool", "processes"), [("prefork", 2), ("solo", 1)])
 def test_a_celery_worker_runs_every_task_in_its_own_scope(
-    redis: RedisServer, tmp_path: Path
+    redis: RedisServer, tmp_path: Path, pool: str, processes: int
 ) -> None:
     queue = f"celery-{next(_queues)}"
     counts = Counts(redis, queue)
     sender = Celery("sender", broker=redis.url)
     sender.conf.broker_connection_retry_on_startup = True
     with workers() as fleet:
-        fleet.append(start_celery_worker(redis, queue, tmp_path / "celery.log"))
+        fleet.append(start_celery_worker(redis, queue, tmp_path / "celery.log", pool))
         for number in range(TASKS):
             sender.send_task("injectq_celery_work", args=(number,), queue=queue)
         wait_until(lambda: counts.done() == TASKS, 120, f"{TASKS} Celery tasks to finish")
         assert fleet[0].stop(signal.SIGTERM) == 0, fleet[0].output()
     per_worker = counts.per_worker()
-    report("celery prefork worker", per_worker, TASKS)
-    assert len(per_worker) == 2  # the two pool processes; the parent started nothing
+    report(f"celery {pool} worker", per_worker, TASKS)
+    # prefork: the two pool processes (the parent started nothing); solo: the worker
+    assert len(per_worker) == processes
     assert_balanced(per_worker)
     assert sum(c["created"] for c in per_worker.values()) == TASKS
     failed = counts.numbers("failed")
