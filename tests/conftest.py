@@ -17,6 +17,8 @@ from support.http_server import BaseURL
 from support.http_server import http_server as _http_server
 from support.kv_server import KVServer
 from support.kv_server import kv_server as _kv_server
+from support.redis_server import RedisServer
+from support.redis_server import redis_server as _redis_server
 
 
 @pytest.fixture
@@ -48,3 +50,11 @@ def page_env(
 
 
 # --- end of the resource-page stand-ins -----------------------------------------------------
+
+
+# --- a real Redis server (tests/support/redis_server.py) ----------------------------------
+@pytest.fixture(scope="session")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session; tests keep apart by their own queue names."""
+    with _redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server

@@ -17,6 +17,9 @@ so ``import injectq`` never pulls in a web framework or task queue. What they sh
 - :mod:`injectq.integrations.litestar`: ``InjectQPlugin`` (``pip install injectq[litestar]``);
 - :mod:`injectq.integrations.fastmcp`: ``setup_mcp``, ``InjectMCP``,
   ``InjectQMCPMiddleware`` (``pip install injectq[fastmcp]``);
+- :mod:`injectq.integrations.celery`: ``setup_celery`` (``pip install injectq[celery]``);
+- :mod:`injectq.integrations.click`: ``setup_click``, ``setup_typer``
+  (``pip install injectq[click]``);
 - :mod:`injectq.integrations.otel`: ``instrument`` records the resource monitor's
   metrics through OpenTelemetry (``pip install injectq[otel]``).
 """

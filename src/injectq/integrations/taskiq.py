@@ -43,7 +43,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 try:
-    from taskiq import NoResultError, TaskiqDepends, TaskiqMiddleware, TaskiqState
+    from taskiq import (
+        NoResultError,
+        TaskiqDepends,
+        TaskiqEvents,
+        TaskiqMiddleware,
+        TaskiqState,
+    )
     from taskiq_dependencies.dependency import Dependency
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -284,10 +290,16 @@ def setup_taskiq(
     if claim(getattr(state, STATE_KEY, None), container, "setup_taskiq: this broker"):
         return
     container.scope(scope_name)  # an invalid name fails here, not at the first task
-    broker.add_middlewares(
-        InjectQTaskiqMiddleware(
-            container, scope_name=scope_name, close_on_shutdown=close_on_shutdown
-        )
-    )
+    broker.add_middlewares(InjectQTaskiqMiddleware(container, scope_name=scope_name))
+    if close_on_shutdown:
+        # a shutdown event, not the middleware's shutdown(): taskiq up to 0.12.4's
+        # InMemoryBroker.shutdown() runs the event handlers but not the middlewares'.
+        # aclose() twice (that broker fires both events) is harmless: the second finds
+        # nothing live.
+        async def close_container(state: TaskiqState) -> None:
+            await container.aclose()
+
+        for event in (TaskiqEvents.WORKER_SHUTDOWN, TaskiqEvents.CLIENT_SHUTDOWN):
+            broker.add_event_handler(event, close_container)
     broker.task = _declaring_tasks_with_locals(broker.task)
     setattr(state, STATE_KEY, container)
