@@ -446,3 +446,16 @@ def test_inject_marker_outside_inject_resolves_lazily_from_active_container() ->
     with c.context():
         assert marker.url == "lazy"  # attribute access resolves from the active container
     assert repr(Inject[Db]) == "Inject[Db]"
+
+
+def test_inject_marker_stays_a_marker_at_run_time() -> None:
+    # Type checkers read Inject[T] as T (a metaclass __getitem__, issue 13); at run time
+    # it is still the Inject object @inject recognises
+    from injectq.core.markers import inject_key_of
+
+    marker = Inject[Db]
+    assert type(marker) is Inject
+    assert inject_key_of(marker) is Db
+    assert inject_key_of(Inject["primary"]) == "primary"
+    assert inject_key_of(Inject[list[int]]) == list[int]
+    assert isinstance(marker, Inject)
