@@ -1,9 +1,12 @@
 """``container[T]``, ``get``, ``aget``, ``try_get``, ``atry_get``: typed by the key."""
 
 from abc import ABC, abstractmethod
-from typing import Any, Protocol, assert_type
+from collections.abc import Hashable
+from typing import Any, Protocol, TypeVar, assert_type
 
 from injectq import InjectQ
+
+T = TypeVar("T")
 
 
 class Database:
@@ -45,6 +48,23 @@ def other_keys(container: InjectQ) -> None:
     assert_type(container.get(list[int]), list[int])
     assert_type(container["config"], Any)
     assert_type(container.get("config"), Any)
+
+
+def resolve(container: InjectQ, cls: type[T]) -> T:
+    return container.get(cls)
+
+
+async def aresolve(container: InjectQ, cls: type[T]) -> T | None:
+    return await container.atry_get(cls)
+
+
+def keys_in_variables(
+    container: InjectQ, cls: type[Repository], any_cls: type[Any], key: Hashable
+) -> None:
+    assert_type(resolve(container, Database), Database)
+    assert_type(container.get(cls), Repository)
+    assert_type(container.get(any_cls), Any)
+    assert_type(container.get(key), Any)
 
 
 async def async_keys(container: InjectQ) -> None:
