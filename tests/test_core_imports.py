@@ -3,7 +3,6 @@
 import importlib
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -110,50 +109,3 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
-
-
-def test_get_is_typed_for_mypy() -> None:
-    target = Path(__file__).parent / "typing" / "get_types.py"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--cache-dir=/dev/null",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent.parent,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    revealed = [line for line in proc.stdout.splitlines() if "Revealed type" in line]
-    assert len(revealed) == 4, proc.stdout
-    assert '"get_types.Service"' in revealed[0]
-    assert '"get_types.Service"' in revealed[1]  # aget
-    assert '"get_types.Service | None"' in revealed[2]  # try_get
-    assert '"Any"' in revealed[3]  # string keys
-
-
-def test_mypy_rejects_wrong_use_of_get() -> None:
-    target = Path(__file__).parent / "typing" / "get_types_wrong.py"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--cache-dir=/dev/null",
-            str(target),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent.parent,
-    )
-    assert proc.returncode == 1, proc.stdout
-    assert 'Incompatible types in assignment (expression has type "Service"' in proc.stdout

@@ -464,3 +464,16 @@ def test_a_parameter_annotated_any_is_filled_as_an_unannotated_one() -> None:
     assert c.get(Holder).conn is None
     c["url"] = "sqlite://"
     assert c.get(Named).url == "sqlite://"
+
+
+def test_inject_marker_stays_a_marker_at_run_time() -> None:
+    # Type checkers read Inject[T] as T (a metaclass __getitem__, issue 13); at run time
+    # it is still the Inject object @inject recognises
+    from injectq.core.markers import inject_key_of
+
+    marker = Inject[Db]
+    assert type(marker) is Inject
+    assert inject_key_of(marker) is Db
+    assert inject_key_of(Inject["primary"]) == "primary"
+    assert inject_key_of(Inject[list[int]]) == list[int]
+    assert isinstance(marker, Inject)

@@ -406,14 +406,33 @@ class InjectQ:
             self._invalidate()
 
     # ------------------------------------------------------------------ resolution
+    # The key overloads, here and below: type[T] gives a concrete class its exact type;
+    # Callable[..., T] catches what mypy refuses for type[T] (an abstract class or a
+    # Protocol, its type-abstract rule), so those keep their type too. A class that still
+    # gets past both met a mistyped target (mypy solves T from the target when it is
+    # generic, `rows: list[str] = c.get(Db)`): type[object] gives it `object`, so the
+    # mistake is reported instead of falling through to Any. Any other key (a string)
+    # resolves to Any. (Both checkers call type[object] unreachable; mypy reaches it.)
     @overload
     def get(self, service_type: type[T]) -> T: ...
+    @overload
+    def get(self, service_type: Callable[..., T]) -> T: ...
+    @overload
+    def get(self, service_type: type[object]) -> object: ...  # type: ignore[overload-cannot-match]
     @overload
     def get(self, service_type: Any) -> Any: ...
     def get(self, service_type: Any) -> Any:
         """Resolve ``service_type``. Singletons already built cost one dict lookup."""
         return self._ready[service_type]
 
+    @overload
+    def __getitem__(self, service_type: type[T]) -> T: ...
+    @overload
+    def __getitem__(self, service_type: Callable[..., T]) -> T: ...
+    @overload
+    def __getitem__(self, service_type: type[object]) -> object: ...  # type: ignore[overload-cannot-match]
+    @overload
+    def __getitem__(self, service_type: Any) -> Any: ...
     def __getitem__(self, service_type: Any) -> Any:
         return self._ready[service_type]
 
@@ -428,6 +447,10 @@ class InjectQ:
 
     @overload
     def aget(self, service_type: type[T]) -> Coroutine[Any, Any, T]: ...
+    @overload
+    def aget(self, service_type: Callable[..., T]) -> Coroutine[Any, Any, T]: ...
+    @overload
+    def aget(self, service_type: type[object]) -> Coroutine[Any, Any, object]: ...  # type: ignore[overload-cannot-match]
     @overload
     def aget(self, service_type: Any) -> Coroutine[Any, Any, Any]: ...
     def aget(self, service_type: Any) -> Coroutine[Any, Any, Any]:
@@ -451,6 +474,10 @@ class InjectQ:
     @overload
     def try_get(self, service_type: type[T], default: T | None = None) -> T | None: ...
     @overload
+    def try_get(self, service_type: Callable[..., T], default: T | None = None) -> T | None: ...
+    @overload
+    def try_get(self, service_type: type[object], default: object = None) -> object: ...  # type: ignore[overload-cannot-match]
+    @overload
     def try_get(self, service_type: Any, default: Any = None) -> Any: ...
     def try_get(self, service_type: Any, default: Any = None) -> Any:
         """Like ``get``, but ``default`` when nothing is bound or autowirable."""
@@ -463,6 +490,12 @@ class InjectQ:
 
     @overload
     async def atry_get(self, service_type: type[T], default: T | None = None) -> T | None: ...
+    @overload
+    async def atry_get(
+        self, service_type: Callable[..., T], default: T | None = None
+    ) -> T | None: ...
+    @overload
+    async def atry_get(self, service_type: type[object], default: object = None) -> object: ...  # type: ignore[overload-cannot-match]
     @overload
     async def atry_get(self, service_type: Any, default: Any = None) -> Any: ...
     async def atry_get(self, service_type: Any, default: Any = None) -> Any:

@@ -6,7 +6,8 @@ re-exports it (imports point one way: decorators use core, not the reverse).
 
 from __future__ import annotations
 
-from typing import Any, Final, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, overload
 
 __all__ = ["EMPTY", "Inject", "inject_key_of"]
 
@@ -28,7 +29,29 @@ def _empty() -> Any:
     return EMPTY
 
 
-class Inject(Generic[T]):
+class _InjectMeta(type):
+    """``Inject[Service]`` is a marker object, typed as ``Service``.
+
+    A metaclass ``__getitem__`` (not ``__class_getitem__``) because type checkers read
+    its return type: ``svc: Service = Inject[Service]`` then checks, and ``svc`` is a
+    ``Service`` in the body, which is what ``@inject`` makes it at call time."""
+
+    # The same key overloads as InjectQ.get (see there): type[T], Callable[..., T] for
+    # abstract classes and Protocols under mypy, type[object] so a mistyped parameter is
+    # reported rather than typed Any, Any for other keys (strings).
+    @overload
+    def __getitem__(cls, key: type[T]) -> T: ...
+    @overload
+    def __getitem__(cls, key: Callable[..., T]) -> T: ...
+    @overload
+    def __getitem__(cls, key: type[object]) -> object: ...  # type: ignore[overload-cannot-match]
+    @overload
+    def __getitem__(cls, key: Any) -> Any: ...
+    def __getitem__(cls, key: Any) -> Any:
+        return cls(key)
+
+
+class Inject(metaclass=_InjectMeta):
     """``def handler(svc: Service = Inject[Service])``: inject ``Service`` here.
 
     Outside ``@inject`` the marker resolves lazily on first attribute access from the
@@ -40,11 +63,6 @@ class Inject(Generic[T]):
     def __init__(self, key: Any) -> None:
         object.__setattr__(self, "_injectq_key", key)
         object.__setattr__(self, "_injectq_value", _empty())
-
-    def __class_getitem__(cls, key: Any) -> Any:
-        if isinstance(key, TypeVar):
-            return super().__class_getitem__(key)  # type: ignore[misc]
-        return cls(key)
 
     def _injectq_resolve(self) -> Any:
         value = object.__getattribute__(self, "_injectq_value")

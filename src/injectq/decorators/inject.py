@@ -63,11 +63,14 @@ def _wrap(fn: F, container: InjectQ | None) -> F:
 
 
 @overload
+def inject(func: InjectQ, /) -> Callable[[F], F]: ...
+@overload
 def inject(func: F, /) -> F: ...
 @overload
 def inject(func: None = None, /, *, container: InjectQ | None = None) -> Callable[[F], F]: ...
 def inject(func: Any = None, /, *, container: InjectQ | None = None) -> Any:
-    """``@inject`` or ``@inject(container=c)``: inject the parameters the caller omits.
+    """``@inject``, ``@inject(container=c)`` or ``@inject(c)``: inject the parameters the
+    caller omits. The decorated function keeps its signature for type checkers.
 
     Without ``container=`` the container is looked up at call time: the one active in this
     context (``with c.context():``), else the process-wide default.

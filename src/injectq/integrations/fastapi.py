@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
 
 try:
     from fastapi.params import Depends as _DependsParam
@@ -115,29 +115,36 @@ def _marker(key: Any) -> Any:
     return make_marker(_Marker, key, _depends(key))
 
 
-class InjectAPI(Generic[T]):
-    """Inject ``T`` from the request's container into a FastAPI route or dependency.
+if TYPE_CHECKING:
+    # What type checkers see: the annotation form, so ``svc: InjectAPI[UserService]`` is
+    # a ``UserService`` in the handler's body. (One name cannot also be typed as a value
+    # returning ``UserService``: the default and call forms are not typed.)
+    InjectAPI: TypeAlias = Annotated[T, _DependsParam]
+    InjectFastAPI: TypeAlias = Annotated[T, _DependsParam]
+else:
 
-    - ``svc: InjectAPI[UserService]``: as the parameter's annotation;
-    - ``svc: UserService = InjectAPI[UserService]``: as its default (InjectQ style);
-    - ``svc: Annotated[UserService, InjectAPI(UserService)]``: as ``Annotated`` metadata.
+    class InjectAPI(Generic[T]):
+        """Inject ``T`` from the request's container into a FastAPI route or dependency.
 
-    The value is ``await container.aget(UserService)`` in the request's scope: resources
-    come back initialized, request-scoped bindings are shared within the request.
-    """
+        - ``svc: InjectAPI[UserService]``: as the parameter's annotation (typed);
+        - ``svc: UserService = InjectAPI[UserService]``: as its default (InjectQ style);
+        - ``svc: Annotated[UserService, InjectAPI(UserService)]``: as ``Annotated`` metadata.
 
-    __slots__ = ()
+        The value is ``await container.aget(UserService)`` in the request's scope: resources
+        come back initialized, request-scoped bindings are shared within the request.
+        """
 
-    def __new__(cls, service_type: Any) -> Any:
-        return _depends(service_type)
+        __slots__ = ()
 
-    def __class_getitem__(cls, service_type: Any) -> Any:
-        if isinstance(service_type, TypeVar):
-            return super().__class_getitem__(service_type)  # type: ignore[misc]
-        return _marker(service_type)
+        def __new__(cls, service_type: Any) -> Any:
+            return _depends(service_type)
 
+        def __class_getitem__(cls, service_type: Any) -> Any:
+            if isinstance(service_type, TypeVar):
+                return super().__class_getitem__(service_type)
+            return _marker(service_type)
 
-InjectFastAPI = InjectAPI
+    InjectFastAPI = InjectAPI
 
 
 def setup_fastapi(

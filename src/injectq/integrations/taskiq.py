@@ -40,7 +40,7 @@ from collections import ChainMap
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
 
 try:
     from taskiq import (
@@ -129,30 +129,38 @@ def _marker(key: Any) -> Any:
     return make_marker(_Marker, key, _depends(key))
 
 
-class InjectTask(Generic[T]):
-    """Inject ``T`` from the broker's container into a taskiq task.
+if TYPE_CHECKING:
+    # What type checkers see: the annotation form, so ``svc: InjectTask[Mailer]`` is a
+    # ``Mailer`` in the task's body. (One name cannot also be typed as a value returning
+    # ``Mailer``: the default and call forms are not typed.)
+    InjectTask: TypeAlias = Annotated[T, Dependency]
+    InjectTaskiq: TypeAlias = Annotated[T, Dependency]
+else:
 
-    - ``svc: InjectTask[Mailer]``: as the parameter's annotation;
-    - ``svc: Mailer = InjectTask[Mailer]``: as its default;
-    - ``svc: Annotated[Mailer, InjectTask(Mailer)]``: as ``Annotated`` metadata
-      (InjectQ style).
+    class InjectTask(Generic[T]):
+        """Inject ``T`` from the broker's container into a taskiq task.
 
-    The value is ``await container.aget(Mailer)`` in the task's scope: resources come
-    back initialized, request-scoped bindings are shared within one task execution.
-    """
+        - ``svc: InjectTask[Mailer]``: as the parameter's annotation (typed);
+        - ``svc: Mailer = InjectTask[Mailer]``: as its default;
+        - ``svc: Annotated[Mailer, InjectTask(Mailer)]``: as ``Annotated`` metadata
+          (InjectQ style).
 
-    __slots__ = ()
+        The value is ``await container.aget(Mailer)`` in the task's scope: resources come
+        back initialized, request-scoped bindings are shared within one task execution.
+        """
 
-    def __new__(cls, service_type: Any) -> Any:
-        return _depends(service_type)
+        __slots__ = ()
 
-    def __class_getitem__(cls, service_type: Any) -> Any:
-        if isinstance(service_type, TypeVar):
-            return super().__class_getitem__(service_type)  # type: ignore[misc]
-        return _marker(service_type)
+        def __new__(cls, service_type: Any) -> Any:
+            return _depends(service_type)
 
+        def __class_getitem__(cls, service_type: Any) -> Any:
+            if isinstance(service_type, TypeVar):
+                return super().__class_getitem__(service_type)
+            return _marker(service_type)
 
-InjectTaskiq = InjectTask
+    InjectTaskiq = InjectTask
+
 
 #: names a task's string annotations can always use, wherever they were imported
 _OWN_NAMES = {"InjectTask": InjectTask, "InjectTaskiq": InjectTaskiq}
