@@ -23,7 +23,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("utilities", ["injectq.utils"]),
     # the state machine and the counters it reports to: they import no part of the core,
     # and the core's planning and runtime call them
-    ("lifecycle", ["injectq.resources.monitor", "injectq.resources.lifecycle"]),
+    (
+        "lifecycle",
+        [
+            "injectq.resources.monitor",
+            "injectq.resources.calls",
+            "injectq.resources.specs",
+            "injectq.resources.lifecycle",
+            "injectq.resources.fresh",
+            "injectq.resources.entries",
+        ],
+    ),
     (
         "registration",
         ["injectq.core.markers", "injectq.core.registry", "injectq.core.analysis"],

@@ -20,16 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from injectq.core.analysis import may_return_none
 from injectq.core.bindings import Kind, context_factory_info
+from injectq.resources.entries import context_aenterer, context_enterer
+from injectq.resources.fresh import fresh_activator_async, fresh_activator_sync
 from injectq.resources.lifecycle import (
     CREATED,
     INITIALIZING,
     LIVE,
     STATE_ATTR,
     ResourceState,
-    context_aenterer,
-    context_enterer,
-    fresh_activator_async,
-    fresh_activator_sync,
     loop_running,
     resource_label,
     resource_spec,

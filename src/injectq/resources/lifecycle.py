@@ -2,56 +2,78 @@
 
 One :class:`ResourceState` per resource *instance* walks
 created -> initializing -> live -> disposing -> disposed (and may be activated again).
-One :class:`ContextEntry` per entered generator / context-manager factory.
+Its neighbours, each with one job: :mod:`~injectq.resources.specs` reads a resource class
+once, :mod:`~injectq.resources.calls` calls user code (timeouts, the running task),
+:mod:`~injectq.resources.fresh` is the fast path of a just-constructed instance (the same
+transitions, fewer steps), :mod:`~injectq.resources.entries` drives generator and
+context-manager factories.
 
-Both kinds sit on an owner's disposal stack (a scope or the container's root) and are
-released there in reverse order of successful initialization. The user's own calls to
-``initialize()`` / ``dispose()`` go through the same state, so they and the container's
-calls are one call per activation.
+States and entries sit on an owner's disposal stack (a scope or the container's root)
+and are released there in reverse order of successful initialization. The user's own
+calls to ``initialize()`` / ``dispose()`` go through the same state, so they and the
+container's calls are one call per activation.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import logging
-import sys
-import threading
-import time
-import types
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from injectq.resources.calls import (
+    _FINISHED,
+    _Coroutine,
+    _finish_in_this_task,
+    _get_ident,
+    _loop_running,
+    _me,
+    _perf,
+    _run_awaitable,
+    _timed_await,
+    _timed_call,
+    _transition,
+    current_task,
+    loop_running,
+)
 from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
-from injectq.utils.classes import class_attribute
+from injectq.resources.specs import (
+    _STATE_ATTR,
+    STATE_ATTR,
+    ResourceSpec,
+    is_resource_class,
+    kind_by_result,
+    resource_spec,
+)
 from injectq.utils.exceptions import (
     ResourceInitializationError,
-    ResourceTimeoutError,
     ScopeError,
     describe_key,
 )
-from injectq.utils.internals import (
-    ANYIO_BACKEND,
-    FAST_PATHS,
-    UNKNOWN,
-    anyio_innermost_scope,
-    asyncio_lookups,
-    own_code,
-)
+from injectq.utils.internals import FAST_PATHS
 
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
     import concurrent.futures
 
+    from injectq.resources.entries import ContextEntry
+
 __all__ = [
-    "ContextEntry",
+    "CREATED",
+    "DISPOSED",
+    "DISPOSING",
+    "INITIALIZING",
+    "LIVE",
+    "STATE_ATTR",
     "Owner",
     "ResourceSpec",
     "ResourceState",
+    "current_task",
     "is_resource_class",
+    "kind_by_result",
+    "loop_running",
     "resource_spec",
     "state_of",
 ]
@@ -61,13 +83,7 @@ _log = logging.getLogger("injectq.resources")
 CREATED, INITIALIZING, LIVE, DISPOSING, DISPOSED = range(5)
 _STATUS_NAMES = ("created", "initializing", "live", "disposing", "disposed")
 
-# Guards state transitions only: held for a few attribute writes, never while user code
-# runs, so it is not a container-wide lock in the sense of DESIGN §3.8.
-_transition = threading.Lock()
 _acquire, _release = _transition.acquire, _transition.release
-_perf = time.perf_counter
-_get_ident = threading.get_ident
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class Owner(Protocol):
@@ -94,259 +110,7 @@ class Owner(Protocol):
     closed: bool
 
 
-# No event loop can be running before asyncio has been imported, so "is a loop running?"
-# is answered without importing it: importing injectq stays light for sync programs.
-# Both look-ups come from utils.internals (asyncio's own, where measured worth it).
-_get_running_loop: Callable[[], Any] | None = None
-_tasks_by_loop: dict[Any, Any] | None = None
-
-
-def loop_running() -> asyncio.AbstractEventLoop | None:
-    """The running event loop of this thread, or None."""
-    get = _get_running_loop
-    if get is None:
-        aio = sys.modules.get("asyncio")
-        if aio is None:
-            return None
-        get = _bind_asyncio(aio)
-    return get()  # type: ignore[no-any-return]
-
-
-def _bind_asyncio(aio: Any) -> Callable[[], Any]:
-    global _get_running_loop, _tasks_by_loop
-    _get_running_loop, _tasks_by_loop = asyncio_lookups(aio)
-    return _get_running_loop
-
-
-_loop_running = loop_running
-
-
-def current_task() -> asyncio.Task[Any] | None:
-    """``asyncio.current_task()`` without its overhead on 3.11 (None outside a loop)."""
-    get, tasks = _get_running_loop, _tasks_by_loop
-    if get is not None and tasks is not None:  # the common case once asyncio is loaded
-        loop = get()
-        return None if loop is None else tasks.get(loop)
-    loop = loop_running()
-    if loop is None:
-        return None
-    if _tasks_by_loop is not None:
-        return _tasks_by_loop.get(loop)
-    return sys.modules["asyncio"].current_task(loop)  # type: ignore[no-any-return]
-
-
-def _me() -> object:
-    """Who is running: the current asyncio task if any, else the thread."""
-    if _get_running_loop is None and "asyncio" not in sys.modules:
-        return _get_ident()  # no loop can be running: no call for the task look-up
-    task = current_task()
-    return task if task is not None else _get_ident()
-
-
-# --------------------------------------------------------------------------- specs
-@dataclass(frozen=True, slots=True)
-class ResourceSpec:
-    """How to drive one resource class: read once, when the container first sees it.
-    (It does not refer to the class, so caching it never keeps the class alive.)"""
-
-    init: Callable[[Any], Any] | None
-    dispose: Callable[[Any], Any] | None
-    #: True/False when known from the function; None when only the call can tell (lambdas).
-    init_async: bool | None
-    dispose_async: bool | None
-    init_timeout: float | None
-    dispose_timeout: float | None
-    #: what the monitor keys metrics by: the class's name, for every event of its
-    #: instances (one a ``__new__`` of it returns included, whatever its own class)
-    type_name: str = ""
-
-
-# Keyed by id, not by the class: a cache entry must not keep a class alive (programs and
-# tests create classes on the fly). A weak reference to the class drops its entry when
-# the class goes, before its id can be reused.
-_SPECS: dict[int, ResourceSpec | None] = {}
-_SPEC_WATCHERS: dict[int, weakref.ref[type]] = {}
-_UNSEEN: Any = object()
-_MARK = "_is_injectq_resource"
-
-
-def resource_spec(cls: type) -> ResourceSpec | None:
-    """The spec of a resource class, or None when ``cls`` is not a resource."""
-    spec: ResourceSpec | None = _SPECS.get(id(cls), _UNSEEN)  # a miss is common: no try
-    if spec is not _UNSEEN:
-        return spec
-    spec = _prepare(cls) if class_attribute(cls, _MARK, False) is True else None
-    key = id(cls)
-    try:
-        _SPEC_WATCHERS[key] = weakref.ref(cls, functools.partial(_forget_spec, key))
-    except TypeError:  # cannot be watched: not cached (its id could be reused unseen)
-        return spec
-    _SPECS[key] = spec
-    return spec
-
-
-def _forget_spec(key: int, _gone: object) -> None:
-    _SPECS.pop(key, None)
-    _SPEC_WATCHERS.pop(key, None)
-
-
-def is_resource_class(cls: type) -> bool:
-    """Whether ``resource_spec(cls)`` is not None, without recording a no: for a class
-    the container builds once (a singleton), where the record is not worth its cost.
-    An unmarked class is told by its marker alone (the usual case: no look-up)."""
-    if type(cls) is type and cls.__base__ is object:  # class_attribute, without its frame
-        namespace = cls.__dict__  # `in`, not .get: usually absent, and binds no method
-        marked = _MARK in namespace and namespace[_MARK] is True
-    else:
-        marked = class_attribute(cls, _MARK, False) is True
-    # marked: unless it was first seen unmarked, and recorded so (as resource_spec says)
-    return marked and _SPECS.get(id(cls), _UNSEEN) is not None
-
-
-_BY_RESULT = "_injectq_kind_by_result"
-
-
-def kind_by_result(fn: _F) -> _F:
-    """Mark an ``initialize``/``dispose`` method that is sync for some instances and
-    async for others (it returns an awaitable only sometimes): the state machine then
-    decides by what each call returns, as it does for a lambda."""
-    setattr(fn, _BY_RESULT, True)
-    return fn
-
-
-def _kind(fn: Callable[..., Any] | None) -> bool | None:
-    if fn is None:
-        return False
-    if inspect.iscoroutinefunction(fn):
-        return True
-    if inspect.isfunction(fn) and (fn.__name__ == "<lambda>" or hasattr(fn, _BY_RESULT)):
-        return None  # it may return a coroutine; only calling it tells
-    return False
-
-
-def _prepare(cls: type) -> ResourceSpec:
-    options: dict[str, Any] = dict(getattr(cls, "_injectq_resource_options", None) or {})
-    init_fn = _method_or_func(cls, options.get("initialize_func", "initialize"), "initialize")
-    dispose_fn = _method_or_func(cls, options.get("dispose_func", "dispose"), "dispose")
-    if getattr(cls, _STATE_ATTR, _UNSEEN) is _UNSEEN:
-        # a class-level default: an instance's state is then an ordinary attribute, read
-        # and set without touching the instance's ``__dict__`` (on 3.11, once that dict
-        # is asked for, every attribute read on the instance gets several times slower)
-        with contextlib.suppress(AttributeError, TypeError):
-            setattr(cls, _STATE_ATTR, None)
-    return ResourceSpec(
-        init=init_fn,
-        dispose=dispose_fn,
-        init_async=_kind(init_fn),
-        dispose_async=_kind(dispose_fn),
-        init_timeout=options.get("init_timeout"),
-        dispose_timeout=options.get("dispose_timeout"),
-        type_name=cls.__name__,
-    )
-
-
-def _method_or_func(cls: type, target: Any, public_name: str) -> Callable[[Any], Any] | None:
-    """Resolve a method name or a callable to the original function, installing the
-    joining wrapper on the class so user calls and container calls are one call."""
-    if target is None:
-        return None
-    if isinstance(target, str):
-        method = inspect.getattr_static(cls, target, None)
-        if method is None:
-            return None
-        if isinstance(method, (staticmethod, classmethod)):
-            raise TypeError(f"{cls.__qualname__}.{target} must be a plain method")
-        original: Callable[[Any], Any] = getattr(method, "_injectq_original", method)
-        if not getattr(method, "_injectq_original", None):
-            setattr(cls, target, _joining_wrapper(original, public_name))
-        return original
-    if callable(target):
-        if public_name not in cls.__dict__ and not hasattr(cls, public_name):
-            # managed_resource with a callable: give users the same joining method
-            setattr(cls, public_name, _joining_wrapper(target, public_name))
-        return target  # type: ignore[no-any-return]
-    raise TypeError(f"{public_name}_func must be a method name or a callable, got {target!r}")
-
-
-def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., Any]:
-
-    if which == "initialize":
-        if inspect.iscoroutinefunction(original):
-
-            @functools.wraps(original)
-            async def initialize(self: Any, *args: Any, **kwargs: Any) -> None:
-                st = state_of(self)
-                if st.status == INITIALIZING and st.initializer is _me():
-                    await original(self, *args, **kwargs)  # super().initialize()
-                    return
-                await st.initialize_async(None)
-
-            wrapper: Callable[..., Any] = initialize
-        else:
-
-            @functools.wraps(original)
-            def initialize_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
-                st = state_of(self)
-                if st.status == INITIALIZING and st.initializer in (_me(), _get_ident()):
-                    return original(self, *args, **kwargs)
-                if st.spec.init_async is None and _loop_running() is not None:
-                    return st.initialize_async(None)
-                loop = _loop_running()
-                if (
-                    loop is not None
-                    and st.status == INITIALIZING
-                    and isinstance(st.initializer, sys.modules["asyncio"].Task)
-                    and loop is st.initializer.get_loop()
-                ):
-                    # scheduled behind an async dependency in this very loop: blocking
-                    # here would deadlock it, so hand back a task to await (it joins)
-                    return loop.create_task(st.initialize_async(None))
-                return st.initialize_sync(None, allow_async=loop is not None)
-
-            wrapper = initialize_sync
-    else:
-        if inspect.iscoroutinefunction(original):
-
-            @functools.wraps(original)
-            async def dispose(self: Any, *args: Any, **kwargs: Any) -> None:
-                st = state_of(self)
-                # the disposer: this thread (a sync release, or an async one until
-                # dispose() first suspends: see release_step), else the task running it
-                if st.status == DISPOSING and st.initializer in (_get_ident(), _me()):
-                    await original(self, *args, **kwargs)
-                    return
-                error = await st.dispose_async_by_user()
-                if error is not None:
-                    raise error
-
-            wrapper = dispose
-        else:
-
-            @functools.wraps(original)
-            def dispose_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
-                st = state_of(self)
-                if st.status == DISPOSING and st.initializer in (_me(), _get_ident()):
-                    return original(self, *args, **kwargs)
-                if st.spec.dispose_async is None and _loop_running() is not None:
-                    return _raise_if_error(st.dispose_async_by_user())
-                error = st.dispose_sync_by_user()
-                if error is not None:
-                    raise error
-                return None
-
-            wrapper = dispose_sync
-    wrapper._injectq_original = original  # type: ignore[attr-defined]
-    return wrapper
-
-
-async def _raise_if_error(awaitable: Awaitable[BaseException | None]) -> None:
-    error = await awaitable
-    if error is not None:
-        raise error
-
-
 # --------------------------------------------------------------------------- states
-STATE_ATTR = _STATE_ATTR = "_injectq_resource_state"
 # Instances that refuse attributes (``__slots__``, ``@dataclass(slots=True)``) keep their
 # state aside, by id. The table holds it weakly, so an idle state (never initialized,
 # failed, disposed) goes with its last user, and while it lives it keeps its instance
@@ -426,64 +190,6 @@ def resource_label(key: Any) -> str:
 
 def _describe(key: Any, instance: Any) -> str:
     return resource_label(type(instance) if key is None else key)
-
-
-def _timed_call(
-    fn: Callable[[], Any], timeout: float | None, what: str, state: ResourceState | None = None
-) -> Any:
-    """Run a sync call, bounded by ``timeout`` when one is set: in a helper thread, since
-    Python cannot interrupt a thread (an overrunning call is left to finish). Only a
-    resource's own ``@resource(init_timeout=...)`` gets here with a timeout: container
-    defaults bound async calls only, so thread-bound objects (sqlite3) keep working.
-
-    ``state``: the resource whose ``initialize()``/``dispose()`` this is. The helper
-    thread takes over its name as the initializer (or disposer), so a
-    ``super().initialize()`` made there joins the call it is part of instead of waiting
-    on it."""
-    if timeout is None:
-        return fn()
-    import concurrent.futures
-
-    done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    caller = state.initializer if state is not None else None
-
-    def run() -> None:
-        try:
-            if state is not None:
-                with _transition:  # unless it was given up on (timed out) meanwhile
-                    if state.initializer == caller:
-                        state.initializer = _get_ident()
-            done.set_result(fn())
-        except BaseException as exc:
-            done.set_exception(exc)
-
-    threading.Thread(target=run, name=f"injectq-{what}", daemon=True).start()
-    try:
-        return done.result(timeout)
-    except concurrent.futures.TimeoutError:
-        raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from None
-
-
-async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
-    if timeout is None:
-        return await awaitable
-    import asyncio
-
-    try:
-        async with asyncio.timeout(timeout):
-            return await awaitable
-    except TimeoutError as exc:
-        if isinstance(exc, ResourceTimeoutError):
-            raise
-        raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from exc
-
-
-def _run_awaitable(awaitable: Awaitable[Any], timeout: float | None, what: str) -> None:
-    """Finish what a sync-looking ``dispose()`` returned to await (a lambda that turned
-    out async), with no loop running: a sync scope's exit or ``close()``."""
-    import asyncio
-
-    asyncio.run(_timed_await(awaitable, timeout, what))
 
 
 class _TakeOver(Exception):
@@ -1107,40 +813,6 @@ def _async_dispose_in_sync_scope(label: str) -> ScopeError:
     )
 
 
-def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> NoReturn:
-    """A fresh activation's ``initialize`` raised ``exc``: record it, wake whoever waits,
-    and raise (a ResourceInitializationError, or ``exc`` itself when it is no Exception:
-    a cancellation or an interrupt goes through unchanged)."""
-    assert st.monitor is not None
-    st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-    error = st._failed(exc, started)
-    if not isinstance(exc, Exception):
-        raise exc
-    raise error from error.__cause__
-
-
-def _init_returned(
-    st: ResourceState, result: Awaitable[Any], owner: Owner, started: float, in_async: bool
-) -> Any:
-    """A fresh activation's sync-looking ``initialize`` returned an awaitable: it is async
-    by what it returns (DESIGN §3a). Async resolution gets a coroutine that awaits it, in
-    its task, and goes live through the general transitions. Sync resolution inside a
-    running loop (``get()``, and ``aget`` of a graph planned as sync) finishes it as a
-    task, as ``get()`` does any async initialization (DESIGN §3.2): the instance is
-    handed out initializing, and ``aget``, ``initialize()`` or the scope's exit join it.
-    With no loop it cannot be awaited: the activation fails, saying to use ``aget``."""
-    assert st.monitor is not None
-    if in_async:
-        st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-        return st._finish_init_async(result, owner, started)
-    if st._finish_as_task(result, owner, started):
-        st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-        return st.instance
-    if inspect.iscoroutine(result):
-        result.close()  # never to be awaited: no "never awaited" warning
-    _fresh_failed(st, _returned_awaitable(st.label), started)
-
-
 def _returned_awaitable(label: str) -> ResourceInitializationError:
     return ResourceInitializationError(
         f"{label}.initialize() returned an awaitable, so it is async: resolve it with "
@@ -1211,622 +883,3 @@ async def _disown_async(entry: ResourceState | ContextEntry, owner: Owner | None
         if rest is not None:
             error = await rest
     raise _disowned(entry, owner, error)
-
-
-# -------------------------------------------------------------------- fresh activations
-# The hot path of every scoped and transient resource class: an instance the container
-# has just constructed. It takes the same transitions as every other activation
-# (``_succeeded``, ``_failed``, ``release_*``, ``_claim_dispose``, ``_disposed``); what it
-# specialises is *which* steps run: no look-up of the state (it is made here), no lock to
-# attach it (nobody else can reach the instance yet), and the per-binding constants on a
-# state class made once. With ``INJECTQ_FAST_PATHS=0`` the compiler is handed the general
-# path instead (see fresh_activator_sync).
-
-#: the transitions a fresh state runs on every activation and disposal: its class gets
-#: a code object of each of its own (utils.internals.own_code: separate inline caches
-#: per binding, the same code)
-_HOT_TRANSITIONS = (
-    "_succeeded",
-    "_hold_locked",
-    "_claim_dispose",
-    "_disposed",
-    "release_sync",
-    "release_step",
-)
-
-
-def _fresh_state_class(
-    spec: ResourceSpec,
-    key: Any,
-    label: str,
-    monitor: ResourceMonitor,
-    default_init_timeout: float | None,
-    default_dispose_timeout: float | None,
-    cls: type | None,
-) -> type[ResourceState]:
-    """A :class:`ResourceState` subclass carrying what is the same for every activation
-    of one binding in one container, so an activation sets only what differs. ``cls``:
-    the class the container constructs, when known; if it keeps object's own attribute
-    setting and deleting, ``plain_cls`` is it, so marking an instance of exactly that
-    class needs no look-up of its ``__setattr__``/``__delattr__``."""
-    plain_cls: type | None = None
-    if cls is not None and cls.__setattr__ is _set_attribute and cls.__delattr__ is _del_attribute:
-        plain_cls = cls
-    init_timeout, dispose_timeout = spec.init_timeout, spec.dispose_timeout
-    # container defaults bound async calls only (see _timed_call)
-    if init_timeout is None and spec.init_async is not False:
-        init_timeout = default_init_timeout
-    if dispose_timeout is None and spec.dispose_async is not False:
-        dispose_timeout = default_dispose_timeout
-    transitions = {name: own_code(getattr(ResourceState, name)) for name in _HOT_TRANSITIONS}
-    return type(
-        "ResourceState",
-        (ResourceState,),
-        {
-            **transitions,
-            "__module__": __name__,
-            "__qualname__": f"ResourceState[{label}]",
-            "fresh": True,
-            # an activation starts by initializing: one attribute write fewer for it
-            "status": INITIALIZING,
-            "spec": spec,
-            "key": key,
-            "label": label,
-            "monitor": monitor,
-            "counts": monitor.type_stats(spec.type_name),
-            "plain_cls": plain_cls,
-            "init_timeout": init_timeout,
-            "dispose_timeout": dispose_timeout,
-        },
-    )
-
-
-def _fresh_state(state_cls: type[ResourceState], inst: Any, owner: Owner) -> ResourceState | None:
-    """The state of a just-constructed ``inst``, attached to it; None when ``inst`` is
-    not fresh (``__new__`` handed back one seen before) or has no room for it
-    (``__slots__``): the general path takes those."""
-    try:
-        if inst._injectq_resource_state is not None:  # seen before: not fresh
-            return None
-    except AttributeError:
-        pass
-    st: ResourceState = _new_state(state_cls)
-    if st.spec.dispose_async is True and owner.is_async is False:
-        raise _async_dispose_in_sync_scope(st.label)
-    try:
-        if type(inst) is state_cls.plain_cls or type(inst).__setattr__ is _set_attribute:
-            inst._injectq_resource_state = st  # object's own store, minus its call
-        else:  # past the class's own __setattr__ (frozen, delegating classes)
-            _set_attribute(inst, _STATE_ATTR, st)
-    except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
-        return None
-    st.instance = inst
-    # on the instance, though None: a class-default read costs twice (3.11)
-    st.waiter = st.more_holders = st.holder = None
-    st.scope_label = owner.label
-    return st
-
-
-def fresh_activator_sync(
-    spec: ResourceSpec,
-    key: Any,
-    label: str,
-    monitor: ResourceMonitor,
-    default_dispose_timeout: float | None,
-    general: Callable[[Any, Any, Any], Any],
-    cls: type | None = None,
-    in_async: bool = False,
-) -> Callable[[Any, Owner], Any]:
-    """``act(inst, owner) -> inst``: activate a resource the container has just
-    constructed, for a class whose ``initialize`` is sync (or absent). ``general(inst,
-    key, owner)`` is the full path, taken (and its result returned) when the instance
-    is not fresh (see :func:`_fresh_state`). ``monitor`` and the default timeout are the
-    container's, the same for every scope that can own the instance. ``in_async``:
-    called by async resolution, which awaits a coroutine ``act`` returns (an
-    ``initialize`` that returned an awaitable: see :func:`_init_returned`)."""
-    assert spec.init_async is False
-
-    def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
-        return general(inst, key, owner)
-
-    if not FAST_PATHS:
-        return act_general
-    state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout, cls)
-    init, init_timeout = spec.init, spec.init_timeout
-    what = f"{label}.initialize()"
-
-    def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        st = _fresh_state(state_cls, inst, owner)
-        if st is None:
-            return general(inst, key, owner)
-        started = _perf()
-        if init is not None:  # st.status is INITIALIZING (the class default)
-            st.initializer = _get_ident()
-            try:
-                if init_timeout is None:
-                    result = init(inst)
-                else:
-                    result = _timed_call(functools.partial(init, inst), init_timeout, what, st)
-            except BaseException as exc:
-                _fresh_failed(st, exc, started)
-            if result is not None and inspect.isawaitable(result):  # async by result (§3a)
-                return _init_returned(st, result, owner, started, in_async)
-        if gone := st._succeeded(owner, started, True):
-            _disown_sync(st, gone)
-        return inst
-
-    return own_code(act)
-
-
-def fresh_activator_async(
-    spec: ResourceSpec,
-    key: Any,
-    label: str,
-    monitor: ResourceMonitor,
-    default_init_timeout: float | None,
-    default_dispose_timeout: float | None,
-    general: Callable[[Any, Any, Any], Coroutine[Any, Any, Any]],
-    cls: type | None = None,
-) -> Callable[[Any, Owner], Any]:
-    """``await act(inst, owner, me)`` for async code: the activated instance (``me``:
-    the current task, when the caller knows it already). An ``async def initialize`` is
-    awaited right here, so cancellation reaches it as usual; awaiting our coroutine costs
-    less than driving the user's with ``send()`` (a StopIteration raised per call).
-    ``general(inst, key, owner)``: the full path, a coroutine returning ``inst``. With a
-    sync ``initialize`` this is :func:`fresh_activator_sync`'s ``act``: the instance, or
-    a coroutine to await."""
-    if spec.init_async is False:
-        return fresh_activator_sync(
-            spec, key, label, monitor, default_dispose_timeout, general, cls, in_async=True
-        )
-
-    def act_general(inst: Any, owner: Owner, me: object = None) -> Any:
-        return general(inst, key, owner)
-
-    if spec.init_async is None or not FAST_PATHS:  # None: only calling it tells
-        return act_general
-    state_cls = _fresh_state_class(
-        spec, key, label, monitor, default_init_timeout, default_dispose_timeout, cls
-    )
-    init, init_timeout = spec.init, state_cls.init_timeout
-    assert init is not None
-    what = f"{label}.initialize()"
-
-    async def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        st = _fresh_state(state_cls, inst, owner)
-        if st is None:
-            return await general(inst, key, owner)
-        st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
-        started = _perf()
-        try:
-            if init_timeout is None:
-                await init(inst)
-            else:
-                await _timed_await(init(inst), init_timeout, what)
-        except BaseException as exc:
-            _fresh_failed(st, exc, started)
-        if gone := st._succeeded(owner, started, True):
-            await _disown_async(st, gone)
-        return inst
-
-    return own_code(act)
-
-
-_new_state = object.__new__
-#: What ``next(coro.__await__(), _FINISHED)`` returns for a coroutine that finished
-#: without suspending: a disposal's first step run by hand. ``coro.send(None)`` would
-#: raise a StopIteration for it, which costs ~0.25 µs per async disposal in S4;
-#: iteration that ends with a None result raises none.
-_FINISHED: Any = object()
-#: how a disposal that returned a coroutine is told apart fast (see release_step)
-_Coroutine = types.CoroutineType
-
-
-class ContextEntry:
-    """One entered context-manager factory (``@resource()`` generators included):
-    ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules)."""
-
-    __slots__ = (
-        "cm",
-        "counts",
-        "dispose_timeout",
-        "is_async",
-        "label",
-        "live_since",
-        "monitor",
-        "scope_label",
-        "shieldable",
-        "type_name",
-        "value",
-    )
-
-    def __init__(
-        self,
-        cm: Any,
-        is_async: bool,
-        label: str,
-        scope_label: str,
-        monitor: ResourceMonitor,
-        dispose_timeout: float | None,
-        counts: ResourceTypeStats | None = None,
-    ) -> None:
-        self.cm = cm
-        self.is_async = is_async
-        self.label = label
-        self.monitor = monitor
-        self.scope_label = scope_label
-        #: what bounds the exit: the binding's, or for an async one the container's default
-        self.dispose_timeout = dispose_timeout
-        self.value: Any = None
-        self.type_name = label
-        self.live_since = 0.0
-        #: its type's counters (an enterer passes the ones it holds: no look-up)
-        self.counts = counts if counts is not None else monitor.type_stats(label)
-        #: its exit may run inside an anyio shield (core._anyio): not when entering it
-        #: left an anyio cancel scope open across the yield (see _entering_async)
-        self.shieldable = True
-
-    @property
-    def instance(self) -> Any:
-        return self.value
-
-    @property
-    def is_live(self) -> bool:
-        return self.cm is not None
-
-    @property
-    def needs_async_release(self) -> bool:
-        return self.is_async
-
-    @classmethod
-    def enter_sync(
-        cls,
-        cm: Any,
-        label: str,
-        owner: Owner,
-        init_timeout: float | None,
-        dispose_timeout: float | None,
-    ) -> Any:
-        # container defaults bound async calls only
-        entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
-        entry.monitor.record_created(label, label, owner.label)
-        started = _perf()
-        try:
-            value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
-        except BaseException as exc:
-            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
-        entry._entered(value, owner, started, False)
-        if owner.closed:  # the scope exited while this was being entered
-            _disown_sync(entry, owner)
-        return value
-
-    @classmethod
-    async def enter_async(
-        cls,
-        cm: Any,
-        label: str,
-        owner: Owner,
-        init_timeout: float | None,
-        dispose_timeout: float | None,
-    ) -> Any:
-        if dispose_timeout is None:
-            dispose_timeout = owner.default_dispose_timeout
-        entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
-        timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
-        entry.monitor.record_created(label, label, owner.label)
-        started = _perf()
-        scope_before = _anyio_scope()
-        try:
-            value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
-        except BaseException as exc:
-            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
-        entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
-        entry._entered(value, owner, started, False)
-        if owner.closed:  # the scope exited while this was being entered
-            await _disown_async(entry, owner)
-        return value
-
-    def _entered(self, value: Any, owner: Owner, started: float, created: bool) -> None:
-        """Live: on ``owner``'s stack and counted (``created``: in the same step)."""
-        self.value = value
-        now = _perf()
-        self.live_since = now
-        owner.stack.append(self)
-        self.monitor.went_live(
-            self.counts, self.label, self.type_name, self.scope_label, now - started, created
-        )
-
-    def _exc_args(self, exc: BaseException | None) -> tuple[Any, Any, Any]:
-        if exc is None:
-            return None, None, None
-        return type(exc), exc, exc.__traceback__
-
-    def _finish(
-        self, started: float, error: BaseException | None, body_exc: BaseException | None
-    ) -> BaseException | None:
-        if error is not None and error is body_exc:
-            error = None  # the generator let the body's exception through: not a failure
-        if error is not None:
-            error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
-            _log.error("Failed to dispose resource %s", self.label, exc_info=error)
-        now = _perf()
-        self.monitor.was_disposed(
-            self.counts,
-            self.label,
-            self.type_name,
-            self.scope_label,
-            now - started,
-            now - self.live_since,
-            error,
-        )
-        return error
-
-    def _exit_sync(self, cm: Any, exc: BaseException | None) -> None:
-        """Leave a sync context manager (raises what its exit raised). A bare generator
-        (see context_enterer) that the body did not fail is finished by hand; for
-        anything else it is handed to contextlib, whose rules apply as they are."""
-        if type(cm) is types.GeneratorType:
-            if exc is None and self.dispose_timeout is None:
-                if next(cm, _FINISHED) is not _FINISHED:  # contextlib's words and steps
-                    try:
-                        raise RuntimeError("generator didn't stop")
-                    finally:
-                        cm.close()
-                return
-            cm = _generator_cm(cm)
-        _timed_call(
-            functools.partial(cm.__exit__, *self._exc_args(exc)),
-            self.dispose_timeout,
-            f"{self.label} (exit)",
-        )
-
-    def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
-        cm, self.cm = self.cm, None
-        if cm is None:
-            return None
-        started = _perf()
-        error: BaseException | None = None
-        try:
-            if self.is_async:
-                import asyncio
-
-                if type(cm) is types.AsyncGeneratorType:
-                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
-                asyncio.run(
-                    _timed_await(
-                        cm.__aexit__(*self._exc_args(exc)),
-                        self.dispose_timeout,
-                        f"{self.label} (exit)",
-                    )
-                )
-            else:
-                self._exit_sync(cm, exc)
-        except BaseException as err:
-            error = err
-        return self._finish(started, error, exc)
-
-    def release_step(
-        self, owner: Owner | None, exc: BaseException | None
-    ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
-        if not self.is_async:  # nothing to await: no coroutine for it
-            return self.release_sync(owner, exc), None
-        cm = self.cm
-        timeout = self.dispose_timeout
-        if type(cm) is not types.AsyncGeneratorType or exc is not None or timeout is not None:
-            return None, self.release_async(owner, exc)
-        # a bare async generator (see context_aenterer) whose body succeeded: its exit's
-        # first step by hand, as _fresh_release does, the rest (if it suspends) in this task
-        self.cm = None
-        started = _perf()
-        exiting = _finish_async_generator(cm)
-        try:
-            pending = next(exiting.__await__(), _FINISHED)
-        except BaseException as error:
-            return self._finish(started, error, None), None
-        if pending is _FINISHED:
-            return self._finish(started, None, None), None
-        return None, self._exit_rest(started, exiting, pending)
-
-    async def _exit_rest(
-        self, started: float, exiting: Coroutine[Any, Any, Any], pending: Any
-    ) -> BaseException | None:
-        return self._finish(started, await _finish_in_this_task(exiting, pending), None)
-
-    async def release_async(
-        self, owner: Owner | None, exc: BaseException | None
-    ) -> BaseException | None:
-        """Leave the context manager in this task; its error, or None."""
-        cm, self.cm = self.cm, None
-        if cm is None:
-            return None
-        started = _perf()
-        error: BaseException | None = None
-        try:
-            if self.is_async:
-                if type(cm) is types.AsyncGeneratorType:
-                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
-                await _timed_await(
-                    cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
-                )
-            else:
-                self._exit_sync(cm, exc)
-        except BaseException as err:
-            error = err
-        return self._finish(started, error, exc)
-
-
-class _Continue:
-    """Awaitable that goes on driving, in the awaiting task, a coroutine whose first step
-    was taken by hand (``pending``: what that step yielded). What the task sends or
-    throws in (a cancellation) reaches the coroutine as if it had been awaited from the
-    start."""
-
-    __slots__ = ("coro", "pending")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
-        self.coro = coro
-        self.pending = pending
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self.coro, self.pending
-        while True:
-            try:
-                sent = yield value
-            except BaseException as exc:  # thrown in by the task that drives us
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _finish_in_this_task(
-    coro: Coroutine[Any, Any, Any], pending: Any
-) -> BaseException | None:
-    """Drive the rest of a disposal (see :class:`_Continue`) in this task; its error (a
-    cancellation that reached it included) is returned, not raised: the scope goes on
-    with the remaining disposals and re-raises an interruption at the end."""
-    try:
-        await _Continue(coro, pending)
-    except BaseException as exc:
-        return exc
-    return None
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-# contextlib's managers around a generator that is already made: its rules for entering
-# and leaving apply as they are. Made once here: a contextmanager() per call cost ~1 µs.
-_generator_cm = contextlib.contextmanager(_same)
-_async_generator_cm = contextlib.asynccontextmanager(_same)
-
-
-def context_manager_of(factory_result: Any) -> Any:
-    """Normalise what a context factory returned into a context manager."""
-    cls = type(factory_result)  # neither generator type can be subclassed
-    if cls is types.GeneratorType:
-        return _generator_cm(factory_result)
-    if cls is types.AsyncGeneratorType:
-        return _async_generator_cm(factory_result)
-    return factory_result
-
-
-def context_enterer(
-    label: str,
-    monitor: ResourceMonitor,
-    init_timeout: float | None,
-    dispose_timeout: float | None,
-) -> Callable[[Any, Owner], Any]:
-    """``enter(factory_result, owner) -> value``: enter what a sync context factory
-    returned, for one binding. A bare generator (an ``@resource()`` generator function,
-    no init timeout) is entered by hand, ``next(gen)``, and counts into its type's
-    counters held here, as a fresh resource does; anything else goes through
-    :meth:`ContextEntry.enter_sync` and contextlib."""
-    counts = monitor.type_stats(label)
-
-    def enter(result: Any, owner: Owner) -> Any:
-        if type(result) is not types.GeneratorType or init_timeout is not None or not FAST_PATHS:
-            return ContextEntry.enter_sync(
-                context_manager_of(result), label, owner, init_timeout, dispose_timeout
-            )
-        entry = ContextEntry(result, False, label, owner.label, monitor, dispose_timeout, counts)
-        started = _perf()
-        try:
-            value = next(result)
-        except BaseException as exc:
-            _entry_failed(monitor, label, owner.label, started, exc)
-        entry._entered(value, owner, started, True)
-        if owner.closed:  # the scope exited while this was being entered
-            _disown_sync(entry, owner)
-        return value
-
-    return enter
-
-
-def context_aenterer(
-    label: str,
-    monitor: ResourceMonitor,
-    init_timeout: float | None,
-    dispose_timeout: float | None,
-) -> Callable[[Any, Owner], Coroutine[Any, Any, Any]]:
-    """The async twin of :func:`context_enterer`, for an async context factory:
-    ``await aenter(factory_result, owner)``. The timeouts are the binding's, or where it
-    has none the container's defaults (they bound async calls). A bare async generator
-    with no init timeout is entered with ``await gen.__anext__()``; its exit is taken
-    by :meth:`ContextEntry.release_step`."""
-    counts = monitor.type_stats(label)
-
-    async def aenter(result: Any, owner: Owner) -> Any:
-        if (
-            type(result) is not types.AsyncGeneratorType
-            or init_timeout is not None
-            or not FAST_PATHS
-        ):
-            return await ContextEntry.enter_async(
-                context_manager_of(result), label, owner, init_timeout, dispose_timeout
-            )
-        entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout, counts)
-        started = _perf()
-        scope_before = _anyio_scope()
-        try:
-            value = await result.__anext__()
-        except BaseException as exc:
-            _entry_failed(monitor, label, owner.label, started, exc)
-        entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
-        entry._entered(value, owner, started, True)
-        if owner.closed:  # the scope exited while this was being entered
-            await _disown_async(entry, owner)
-        return value
-
-    return aenter
-
-
-def _anyio_scope() -> Any:
-    """The current task's innermost anyio cancel scope (None before anyio ran on asyncio):
-    compared around entering an async context factory, to tell whether it left one open
-    across its ``yield`` (ContextEntry.shieldable)."""
-    if ANYIO_BACKEND not in sys.modules:
-        return None
-    return anyio_innermost_scope(current_task())
-
-
-def _entry_failed(
-    monitor: ResourceMonitor,
-    label: str,
-    scope_label: str,
-    started: float,
-    exc: BaseException,
-    created: bool = False,
-) -> NoReturn:
-    """Entering a context factory's result raised ``exc``: count it (and the creation,
-    unless ``created`` was recorded already), then raise it as an initialization error
-    (a cancellation or an interrupt goes through unchanged). A bare generator that
-    ended before it yielded is told in contextlib's words."""
-    if type(exc) is StopIteration or type(exc) is StopAsyncIteration:
-        exc = RuntimeError("generator didn't yield")
-    if not created:
-        monitor.record_created(label, label, scope_label)
-    monitor.record_init_failed(label, label, scope_label, _perf() - started, exc)
-    if not isinstance(exc, Exception):
-        raise exc
-    error = _init_error(label, exc)
-    raise error from error.__cause__
-
-
-async def _finish_async_generator(gen: Any) -> None:
-    """``_AsyncGeneratorContextManager.__aexit__`` for a body that succeeded, step for
-    step: the generator must end at its next step."""
-    try:
-        await gen.__anext__()
-    except StopAsyncIteration:
-        return
-    try:
-        raise RuntimeError("generator didn't stop")
-    finally:
-        await gen.aclose()

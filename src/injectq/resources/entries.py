@@ -1,0 +1,398 @@
+"""Context-factory resources: one :class:`ContextEntry` per entered generator or
+context-manager factory (``@resource()`` functions), whose ``__enter__`` was its
+initialization and whose ``__exit__`` is its disposal (contextlib's rules).
+
+They sit on the same disposal stacks as resource states and are released by the same
+teardown loops; the steps of driving a generator are here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import types
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
+
+from injectq.resources.calls import (
+    _FINISHED,
+    _finish_in_this_task,
+    _perf,
+    _timed_await,
+    _timed_call,
+    current_task,
+)
+from injectq.resources.lifecycle import Owner, _disown_async, _disown_sync, _init_error, _log
+from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
+from injectq.utils.internals import ANYIO_BACKEND, FAST_PATHS, UNKNOWN, anyio_innermost_scope
+
+__all__ = ["ContextEntry", "context_aenterer", "context_enterer", "context_manager_of"]
+
+
+class ContextEntry:
+    """One entered context-manager factory (``@resource()`` generators included):
+    ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules)."""
+
+    __slots__ = (
+        "cm",
+        "counts",
+        "dispose_timeout",
+        "is_async",
+        "label",
+        "live_since",
+        "monitor",
+        "scope_label",
+        "shieldable",
+        "type_name",
+        "value",
+    )
+
+    def __init__(
+        self,
+        cm: Any,
+        is_async: bool,
+        label: str,
+        scope_label: str,
+        monitor: ResourceMonitor,
+        dispose_timeout: float | None,
+        counts: ResourceTypeStats | None = None,
+    ) -> None:
+        self.cm = cm
+        self.is_async = is_async
+        self.label = label
+        self.monitor = monitor
+        self.scope_label = scope_label
+        #: what bounds the exit: the binding's, or for an async one the container's default
+        self.dispose_timeout = dispose_timeout
+        self.value: Any = None
+        self.type_name = label
+        self.live_since = 0.0
+        #: its type's counters (an enterer passes the ones it holds: no look-up)
+        self.counts = counts if counts is not None else monitor.type_stats(label)
+        #: its exit may run inside an anyio shield (core._anyio): not when entering it
+        #: left an anyio cancel scope open across the yield (see _entering_async)
+        self.shieldable = True
+
+    @property
+    def instance(self) -> Any:
+        return self.value
+
+    @property
+    def is_live(self) -> bool:
+        return self.cm is not None
+
+    @property
+    def needs_async_release(self) -> bool:
+        return self.is_async
+
+    @classmethod
+    def enter_sync(
+        cls,
+        cm: Any,
+        label: str,
+        owner: Owner,
+        init_timeout: float | None,
+        dispose_timeout: float | None,
+    ) -> Any:
+        # container defaults bound async calls only
+        entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
+        entry.monitor.record_created(label, label, owner.label)
+        started = _perf()
+        try:
+            value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
+        except BaseException as exc:
+            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
+        entry._entered(value, owner, started, False)
+        if owner.closed:  # the scope exited while this was being entered
+            _disown_sync(entry, owner)
+        return value
+
+    @classmethod
+    async def enter_async(
+        cls,
+        cm: Any,
+        label: str,
+        owner: Owner,
+        init_timeout: float | None,
+        dispose_timeout: float | None,
+    ) -> Any:
+        if dispose_timeout is None:
+            dispose_timeout = owner.default_dispose_timeout
+        entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
+        timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
+        entry.monitor.record_created(label, label, owner.label)
+        started = _perf()
+        scope_before = _anyio_scope()
+        try:
+            value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
+        except BaseException as exc:
+            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
+        entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
+        entry._entered(value, owner, started, False)
+        if owner.closed:  # the scope exited while this was being entered
+            await _disown_async(entry, owner)
+        return value
+
+    def _entered(self, value: Any, owner: Owner, started: float, created: bool) -> None:
+        """Live: on ``owner``'s stack and counted (``created``: in the same step)."""
+        self.value = value
+        now = _perf()
+        self.live_since = now
+        owner.stack.append(self)
+        self.monitor.went_live(
+            self.counts, self.label, self.type_name, self.scope_label, now - started, created
+        )
+
+    def _exc_args(self, exc: BaseException | None) -> tuple[Any, Any, Any]:
+        if exc is None:
+            return None, None, None
+        return type(exc), exc, exc.__traceback__
+
+    def _finish(
+        self, started: float, error: BaseException | None, body_exc: BaseException | None
+    ) -> BaseException | None:
+        if error is not None and error is body_exc:
+            error = None  # the generator let the body's exception through: not a failure
+        if error is not None:
+            error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
+            _log.error("Failed to dispose resource %s", self.label, exc_info=error)
+        now = _perf()
+        self.monitor.was_disposed(
+            self.counts,
+            self.label,
+            self.type_name,
+            self.scope_label,
+            now - started,
+            now - self.live_since,
+            error,
+        )
+        return error
+
+    def _exit_sync(self, cm: Any, exc: BaseException | None) -> None:
+        """Leave a sync context manager (raises what its exit raised). A bare generator
+        (see context_enterer) that the body did not fail is finished by hand; for
+        anything else it is handed to contextlib, whose rules apply as they are."""
+        if type(cm) is types.GeneratorType:
+            if exc is None and self.dispose_timeout is None:
+                if next(cm, _FINISHED) is not _FINISHED:  # contextlib's words and steps
+                    try:
+                        raise RuntimeError("generator didn't stop")
+                    finally:
+                        cm.close()
+                return
+            cm = _generator_cm(cm)
+        _timed_call(
+            functools.partial(cm.__exit__, *self._exc_args(exc)),
+            self.dispose_timeout,
+            f"{self.label} (exit)",
+        )
+
+    def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
+        cm, self.cm = self.cm, None
+        if cm is None:
+            return None
+        started = _perf()
+        error: BaseException | None = None
+        try:
+            if self.is_async:
+                import asyncio
+
+                if type(cm) is types.AsyncGeneratorType:
+                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
+                asyncio.run(
+                    _timed_await(
+                        cm.__aexit__(*self._exc_args(exc)),
+                        self.dispose_timeout,
+                        f"{self.label} (exit)",
+                    )
+                )
+            else:
+                self._exit_sync(cm, exc)
+        except BaseException as err:
+            error = err
+        return self._finish(started, error, exc)
+
+    def release_step(
+        self, owner: Owner | None, exc: BaseException | None
+    ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
+        if not self.is_async:  # nothing to await: no coroutine for it
+            return self.release_sync(owner, exc), None
+        cm = self.cm
+        timeout = self.dispose_timeout
+        if type(cm) is not types.AsyncGeneratorType or exc is not None or timeout is not None:
+            return None, self.release_async(owner, exc)
+        # a bare async generator (see context_aenterer) whose body succeeded: its exit's
+        # first step by hand, as _fresh_release does, the rest (if it suspends) in this task
+        self.cm = None
+        started = _perf()
+        exiting = _finish_async_generator(cm)
+        try:
+            pending = next(exiting.__await__(), _FINISHED)
+        except BaseException as error:
+            return self._finish(started, error, None), None
+        if pending is _FINISHED:
+            return self._finish(started, None, None), None
+        return None, self._exit_rest(started, exiting, pending)
+
+    async def _exit_rest(
+        self, started: float, exiting: Coroutine[Any, Any, Any], pending: Any
+    ) -> BaseException | None:
+        return self._finish(started, await _finish_in_this_task(exiting, pending), None)
+
+    async def release_async(
+        self, owner: Owner | None, exc: BaseException | None
+    ) -> BaseException | None:
+        """Leave the context manager in this task; its error, or None."""
+        cm, self.cm = self.cm, None
+        if cm is None:
+            return None
+        started = _perf()
+        error: BaseException | None = None
+        try:
+            if self.is_async:
+                if type(cm) is types.AsyncGeneratorType:
+                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
+                await _timed_await(
+                    cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
+                )
+            else:
+                self._exit_sync(cm, exc)
+        except BaseException as err:
+            error = err
+        return self._finish(started, error, exc)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# contextlib's managers around a generator that is already made: its rules for entering
+# and leaving apply as they are. Made once here: a contextmanager() per call cost ~1 µs.
+_generator_cm = contextlib.contextmanager(_same)
+_async_generator_cm = contextlib.asynccontextmanager(_same)
+
+
+def context_manager_of(factory_result: Any) -> Any:
+    """Normalise what a context factory returned into a context manager."""
+    cls = type(factory_result)  # neither generator type can be subclassed
+    if cls is types.GeneratorType:
+        return _generator_cm(factory_result)
+    if cls is types.AsyncGeneratorType:
+        return _async_generator_cm(factory_result)
+    return factory_result
+
+
+def context_enterer(
+    label: str,
+    monitor: ResourceMonitor,
+    init_timeout: float | None,
+    dispose_timeout: float | None,
+) -> Callable[[Any, Owner], Any]:
+    """``enter(factory_result, owner) -> value``: enter what a sync context factory
+    returned, for one binding. A bare generator (an ``@resource()`` generator function,
+    no init timeout) is entered by hand, ``next(gen)``, and counts into its type's
+    counters held here, as a fresh resource does; anything else goes through
+    :meth:`ContextEntry.enter_sync` and contextlib."""
+    counts = monitor.type_stats(label)
+
+    def enter(result: Any, owner: Owner) -> Any:
+        if type(result) is not types.GeneratorType or init_timeout is not None or not FAST_PATHS:
+            return ContextEntry.enter_sync(
+                context_manager_of(result), label, owner, init_timeout, dispose_timeout
+            )
+        entry = ContextEntry(result, False, label, owner.label, monitor, dispose_timeout, counts)
+        started = _perf()
+        try:
+            value = next(result)
+        except BaseException as exc:
+            _entry_failed(monitor, label, owner.label, started, exc)
+        entry._entered(value, owner, started, True)
+        if owner.closed:  # the scope exited while this was being entered
+            _disown_sync(entry, owner)
+        return value
+
+    return enter
+
+
+def context_aenterer(
+    label: str,
+    monitor: ResourceMonitor,
+    init_timeout: float | None,
+    dispose_timeout: float | None,
+) -> Callable[[Any, Owner], Coroutine[Any, Any, Any]]:
+    """The async twin of :func:`context_enterer`, for an async context factory:
+    ``await aenter(factory_result, owner)``. The timeouts are the binding's, or where it
+    has none the container's defaults (they bound async calls). A bare async generator
+    with no init timeout is entered with ``await gen.__anext__()``; its exit is taken
+    by :meth:`ContextEntry.release_step`."""
+    counts = monitor.type_stats(label)
+
+    async def aenter(result: Any, owner: Owner) -> Any:
+        if (
+            type(result) is not types.AsyncGeneratorType
+            or init_timeout is not None
+            or not FAST_PATHS
+        ):
+            return await ContextEntry.enter_async(
+                context_manager_of(result), label, owner, init_timeout, dispose_timeout
+            )
+        entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout, counts)
+        started = _perf()
+        scope_before = _anyio_scope()
+        try:
+            value = await result.__anext__()
+        except BaseException as exc:
+            _entry_failed(monitor, label, owner.label, started, exc)
+        entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
+        entry._entered(value, owner, started, True)
+        if owner.closed:  # the scope exited while this was being entered
+            await _disown_async(entry, owner)
+        return value
+
+    return aenter
+
+
+def _anyio_scope() -> Any:
+    """The current task's innermost anyio cancel scope (None before anyio ran on asyncio):
+    compared around entering an async context factory, to tell whether it left one open
+    across its ``yield`` (ContextEntry.shieldable)."""
+    if ANYIO_BACKEND not in sys.modules:
+        return None
+    return anyio_innermost_scope(current_task())
+
+
+def _entry_failed(
+    monitor: ResourceMonitor,
+    label: str,
+    scope_label: str,
+    started: float,
+    exc: BaseException,
+    created: bool = False,
+) -> NoReturn:
+    """Entering a context factory's result raised ``exc``: count it (and the creation,
+    unless ``created`` was recorded already), then raise it as an initialization error
+    (a cancellation or an interrupt goes through unchanged). A bare generator that
+    ended before it yielded is told in contextlib's words."""
+    if type(exc) is StopIteration or type(exc) is StopAsyncIteration:
+        exc = RuntimeError("generator didn't yield")
+    if not created:
+        monitor.record_created(label, label, scope_label)
+    monitor.record_init_failed(label, label, scope_label, _perf() - started, exc)
+    if not isinstance(exc, Exception):
+        raise exc
+    error = _init_error(label, exc)
+    raise error from error.__cause__
+
+
+async def _finish_async_generator(gen: Any) -> None:
+    """``_AsyncGeneratorContextManager.__aexit__`` for a body that succeeded, step for
+    step: the generator must end at its next step."""
+    try:
+        await gen.__anext__()
+    except StopAsyncIteration:
+        return
+    try:
+        raise RuntimeError("generator didn't stop")
+    finally:
+        await gen.aclose()
