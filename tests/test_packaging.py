@@ -3,6 +3,7 @@ entry point, and nothing else; the version it carries is the package's `__versio
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import zipfile
@@ -16,7 +17,7 @@ SOURCE = ROOT / "src" / "injectq"
 
 
 def build_wheel(out: Path) -> Path:
-    uv = shutil.which("uv")
+    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` names itself in $UV
     assert uv is not None, "uv builds the wheel; install it (pip install uv)"
     subprocess.run(
         [uv, "build", "--wheel", "-o", str(out), str(ROOT)],
