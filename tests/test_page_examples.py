@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sybil import Document
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
 import injectq
 from injectq import (
@@ -38,13 +40,20 @@ from support import page_helpers
 from support.http_server import ITEMS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "resources.md"
-_BLOCK = re.compile(r"<!-- example: ([\w-]+) -->\n```python\n(.*?)\n```", re.S)
+_NAME = re.compile(r"<!-- example: ([\w-]+) -->")
 _counter = itertools.count()
 
 
 def load_examples() -> dict[str, str]:
+    """The page's ``python`` blocks, found by Sybil's Markdown lexer, each by the name of
+    the ``<!-- example: NAME -->`` comment on the line above it."""
     text = DOCS.read_text(encoding="utf-8")
-    found = _BLOCK.findall(text)
+    found = []
+    for region in FencedCodeBlockLexer("python")(Document(text, str(DOCS))):
+        line_above = text[: region.start].rstrip("\n").rsplit("\n", 1)[-1]
+        name = _NAME.fullmatch(line_above)
+        assert name, f"a python block of docs/resources.md has no example name: {line_above!r}"
+        found.append((name.group(1), str(region.lexemes["source"]).rstrip("\n")))
     names = [name for name, _ in found]
     assert len(names) == len(set(names)), "duplicate example names in docs/resources.md"
     return dict(found)

@@ -1,0 +1,137 @@
+"""Every code example of the documentation site runs in the test suite, through Sybil.
+
+- A ``python`` block runs as written; the blocks of one page share one namespace, in page
+  order, as a reader would paste them. A block that starts with ``>>>`` is a doctest.
+- An ``output`` block shows what the ``python`` blocks before it (since the previous
+  ``output`` block) printed; the test compares the two (``...`` matches anything,
+  whitespace is normalized).
+- The web framework pages (Starlette, Flask, Django, aiohttp, Litestar) run each block in
+  a fresh interpreter: Django's settings are process-wide, and so is a container's close
+  at process exit.
+- ``docs/resources.md`` quotes InjectQ's page verbatim; its examples need stand-ins
+  (a database, an HTTP server, a key-value server) and run in tests/test_page_examples.py,
+  which reads them with Sybil's lexers.
+- ``<!-- skip: next -->`` and ``<!-- clear-namespace -->`` are Sybil's own directives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sybil import Example, Sybil
+from sybil.evaluators.python import PythonEvaluator
+from sybil.parsers.markdown import (
+    ClearNamespaceParser,
+    CodeBlockParser,
+    PythonCodeBlockParser,
+    SkipParser,
+)
+
+OUTPUT_KEY = "__printed__"
+DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+WEB_PAGES = [
+    f"docs/integrations/{name}.md"
+    for name in ("starlette", "flask", "django", "aiohttp", "litestar")
+]
+OWN_HARNESS = ["docs/resources.md"]
+
+
+class PrintingEvaluator:
+    """Runs a block like Sybil's ``PythonEvaluator`` and keeps what it printed for the
+    next ``output`` block (still echoing it, so a failing test shows it)."""
+
+    def __init__(self) -> None:
+        self.run = PythonEvaluator()
+
+    def __call__(self, example: Example) -> None:
+        __tracebackhide__ = True
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer):
+                self.run(example)
+        finally:
+            example.namespace[OUTPUT_KEY] = (
+                example.namespace.get(OUTPUT_KEY, "") + buffer.getvalue()
+            )
+            sys.stdout.write(buffer.getvalue())
+
+
+def check_output(example: Example) -> str | None:
+    """An ``output`` block: what the blocks before it printed must match it."""
+    want = example.parsed
+    got = example.namespace.pop(OUTPUT_KEY, "")
+    if doctest.OutputChecker().check_output(want, got, DOCTEST_FLAGS):
+        return None
+    return f"the page shows:\n{want}\nthe examples printed:\n{got}"
+
+
+def run_in_fresh_interpreter(example: Example) -> str | None:
+    """A web framework page's block, run as a script in its own interpreter."""
+    folder = Path(example.namespace["tmp_path"])
+    script = folder / f"example_{example.line}.py"
+    script.write_text(example.parsed)
+    result = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", str(script)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    example.namespace[OUTPUT_KEY] = example.namespace.get(OUTPUT_KEY, "") + result.stdout
+    if result.returncode != 0:
+        return f"{example.path}:{example.line} exited with {result.returncode}:\n{result.stderr}"
+    return None
+
+
+class PythonParser(PythonCodeBlockParser):
+    """Sybil's Python code block parser (doctests included), with printed output kept."""
+
+    def __init__(self) -> None:
+        super().__init__(doctest_optionflags=DOCTEST_FLAGS)
+        self.codeblock_parser = CodeBlockParser("python", PrintingEvaluator())
+
+
+def as_main(namespace: dict[str, Any]) -> None:
+    # the examples are scripts: `if __name__ == "__main__":` blocks run
+    namespace["__name__"] = "__main__"
+
+
+@pytest.fixture
+def doc_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each example runs in its own temporary directory; `logging.basicConfig` in an
+    example does not leak into the other tests."""
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield tmp_path
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+OUTPUT = CodeBlockParser("output", check_output)
+pages = Sybil(
+    parsers=[PythonParser(), OUTPUT, SkipParser(), ClearNamespaceParser()],
+    patterns=["README.md", "docs/*.md", "docs/*/*.md"],
+    excludes=WEB_PAGES + OWN_HARNESS,
+    setup=as_main,
+    fixtures=["doc_sandbox"],
+    name="docs",
+)
+web_pages = Sybil(
+    parsers=[CodeBlockParser("python", run_in_fresh_interpreter), OUTPUT, SkipParser()],
+    patterns=WEB_PAGES,
+    fixtures=["tmp_path"],
+    name="web",
+)
+pytest_collect_file = (pages + web_pages).pytest()
