@@ -102,6 +102,7 @@ class InjectQ:
         default_dispose_timeout: float | None = None,
         monitor: ResourceMonitor | None = None,
         use_async_scopes: bool = True,
+        validate: bool = False,
     ) -> None:
         # use_async_scopes is InjectQ 0.5's switch between thread-local and contextvar
         # scopes; injectq's scopes are always contextvar-based, right for both threads
@@ -168,6 +169,8 @@ class InjectQ:
         if modules:
             for module in modules:
                 self.install_module(module)
+        if validate:  # after the modules: their bindings are the graph to check
+            self.validate()
 
     def __repr__(self) -> str:
         return f"<InjectQ {len(self._bindings)} binding(s)>"
@@ -729,7 +732,9 @@ class InjectQ:
 
     async def start(self, *keys: Any) -> None:
         """Initialize singleton resources eagerly, dependencies first; on failure
-        dispose what was started (reverse order) and raise."""
+        dispose what was started (reverse order) and raise. The graph is validated
+        first (:meth:`validate`): a broken graph raises before anything starts."""
+        self.validate()
         try:
             for key in self._singleton_resource_keys(keys):
                 await self.aget(key)
@@ -742,6 +747,7 @@ class InjectQ:
 
     def start_sync(self, *keys: Any) -> None:
         """Sync twin of :meth:`start` for resources with sync ``initialize``."""
+        self.validate()
         try:
             for key in self._singleton_resource_keys(keys):
                 self.get(key)
@@ -758,16 +764,22 @@ class InjectQ:
             raise
 
     # ------------------------------------------------------------------ diagnostics
-    def validate(self) -> None:
-        """Plan every binding; raise the first missing dependency or cycle found."""
-        with self._compiler.lock:
-            for key in list(self._bindings):
-                self._compiler.plan(key)
+    def validate(self) -> list[Any]:
+        """Check the whole graph without building anything (no constructor, factory or
+        ``initialize()`` runs): raise :class:`~injectq.diagnostics.ValidationError`
+        listing every problem (missing bindings, cycles, captive lifetimes, and the
+        ``async_only`` warnings) when there is an error; else return the warnings."""
+        from injectq.diagnostics.validation import validate_container
+
+        return validate_container(self)
 
     def compile(self) -> None:
         """Plan every binding now (signatures read, missing dependencies and cycles
-        found), so that first resolutions do not pay for it; raises as :meth:`validate`."""
-        self.validate()
+        found), so that first resolutions do not pay for it; raises the first missing
+        dependency or cycle (:meth:`validate` lists them all)."""
+        with self._compiler.lock:
+            for key in list(self._bindings):
+                self._compiler.plan(key)
 
     def visualize_dependencies(self) -> DependencyVisualizer:
         """A :class:`~injectq.diagnostics.DependencyVisualizer` of this container."""
@@ -776,13 +788,13 @@ class InjectQ:
         return DependencyVisualizer(self)
 
     def get_dependency_graph(self) -> dict[Any, list[Any]]:
-        """``{key: [keys it depends on]}`` for every binding."""
-        graph: dict[Any, list[Any]] = {}
-        with self._compiler.lock:
-            for key in list(self._bindings):
-                node = self._compiler.plan(key)
-                graph[key] = [dep.key for dep in node.dependencies]
-        return graph
+        """``{key: [keys it depends on]}`` for every bound key and every class autowired
+        below one (read from the plans: nothing is built; a broken key keeps the
+        dependencies that plan, :meth:`validate` says what is wrong)."""
+        from injectq.diagnostics.graph import read_graph
+
+        nodes = read_graph(self).nodes
+        return {key: list(node.dependencies) for key, node in nodes.items()}
 
     def __del__(self) -> None:
         try:
