@@ -72,7 +72,7 @@ class DependencyVisualizer:
         marks = _marks(graph.problems)
         lines = ["flowchart LR"]
         for key, node in nodes.items():
-            label = f"{node.label}<br/><small>{_note(node)}</small>"
+            label = f"{node.label}<br/>{_note(node)}"
             shape = f'(["{_mermaid(label)}"])' if node.resource else f'["{_mermaid(label)}"]'
             lines.append(f"  {ids[key]}{shape}")
         for node in nodes.values():
@@ -85,7 +85,7 @@ class DependencyVisualizer:
             if problem.kind == "missing":  # a key with no node: draw it, with its owner
                 missing += 1
                 text = _mermaid(format_path(problem.path))
-                lines.append(f'  m{missing}["{text}<br/><small>missing</small>"]:::problem')
+                lines.append(f'  m{missing}["{text}<br/>missing"]:::problem')
         for key, problems in marks.items():
             if key in ids:
                 worst = "problem" if any(p.severity == "error" for p in problems) else "warning"
