@@ -45,6 +45,7 @@ from injectq.utils.exceptions import (
 from injectq.utils.validation import check_timeout
 
 if TYPE_CHECKING:
+    from injectq.diagnostics.tracing import ResolutionTrace
     from injectq.diagnostics.visualization import DependencyVisualizer
     from injectq.modules.base import Module
 
@@ -780,6 +781,14 @@ class InjectQ:
         with self._compiler.lock:
             for key in list(self._bindings):
                 self._compiler.plan(key)
+
+    def trace(self) -> ResolutionTrace:
+        """``with container.trace() as trace:`` records each resolution made in this
+        context (key, lifetime, created or cached, duration, parent): ``trace.tree()``,
+        ``trace.to_json()``. Costs nothing when no trace is active."""
+        from injectq.diagnostics.tracing import ResolutionTrace
+
+        return ResolutionTrace(self)
 
     def visualize_dependencies(self) -> DependencyVisualizer:
         """A :class:`~injectq.diagnostics.DependencyVisualizer` of this container."""
