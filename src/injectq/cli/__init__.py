@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     if args.command in ("check", "graph", "health", "resources"):
         return _inspect(args)
-    parser.print_help(sys.stderr)  # no command: a usage error, like argparse's own
+    parser.print_help(sys.stdout)  # no command: the help, with a usage error status
     return 2
 
 
