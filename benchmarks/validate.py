@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.model import S6_COUNT, make_s6_classes  # noqa: E402
-from injectq import InjectQ  # noqa: E402
+from benchmarks.model import S6_COUNT, make_s6_classes
+from injectq import InjectQ
 
 
 def build() -> InjectQ:

@@ -11,7 +11,6 @@ import pytest
 
 from injectq import (
     CircularDependencyError,
-    DependencyNotFoundError,
     InjectQ,
     InjectQError,
     scoped,
