@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/pools.md", "docs/migrating.md"]
+PAGES = ["README.md", "docs/pools.md", "docs/migrating.md", "docs/diagnostics.md"]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
@@ -31,3 +31,19 @@ def test_doc_block_runs(
     script = tmp_path / f"block_{index}.py"
     script.write_text(code)
     runpy.run_path(str(script), run_name="__main__")
+
+
+def test_diagnostics_page_shows_the_demos_graph_as_injectq_draws_it() -> None:
+    import subprocess
+    import sys
+
+    page = (ROOT / "docs/diagnostics.md").read_text()
+    shown = re.search(r"```mermaid\n(.*?)```", page, re.S)
+    assert shown is not None
+    drawn = subprocess.run(
+        [sys.executable, "-m", "injectq", "graph", "injectq.cli.demo:app"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shown.group(1) == drawn

@@ -85,7 +85,7 @@ def test_trace_records_key_lifetime_created_or_cached_duration_and_parent() -> N
     tree = trace.tree().splitlines()
     assert tree[0].startswith("Settings [singleton] cached ")
     assert tree[1].startswith("'report' [transient] created ")
-    assert tree[2].startswith("  Conn [root] initialized ")
+    assert tree[2].startswith("  Conn initialized, owned by root ")
     assert tree[3].startswith("  Repo [transient] created ")
     data = json.loads(trace.to_json())
     assert data["resolutions"][1]["children"][1]["key"] == "Repo"

@@ -142,7 +142,8 @@ def test_validate_lists_every_problem_with_path_and_fix_and_builds_nothing() -> 
     (async_only,) = kinds["async_only"]
     assert async_only.severity == "warning"
     assert async_only.path == ("SyncPool(conn)", "AsyncConn")
-    assert "async initialize()" in async_only.message and "aget" in async_only.message
+    assert "async initialize()" in async_only.message
+    assert "resolve SyncPool with `await container.aget(SyncPool)`" in async_only.message
     assert all(p.severity == "error" for p in error.problems if p.kind != "async_only")
     assert "[cycle]" in str(error) and "[captive]" in str(error)
     assert ran == []  # no constructor, factory or initialize() ran
@@ -203,6 +204,7 @@ def test_async_only_from_a_sync_inject_function_is_a_warning_only() -> None:
         ("async_only", ("sync_handler(client)", "Client"))
     ]
     assert "make sync_handler async" in warnings[0].message
+    assert "give Client a sync one" in warnings[0].message
     other = InjectQ()
     other.bind(Client)
     assert other.validate() == []  # the function names another container

@@ -50,7 +50,8 @@ class Resolution:
 
     ``duration`` is in seconds, the resolutions made within it included; ``created`` is
     False when the instance was found built (a singleton, or a scoped instance of the
-    current scope); ``error`` is the exception's repr when it raised."""
+    current scope); ``error`` is the exception's repr when it raised. For an
+    initialization, ``lifetime`` is the label of the scope that owns the resource."""
 
     key: Any
     lifetime: str
@@ -151,13 +152,13 @@ class ResolutionTrace:
         lines: list[str] = []
 
         def add(record: Resolution, depth: int) -> None:
-            state = "created" if record.created else "cached"
-            if record.via == "initialize":
-                state = "initialized"
+            if record.via == "initialize":  # its lifetime is the scope that owns it
+                what = f"initialized, owned by {record.lifetime}"
+            else:
+                what = f"[{record.lifetime}] {'created' if record.created else 'cached'}"
             error = f"  raised {record.error}" if record.error else ""
             lines.append(
-                f"{'  ' * depth}{record.label} [{record.lifetime}] {state} "
-                f"{record.duration * 1000:.3f} ms{error}"
+                f"{'  ' * depth}{record.label} {what} {record.duration * 1000:.3f} ms{error}"
             )
             for child in record.children:
                 add(child, depth + 1)

@@ -107,10 +107,12 @@ def _async_only(graph: DependencyGraph, container: InjectQ) -> list[GraphProblem
             chain = graph.needs_async(dep)
             if chain is not None:
                 entry = f"{node.label}({name})"
+                fix = (
+                    f"resolve {node.label} with `await container.aget({node.label})`, or "
+                    f"give {nodes[chain[-1]].label} a sync one"
+                )
                 found.append(
-                    _async_problem(
-                        graph, entry, f"the sync resource {node.label}", node.label, chain
-                    )
+                    _async_problem(graph, entry, f"the sync resource {node.label}", fix, chain)
                 )
                 break
     active = active_container.get()
@@ -130,12 +132,16 @@ def _async_only(graph: DependencyGraph, container: InjectQ) -> list[GraphProblem
                 continue
             chain = graph.needs_async(key)
             if chain is not None:
+                fix = (
+                    f"make {label} async (it then resolves with aget), or give "
+                    f"{nodes[chain[-1]].label} a sync one"
+                )
                 found.append(
                     _async_problem(
                         graph,
                         f"{label}({param.name})",
                         f"the sync @inject function {label}",
-                        label,
+                        fix,
                         chain,
                     )
                 )
@@ -144,7 +150,7 @@ def _async_only(graph: DependencyGraph, container: InjectQ) -> list[GraphProblem
 
 
 def _async_problem(
-    graph: DependencyGraph, entry: str, who: str, name: str, chain: list[Any]
+    graph: DependencyGraph, entry: str, who: str, fix: str, chain: list[Any]
 ) -> GraphProblem:
     nodes = graph.nodes
     cause = nodes[chain[-1]]
@@ -152,8 +158,7 @@ def _async_problem(
     message = (
         f"{who} needs {nodes[chain[0]].label}, whose graph needs aget ({cause.label} has an "
         f"{cause.async_reason}): a sync get() cannot finish it. Path: {format_path(path)}. "
-        f"Fix: make {name} async and resolve with `await container.aget(...)`, or give "
-        f"{cause.label} a sync one."
+        f"Fix: {fix}."
     )
     return GraphProblem("async_only", cause.key, path, message, WARNING)
 
