@@ -194,3 +194,38 @@ def test_profiler_is_a_trace_kept_open() -> None:
     assert [r.label for r in trace.roots] == ["Repo"]
     assert len(profiler.get_metrics()) == 3
     assert c.get.__self__ is c._ready  # type: ignore[attr-defined]
+
+
+def _traced_round(c: InjectQ) -> tuple[dict[int, list[str]], list[BaseException]]:
+    """Four threads, each with its own trace, all active at once; what each recorded."""
+    barrier = threading.Barrier(4)
+    seen: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            barrier.wait(5)
+            with c.trace() as trace:
+                for _ in range(n + 1):
+                    c.get(Repo)
+                barrier.wait(5)  # every trace active at once here
+            seen[n] = [r.label for r in trace.resolutions]
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return seen, errors
+
+
+def test_concurrent_traces_in_threads_each_record_only_their_own() -> None:
+    c = app()
+    c.get(Settings)
+    for _ in range(20):  # the hook installed and removed under contention, repeatedly
+        seen, errors = _traced_round(c)
+        assert errors == []
+        assert seen == {n: ["Repo"] * (n + 1) for n in range(4)}
+        assert c.get.__self__ is c._ready  # type: ignore[attr-defined]

@@ -301,3 +301,22 @@ def test_a_type_hint_that_names_nothing_is_a_problem_not_a_crash() -> None:
         c.validate()
     assert sorted(p.kind for p in caught.value.problems) == ["cycle", "signature"]
     assert "NoSuchThing" in str(caught.value.problems[0])
+
+
+def test_a_singleton_holding_a_custom_scoped_binding_is_captive() -> None:
+    class Tenant:
+        pass
+
+    class Billing:
+        def __init__(self, tenant: Tenant) -> None: ...
+
+    c = InjectQ()
+    c.bind(Tenant, Tenant, scope="tenant")
+    c.bind(Billing)
+    with pytest.raises(ValidationError) as caught:
+        c.validate()
+    (problem,) = caught.value.problems
+    assert (problem.kind, problem.key, problem.path) == ("captive", Tenant, ("Billing", "Tenant"))
+    assert "Singleton Billing holds Tenant (tenant-scoped)" in problem.message
+    c.bind(Billing, Billing, scope="tenant")  # the fix the message names
+    assert c.validate() == []
