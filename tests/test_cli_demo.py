@@ -215,7 +215,7 @@ def test_help_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exc.value.code == 0
     assert "demo" in capsys.readouterr().out
-    assert main([]) == 0
+    assert main([]) == 2  # the help, and a usage error status (issue 14)
     assert "usage: injectq" in capsys.readouterr().out
 
 

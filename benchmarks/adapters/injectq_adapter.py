@@ -1,7 +1,12 @@
 """injectq: ``InjectQ`` + ``bind`` (singleton / transient / "request"), ``@resource``
 classes with ``initialize()`` / ``dispose()``, ``with`` / ``async with c.scope("request")``,
-``@inject(container=c)``. Autowired from type hints throughout."""
+``@inject(container=c)``. Autowired from type hints throughout.
 
+With ``INJECTQ_BENCH_TRACED_ONCE=1`` in the environment, S1 and S3 first run one call
+inside a ``with c.trace():`` block, so the timing shows what a container whose trace has
+ended costs (issue 14: tracing costs nothing when off)."""
+
+import os
 import types
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,6 +14,14 @@ from typing import Any
 from injectq import InjectQ, inject, resource
 
 NAME = "injectq"
+_TRACED_ONCE = os.environ.get("INJECTQ_BENCH_TRACED_ONCE") == "1"
+
+
+def _traced_once(c: InjectQ, call: Callable[[], object]) -> None:
+    if _TRACED_ONCE:
+        with c.trace() as trace:
+            call()
+        assert trace.roots, "the trace recorded nothing"
 
 
 def s1(m: types.SimpleNamespace) -> Callable[[], object]:
@@ -20,6 +33,7 @@ def s1(m: types.SimpleNamespace) -> Callable[[], object]:
     def get() -> object:
         return c.get(Config)
 
+    _traced_once(c, get)
     return get
 
 
@@ -48,6 +62,7 @@ def s3(m: types.SimpleNamespace) -> Callable[[], object]:
         with c.scope("request"):
             return c.get(Handler)
 
+    _traced_once(c, request)
     return request
 
 

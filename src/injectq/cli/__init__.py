@@ -1,11 +1,20 @@
-"""The ``injectq`` command line: ``injectq demo`` runs the resource-lifecycle demo."""
+"""The ``injectq`` command line: ``injectq demo`` runs the resource-lifecycle demo;
+``check``, ``graph``, ``health`` and ``resources`` inspect your own app's container
+(``injectq check myapp.container:container``)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from injectq import InjectQ
+
+FORMATS = ("mermaid", "dot", "json", "ascii")
 
 __all__ = ["build_parser", "main"]
 
@@ -58,7 +67,67 @@ def build_parser() -> argparse.ArgumentParser:
         default=7,
         help="seed choosing which requests meet the failing resources (default: 7)",
     )
+    target_help = (
+        "module:attribute naming an InjectQ container, or a zero-argument callable "
+        "returning one (the module is imported from the current directory)"
+    )
+    json_help = "print machine-readable JSON"
+    check = commands.add_parser(
+        "check",
+        help="validate a container: missing bindings, cycles, captive lifetimes, async needs",
+        description=(
+            "Validate the container without building anything. Exit 0 when the graph is "
+            "sound (warnings are listed), 1 with each problem (kind, path, fix), 2 when "
+            "TARGET cannot be imported or is not a container."
+        ),
+    )
+    graph = commands.add_parser(
+        "graph",
+        help="draw a container's dependency graph (mermaid, dot, json, ascii)",
+        description=(
+            "Print the dependency graph: each service with its lifetime and whether it is "
+            "a resource, each edge with the parameter it feeds, problems marked. Exit 0, "
+            "or 2 when TARGET cannot be loaded."
+        ),
+    )
+    graph.add_argument("--format", choices=FORMATS, default="mermaid", help="default: mermaid")
+    graph.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    health = commands.add_parser(
+        "health",
+        help="start a container's singleton resources, check their health, close them",
+        description=(
+            "Start the container's singleton resources (validating first), run "
+            "ResourceHealthChecker, print a table and close everything. Exit 0 when every "
+            "resource is healthy, 1 when one is not (or starting failed), 2 when TARGET "
+            "cannot be loaded."
+        ),
+    )
+    health.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=5.0,
+        metavar="S",
+        help="seconds each health check may take (default: 5)",
+    )
+    resources = commands.add_parser(
+        "resources",
+        help="list a container's bindings with their lifetimes and which are resources",
+        description="List the bindings (and what is autowired below them). Exit 0, or 2.",
+    )
+    for command in (check, graph, health, resources):
+        command.add_argument("target", metavar="TARGET", help=target_help)
+        command.add_argument("--json", action="store_true", help=json_help)
     return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,5 +146,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 1
         return code
-    parser.print_help(sys.stdout)
-    return 0
+    if args.command in ("check", "graph", "health", "resources"):
+        return _inspect(args)
+    parser.print_help(sys.stdout)  # no command: the help, with a usage error status
+    return 2
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from injectq.cli import inspect_app as app
+
+    command: Callable[[InjectQ, app.Output], int]
+    if args.command == "check":
+        command = functools.partial(app.run_check, as_json=args.json)
+    elif args.command == "graph":
+        command = functools.partial(
+            app.run_graph, fmt=args.format, output_file=args.output, as_json=args.json
+        )
+    elif args.command == "health":
+        command = functools.partial(app.run_health, timeout=args.timeout, as_json=args.json)
+    else:
+        command = functools.partial(app.run_resources, as_json=args.json)
+    return app.run_on_target(args.target, args.json, command)

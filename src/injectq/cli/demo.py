@@ -580,6 +580,14 @@ def build_container(config: DemoConfig) -> InjectQ:
     return container
 
 
+def app() -> InjectQ:
+    """The demo's container, for ``injectq check|graph|health|resources
+    injectq.cli.demo:app``: its files go to a fresh temporary directory (left for you to
+    look at; nothing is written until a resource starts)."""
+    workdir = Path(tempfile.mkdtemp(prefix="injectq-demo-"))
+    return build_container(DemoConfig(workdir, FailurePlan.build(0, 7)))
+
+
 @dataclass
 class RequestOutcome:
     request_id: int

@@ -45,6 +45,7 @@ from injectq.utils.exceptions import (
 from injectq.utils.validation import check_timeout
 
 if TYPE_CHECKING:
+    from injectq.diagnostics.tracing import ResolutionTrace
     from injectq.diagnostics.visualization import DependencyVisualizer
     from injectq.modules.base import Module
 
@@ -102,6 +103,7 @@ class InjectQ:
         default_dispose_timeout: float | None = None,
         monitor: ResourceMonitor | None = None,
         use_async_scopes: bool = True,
+        validate: bool = False,
     ) -> None:
         # use_async_scopes is InjectQ 0.5's switch between thread-local and contextvar
         # scopes; injectq's scopes are always contextvar-based, right for both threads
@@ -168,6 +170,8 @@ class InjectQ:
         if modules:
             for module in modules:
                 self.install_module(module)
+        if validate:  # after the modules: their bindings are the graph to check
+            self.validate()
 
     def __repr__(self) -> str:
         return f"<InjectQ {len(self._bindings)} binding(s)>"
@@ -762,7 +766,9 @@ class InjectQ:
 
     async def start(self, *keys: Any) -> None:
         """Initialize singleton resources eagerly, dependencies first; on failure
-        dispose what was started (reverse order) and raise."""
+        dispose what was started (reverse order) and raise. The graph is validated
+        first (:meth:`validate`): a broken graph raises before anything starts."""
+        self.validate()
         try:
             for key in self._singleton_resource_keys(keys):
                 await self.aget(key)
@@ -775,6 +781,7 @@ class InjectQ:
 
     def start_sync(self, *keys: Any) -> None:
         """Sync twin of :meth:`start` for resources with sync ``initialize``."""
+        self.validate()
         try:
             for key in self._singleton_resource_keys(keys):
                 self.get(key)
@@ -791,16 +798,30 @@ class InjectQ:
             raise
 
     # ------------------------------------------------------------------ diagnostics
-    def validate(self) -> None:
-        """Plan every binding; raise the first missing dependency or cycle found."""
+    def validate(self) -> list[Any]:
+        """Check the whole graph without building anything (no constructor, factory or
+        ``initialize()`` runs): raise :class:`~injectq.diagnostics.ValidationError`
+        listing every problem (missing bindings, cycles, captive lifetimes, and the
+        ``async_only`` warnings) when there is an error; else return the warnings."""
+        from injectq.diagnostics.validation import validate_container
+
+        return validate_container(self)
+
+    def compile(self) -> None:
+        """Plan every binding now (signatures read, missing dependencies and cycles
+        found), so that first resolutions do not pay for it; raises the first missing
+        dependency or cycle (:meth:`validate` lists them all)."""
         with self._compiler.lock:
             for key in list(self._bindings):
                 self._compiler.plan(key)
 
-    def compile(self) -> None:
-        """Plan every binding now (signatures read, missing dependencies and cycles
-        found), so that first resolutions do not pay for it; raises as :meth:`validate`."""
-        self.validate()
+    def trace(self) -> ResolutionTrace:
+        """``with container.trace() as trace:`` records each resolution made in this
+        context (key, lifetime, created or cached, duration, parent): ``trace.tree()``,
+        ``trace.to_json()``. Costs nothing when no trace is active."""
+        from injectq.diagnostics.tracing import ResolutionTrace
+
+        return ResolutionTrace(self)
 
     def visualize_dependencies(self) -> DependencyVisualizer:
         """A :class:`~injectq.diagnostics.DependencyVisualizer` of this container."""
@@ -809,13 +830,13 @@ class InjectQ:
         return DependencyVisualizer(self)
 
     def get_dependency_graph(self) -> dict[Any, list[Any]]:
-        """``{key: [keys it depends on]}`` for every binding."""
-        graph: dict[Any, list[Any]] = {}
-        with self._compiler.lock:
-            for key in list(self._bindings):
-                node = self._compiler.plan(key)
-                graph[key] = [dep.key for dep in node.dependencies]
-        return graph
+        """``{key: [keys it depends on]}`` for every bound key and every class autowired
+        below one (read from the plans: nothing is built; a broken key keeps the
+        dependencies that plan, :meth:`validate` says what is wrong)."""
+        from injectq.diagnostics.graph import read_graph
+
+        nodes = read_graph(self).nodes
+        return {key: list(node.dependencies) for key, node in nodes.items()}
 
     def __del__(self) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -20,6 +21,14 @@ from injectq.utils.exceptions import InjectionError
 __all__ = ["Inject", "inject"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: the sync ``@inject`` functions made so far, wrapper -> the container named with
+#: ``container=`` (None: the one active at call time); read by validation, which warns
+#: when one of them needs a key only ``aget`` can resolve. Weak: a function that goes
+#: away leaves it.
+sync_injected: weakref.WeakKeyDictionary[Callable[..., Any], InjectQ | None] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _wrap(fn: F, container: InjectQ | None) -> F:
@@ -58,6 +67,7 @@ def _wrap(fn: F, container: InjectQ | None) -> F:
             return c._call_with_injection(fn, args, kwargs)
 
         wrapper = sync_wrapper
+        sync_injected[sync_wrapper] = container
     wrapper._injectq_wrapped = fn
     return wrapper  # type: ignore[no-any-return]
 

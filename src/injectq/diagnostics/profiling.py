@@ -1,10 +1,10 @@
 """Resolution timings: how long resolving each key takes, and how often it was ready.
 
 Given a container, a started profiler times that container's ``get`` and ``aget`` calls
-(a key already built and ready counts as a cache hit). It does so by replacing the
-container's ``get`` / ``aget`` attributes while it runs and putting them back when it
-stops, so a container nobody profiles pays nothing. Dependencies resolved inside one
-call belong to that call's time. Any other code can be timed with
+made in the context that started it (an instance found built counts as a cache hit):
+it is a resolution trace (:mod:`injectq.diagnostics.tracing`) kept open from ``start()``
+to ``stop()``, so a container nobody profiles pays nothing. Dependencies resolved
+inside one call belong to that call's time. Any other code can be timed with
 :meth:`DependencyProfiler.profile_resolution`, :meth:`~DependencyProfiler.profile_method`
 or ``begin_resolution`` / ``end_resolution``.
 """
@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from injectq.core.container import InjectQ
+from injectq.diagnostics.tracing import Resolution, ResolutionTrace
 from injectq.utils.exceptions import InjectQError, describe_key
 
 __all__ = ["AggregatedMetrics", "DependencyProfiler", "ResolutionMetrics"]
@@ -85,7 +86,7 @@ class DependencyProfiler:
         self._metrics: list[ResolutionMetrics] = []
         self._aggregated: dict[Any, AggregatedMetrics] = {}
         self._started: dict[tuple[int, Any], list[float]] = {}
-        self._unhook: Callable[[], None] | None = None
+        self._trace: ResolutionTrace | None = None
 
     # ------------------------------------------------------------------ on and off
     def __enter__(self) -> DependencyProfiler:
@@ -101,59 +102,27 @@ class DependencyProfiler:
         self.stop()
 
     def start(self) -> None:
-        """Start recording (and timing the container's resolutions, if given one)."""
+        """Start recording (and timing the container's resolutions in this context, if
+        given a container)."""
         if self._active:
             return
         self._active = True
         if self.container is not None:
-            self._unhook = self._hook(self.container)
+            self._trace = ResolutionTrace(self.container, on_done=self._record_resolution)
+            self._trace.__enter__()
 
     def stop(self) -> None:
         """Stop recording; what was recorded stays until :meth:`reset`."""
         self._active = False
-        if self._unhook is not None:
-            self._unhook()
-            self._unhook = None
+        trace, self._trace = self._trace, None
+        if trace is not None:
+            trace.__exit__(None, None, None)
 
     def is_active(self) -> bool:
         return self._active
 
-    def _hook(self, container: InjectQ) -> Callable[[], None]:
-        get, aget = container.get, container.aget
-        ready = container._ready  # built singletons and instances: a lookup is a cache hit
-        record = self._record
-        clock = time.perf_counter
-
-        def timed_get(key: Any) -> Any:
-            hit = key in ready
-            started = clock()
-            try:
-                return get(key)
-            finally:
-                record(key, clock() - started, hit)
-
-        async def timed_aget(key: Any) -> Any:
-            hit = key in ready
-            started = clock()
-            try:
-                return await aget(key)
-            finally:
-                record(key, clock() - started, hit)
-
-        # instance attributes shadow the methods; set, never through __dict__ (see InjectQ)
-        setattr(container, "get", timed_get)  # noqa: B010
-        setattr(container, "aget", timed_aget)  # noqa: B010
-
-        get_is_attribute = type(container).get is InjectQ.get  # as InjectQ.__init__ decides
-
-        def unhook() -> None:
-            if get_is_attribute:
-                setattr(container, "get", get)  # noqa: B010
-            else:
-                delattr(container, "get")
-            delattr(container, "aget")
-
-        return unhook
+    def _record_resolution(self, resolution: Resolution) -> None:
+        self._record(resolution.key, resolution.duration, not resolution.created)
 
     # ------------------------------------------------------------------ recording
     def _record(self, service_type: Any, elapsed: float, cache_hit: bool) -> None:
