@@ -189,29 +189,21 @@ class ContextEntry:
         )
 
     def release_sync(self, owner: Owner | None, exc: BaseException | None) -> BaseException | None:
+        """Leave the context manager; its error, or None. An async one left from sync code
+        (``close()`` with no loop running) runs its exit on a private loop."""
+        if self.is_async:
+            import asyncio
+
+            return asyncio.run(self.release_async(owner, exc))
         cm, self.cm = self.cm, None
         if cm is None:
             return None
         started = _perf()
-        error: BaseException | None = None
         try:
-            if self.is_async:
-                import asyncio
-
-                if type(cm) is types.AsyncGeneratorType:
-                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
-                asyncio.run(
-                    _timed_await(
-                        cm.__aexit__(*self._exc_args(exc)),
-                        self.dispose_timeout,
-                        f"{self.label} (exit)",
-                    )
-                )
-            else:
-                self._exit_sync(cm, exc)
-        except BaseException as err:
-            error = err
-        return self._finish(started, error, exc)
+            self._exit_sync(cm, exc)
+        except BaseException as error:
+            return self._finish(started, error, exc)
+        return self._finish(started, None, exc)
 
     def release_step(
         self, owner: Owner | None, exc: BaseException | None
@@ -223,7 +215,8 @@ class ContextEntry:
         if type(cm) is not types.AsyncGeneratorType or exc is not None or timeout is not None:
             return None, self.release_async(owner, exc)
         # a bare async generator (see context_aenterer) whose body succeeded: its exit's
-        # first step by hand, as _fresh_release does, the rest (if it suspends) in this task
+        # first step by hand, as ResourceState.release_step does, the rest (if it
+        # suspends) in this task
         self.cm = None
         started = _perf()
         exiting = _finish_async_generator(cm)
@@ -244,23 +237,21 @@ class ContextEntry:
         self, owner: Owner | None, exc: BaseException | None
     ) -> BaseException | None:
         """Leave the context manager in this task; its error, or None."""
+        if not self.is_async:
+            return self.release_sync(owner, exc)
         cm, self.cm = self.cm, None
         if cm is None:
             return None
         started = _perf()
-        error: BaseException | None = None
+        if type(cm) is types.AsyncGeneratorType:
+            cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
         try:
-            if self.is_async:
-                if type(cm) is types.AsyncGeneratorType:
-                    cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
-                await _timed_await(
-                    cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
-                )
-            else:
-                self._exit_sync(cm, exc)
-        except BaseException as err:
-            error = err
-        return self._finish(started, error, exc)
+            await _timed_await(
+                cm.__aexit__(*self._exc_args(exc)), self.dispose_timeout, f"{self.label} (exit)"
+            )
+        except BaseException as error:
+            return self._finish(started, error, exc)
+        return self._finish(started, None, exc)
 
 
 def _same(value: Any) -> Any:
