@@ -54,7 +54,17 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("resolvers", ["injectq.core.resolvers", "injectq.core.singletons"]),
     ("compiler", ["injectq.core.compiler", "injectq.core.calling", "injectq.core.scopes"]),
-    ("container", ["injectq.core.container", "injectq.core"]),
+    (
+        "container",
+        [
+            # the façade's parts: they import the container only under TYPE_CHECKING
+            "injectq.core.container_lifecycle",
+            "injectq.core.container_overrides",
+            "injectq.core.factory_bindings",
+            "injectq.core.container",
+            "injectq.core",
+        ],
+    ),
     (
         "add-ons",
         [

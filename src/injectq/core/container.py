@@ -3,6 +3,11 @@
 The hot path is deliberately tiny. ``container.get`` *is* the ``__getitem__`` of a dict
 of ready objects (built singletons and plain instances); only a miss reaches Python code,
 which runs a resolver generated once per key by :mod:`injectq.core.resolvers`.
+
+The façade keeps every public name; the work of the parts that never run on the hot
+path lives beside it: ``container_lifecycle`` (start, close, the live resources),
+``container_overrides`` (entering and ending an override) and ``factory_bindings``
+(``container.factories``).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ import contextlib
 import threading
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+import injectq.core.container_lifecycle as _lifecycle
 from injectq.core.bindings import (
     INSTANCE,
     SINGLETON,
@@ -28,18 +34,19 @@ from injectq.core.bindings import (
 )
 from injectq.core.calling import InjectedCalls
 from injectq.core.compiler import Compiler
+from injectq.core.container_overrides import end_override, enter_override
 from injectq.core.context import active_container as _active_container
+from injectq.core.factory_bindings import FactoryBindings
 from injectq.core.host import ContainerHost
 from injectq.core.overrides import MISS as _MISS
-from injectq.core.overrides import OverrideLayer, OverrideStack, depends_on
+from injectq.core.overrides import OverrideStack
 from injectq.core.registry import _UNSET, ServiceRegistry
-from injectq.core.scopes import Scope, _raise_after_exit
-from injectq.resources.lifecycle import LIVE, loop_running, resource_spec
+from injectq.core.scopes import Scope
+from injectq.resources.lifecycle import LIVE, resource_spec
 from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     BindingError,
     DependencyNotFoundError,
-    InjectQError,
     describe_key,
 )
 from injectq.utils.validation import check_timeout
@@ -609,63 +616,14 @@ class InjectQ:
         exit removes just that override, so the others' stay as they were and the
         original binding is back once the last one has ended.
         """
-        with self._registry_lock:
-            stack = self._overrides.get(service_type)
-            if stack is None:
-                stack = OverrideStack(
-                    self._bindings.get(service_type), self._compiler.binding_for(service_type)
-                )
-            binding = stack.binding_of(service_type, value, scope)
-            layer = OverrideLayer(binding)
-            with self._slot_lock:
-                self._overrides[service_type] = stack
-                stack.layers[-1].covered_ready = self._ready_get(service_type, _MISS)
-                layer.ready_at_entry = dict(self._ready)
-                stack.layers.append(layer)
-                self._bindings[service_type] = binding
-                self._ready.pop(service_type, None)
-                self._pending_singletons.pop(service_type, None)
-            self._invalidate()
+        stack, layer = enter_override(self, service_type, value, scope)
         try:
             yield value
         finally:
-            self._end_override(service_type, stack, layer)
-
-    def _end_override(self, key: Any, stack: OverrideStack, layer: OverrideLayer) -> None:
-        """Remove ``layer`` from the overrides of ``key``; the top one is then in effect."""
-        with self._registry_lock:
-            compiler = self._compiler  # plans made while the override was active
-            before = layer.ready_at_entry
-            with self._slot_lock:
-                # singletons built during this override that depend on the key: they may
-                # hold its value (the key's own entry is the top override's, handled below)
-                for built, instance in list(self._ready.items()):
-                    if (
-                        built != key
-                        and before.get(built, _MISS) is not instance
-                        and depends_on(compiler, built, key)
-                    ):
-                        del self._ready[built]
-                layers = stack.layers
-                was_top = layers[-1] is layer
-                layers.remove(layer)
-                if was_top:  # the one below is in effect again, with what it had built
-                    top = layers[-1]
-                    if top.binding is None:
-                        self._bindings.pop(key, None)
-                    else:
-                        self._bindings[key] = top.binding
-                    self._pending_singletons.pop(key, None)
-                    if top.covered_ready is not _MISS:
-                        self._ready[key] = top.covered_ready
-                    else:
-                        self._ready.pop(key, None)
-                    top.covered_ready = _MISS
-                if len(layers) == 1:
-                    del self._overrides[key]
-            self._invalidate()
+            end_override(self, service_type, stack, layer)
 
     # ------------------------------------------------------------------ lifecycle
+    # the work is in core/container_lifecycle.py; these are the public names
     def get_all_resources(self) -> dict[Any, Any]:
         """``{binding key: instance}`` of live resources of the root and the current
         scope chain (the first instance per key)."""
@@ -675,34 +633,11 @@ class InjectQ:
         return result
 
     def _live_resource_entries(self) -> list[tuple[Any, Any]]:
-        scopes: list[Scope] = []
-        scope: Scope | None = self._scope_var.get()
-        while scope is not None:
-            scopes.append(scope)
-            scope = scope.parent
-        if self._root not in scopes:
-            scopes.append(self._root)
-        entries: list[tuple[Any, Any]] = []
-        seen: set[int] = set()
-        for owner in reversed(scopes):
-            for entry in list(owner.stack):
-                if not entry.is_live or id(entry) in seen:
-                    continue
-                seen.add(id(entry))
-                key = getattr(entry, "key", None)
-                if key is None:
-                    key = entry.label
-                entries.append((key, entry.instance))
-        return entries
+        return _lifecycle.live_resource_entries(self)
 
     def resource_metrics(self) -> dict[str, dict[str, Any]]:
         """Snapshot of the resource monitor: per resource type counters and timings."""
         return self.resource_monitor.snapshot()
-
-    def _root_needs_async(self) -> bool:
-        return bool(self._root._pending) or any(
-            entry.needs_async_release for entry in self._root.stack if entry.is_live
-        )
 
     def _after_root_close(self) -> None:
         with self._slot_lock:
@@ -717,25 +652,11 @@ class InjectQ:
     def close(self) -> None:
         """Dispose everything the container owns (singletons, root-owned transients),
         in reverse order. Async disposals run on a private loop when no loop is running."""
-        if self._root_needs_async():
-            if loop_running() is None:
-                import asyncio
-
-                asyncio.run(self.aclose())
-                return
-            raise InjectQError(
-                "This container owns resources with async dispose(); inside a running "
-                "event loop use `await container.aclose()`."
-            )
-        errors, interrupt = self._root.close_sync(None)
-        self._after_root_close()
-        _raise_after_exit("root", errors, interrupt, None)
+        _lifecycle.close(self)
 
     async def aclose(self) -> None:
         """Dispose everything the container owns, awaiting async disposals."""
-        errors, interrupt = await self._root.close_async(None)
-        self._after_root_close()
-        _raise_after_exit("root", errors, interrupt, None)
+        await _lifecycle.aclose(self)
 
     def __enter__(self) -> InjectQ:
         return self
@@ -749,53 +670,15 @@ class InjectQ:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
 
-    def _singleton_resource_keys(self, keys: tuple[Any, ...]) -> list[Any]:
-        if keys:
-            return list(keys)
-        chosen = []
-        for key, binding in self._bindings.items():
-            if binding.kind is Kind.INSTANCE:
-                continue
-            if binding.scope != SINGLETON:
-                continue
-            if binding.kind is Kind.CONTEXT or (
-                binding.kind is Kind.CLASS and resource_spec(binding.provider) is not None
-            ):
-                chosen.append(key)
-        return chosen
-
     async def start(self, *keys: Any) -> None:
         """Initialize singleton resources eagerly, dependencies first; on failure
         dispose what was started (reverse order) and raise. The graph is validated
         first (:meth:`validate`): a broken graph raises before anything starts."""
-        self.validate()
-        try:
-            for key in self._singleton_resource_keys(keys):
-                await self.aget(key)
-        except BaseException as exc:
-            errors, _interrupt = await self._root.close_async(exc)
-            self._after_root_close()
-            for err in errors:
-                exc.add_note(f"rollback disposal failed: {err!r}")
-            raise
+        await _lifecycle.start(self, keys)
 
     def start_sync(self, *keys: Any) -> None:
         """Sync twin of :meth:`start` for resources with sync ``initialize``."""
-        self.validate()
-        try:
-            for key in self._singleton_resource_keys(keys):
-                self.get(key)
-        except BaseException as exc:
-            if self._root_needs_async():
-                import asyncio
-
-                errors, _ = asyncio.run(self._root.close_async(exc))
-            else:
-                errors, _ = self._root.close_sync(exc)
-            self._after_root_close()
-            for err in errors:
-                exc.add_note(f"rollback disposal failed: {err!r}")
-            raise
+        _lifecycle.start_sync(self, keys)
 
     # ------------------------------------------------------------------ diagnostics
     def validate(self) -> list[Any]:
@@ -850,31 +733,3 @@ class InjectQ:
                 ResourceWarning,
                 stacklevel=1,
             )
-
-
-class FactoryBindings:
-    """``container.factories``: the container's factory bindings as a mapping."""
-
-    __slots__ = ("_container",)
-
-    def __init__(self, container: InjectQ) -> None:
-        self._container = container
-
-    def __setitem__(self, service_type: Any, factory: Callable[..., Any]) -> None:
-        self._container.bind_factory(service_type, factory)
-
-    def __getitem__(self, service_type: Any) -> Callable[..., Any]:
-        return self._container.get_factory(service_type)
-
-    def __delitem__(self, service_type: Any) -> None:
-        self._container.get_factory(service_type)  # raises unless a factory is bound
-        self._container.unbind(service_type)
-
-    def __contains__(self, service_type: Any) -> bool:
-        binding = self._container._bindings.get(service_type)
-        return binding is not None and binding.kind is not INSTANCE
-
-
-@contextlib.asynccontextmanager
-async def _noop() -> AsyncIterator[None]:
-    yield
