@@ -354,3 +354,51 @@ def test_install_of_a_failing_module_changes_nothing() -> None:
     with pytest.raises(RuntimeError, match="configuration failed"):
         c.install(BrokenModule())
     assert c["text"] == "hello"
+
+
+def test_clear_scope_forgets_the_scopes_cached_instances_and_keeps_their_disposal(
+    tmp_path: Path,
+) -> None:
+    # InjectQ's clear_scope / clear_all_scopes: the next resolution builds anew; nothing
+    # live is dropped (a scope's resources are still disposed at its exit, singletons
+    # are disposed before they are forgotten)
+    import sqlite3
+
+    from injectq import ScopeError, resource
+
+    closed: list[str] = []
+
+    @resource
+    class Session:
+        def initialize(self) -> None:
+            self.conn = sqlite3.connect(tmp_path / "db.sqlite3")
+
+        def dispose(self) -> None:
+            self.conn.close()
+            closed.append("session")
+
+    @resource
+    class Pool:
+        def dispose(self) -> None:
+            closed.append("pool")
+
+    c = InjectQ()
+    c.bind(Session, Session, scope="request")
+    c.bind(Pool, Pool)
+    first_pool = c.get(Pool)
+    with pytest.raises(ScopeError, match="request"):
+        c.clear_scope("request")
+    with c.scope("request"):
+        first = c.get(Session)
+        c.clear_scope("request")
+        second = c.get(Session)
+        assert second is not first and c.get(Session) is second
+        assert closed == []  # both still the scope's, disposed at its exit
+        c.clear_scope("transient")  # nothing cached: nothing to do
+        c.clear_all_scopes()
+        assert closed == ["pool"]  # the singleton was disposed before it was forgotten
+        assert c.get(Session) is not second
+        assert c.get(Pool) is not first_pool
+    assert sorted(closed) == ["pool", "session", "session", "session"]
+    c.clear_scope("singleton")
+    assert closed.count("pool") == 2

@@ -47,6 +47,7 @@ from injectq.resources.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     BindingError,
     DependencyNotFoundError,
+    ScopeError,
     describe_key,
 )
 from injectq.utils.validation import check_timeout
@@ -415,6 +416,38 @@ class InjectQ:
             with self._slot_lock:
                 self._pending_singletons.clear()
             self._invalidate()
+
+    def clear_scope(self, scope_name: Any) -> None:
+        """Forget the cached instances of a scope (InjectQ's), so the next resolution
+        builds new ones. ``"singleton"``: the container's singletons, disposed first as
+        :meth:`close` disposes them (dropping a live resource would leak it); a named
+        scope (``"request"``): the innermost one active in this context, whose resources
+        stay its own and are disposed at its exit as always; ``"transient"``: nothing is
+        cached. Raises ``ScopeError`` when no such scope is active here."""
+        name = normalize_scope(scope_name)
+        if name == SINGLETON:
+            self.close()
+            return
+        if name == TRANSIENT:
+            return
+        scope: Scope | None = self._scope_var.get()
+        while scope is not None and scope.name != name:
+            scope = scope.parent
+        if scope is None or scope is self._root:
+            raise ScopeError(
+                f"No {name!r} scope is active here to clear; enter one with "
+                f"container.scope({name!r})."
+            )
+        scope.cache.clear()
+
+    def clear_all_scopes(self) -> None:
+        """Forget the cached instances of every scope active in this context, and the
+        singletons (disposed first, as :meth:`clear_scope` says) (InjectQ's)."""
+        scope: Scope | None = self._scope_var.get()
+        while scope is not None and scope is not self._root:
+            scope.cache.clear()
+            scope = scope.parent
+        self.close()
 
     # ------------------------------------------------------------------ resolution
     # The key overloads, here and below: type[T] gives a concrete class its exact type;
