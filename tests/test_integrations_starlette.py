@@ -242,6 +242,21 @@ def test_add_middleware_alone_records_handled_errors(tracker: Tracker) -> None:
     assert settings.disposed == 1  # close_on_shutdown=True: the lifespan closed it
 
 
+def test_add_middleware_records_handled_errors_of_later_requests(tracker: Tracker) -> None:
+    # the middleware wires the app's router at its first request, once: requests after
+    # it (here the first succeeds) still have their handled errors reach the disposals
+    container = async_container(tracker)
+    db_for_fds.append(tracker.db_path)
+    app = Starlette(routes=make_routes(), exception_handlers={OutOfStock: answer_out_of_stock})
+    app.add_middleware(InjectQMiddleware, container=container)
+    with TestClient(app) as client:
+        for round_ in range(3):
+            assert client.get(f"/add/{round_}").status_code == 200
+            assert client.get("/sold-out").status_code == 409
+    assert [type(outcome) for outcome in tracker.outcomes] == [type(None), OutOfStock] * 3
+    assert notes(tracker.db_path) == ["0", "1", "2"]  # every handled failure rolled back
+
+
 async def test_plain_asgi_app(tracker: Tracker) -> None:
     container = async_container(tracker)
 

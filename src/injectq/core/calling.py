@@ -59,7 +59,12 @@ class InjectedCalls:
         """Call ``fn`` in async code with the caller's arguments, injecting the rest."""
         import asyncio
 
-        injected = await self.amissing_arguments(fn, args, kwargs)
+        # the missing arguments resolved here, not in a coroutine of their own: a partial
+        # call is how frameworks call an endpoint (the request given, services injected)
+        injected: dict[str, Any] = {}
+        aget = self.container.aget
+        for name, dep in self.missing_plan(fn, args, kwargs):
+            injected[name] = await aget(dep.key) if isinstance(dep, Node) else dep
         result = fn(*args, **injected, **kwargs)
         if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
             return await result
@@ -104,12 +109,3 @@ class InjectedCalls:
             name: self.container.get(dep.key) if isinstance(dep, Node) else dep
             for name, dep in self.missing_plan(fn, args, kwargs)
         }
-
-    async def amissing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The async twin of :meth:`missing_arguments`."""
-        result: dict[str, Any] = {}
-        for name, dep in self.missing_plan(fn, args, kwargs):
-            result[name] = await self.container.aget(dep.key) if isinstance(dep, Node) else dep
-        return result

@@ -527,13 +527,19 @@ class Resolvers:
         node = self.planner.plan(key)
         if not node.needs_async:
             sync, complete = self.root_resolver(key)
+            if node.spec is None and node.binding.kind is not Kind.FACTORY:
+                # nothing it makes carries a resource state to initialize (a context
+                # factory's value comes back entered): the sync resolver's value as is
+                async def resolve_plain() -> Any:
+                    return sync()
+
+                return resolve_plain, complete
 
             async def resolve_sync() -> Any:
                 value = sync()
-                if node.spec is not None or node.binding.kind is Kind.FACTORY:
-                    st = getattr(value, "_injectq_resource_state", None)
-                    if st is not None and st.status != LIVE:
-                        await st.initialize_async(None)
+                st = getattr(value, "_injectq_resource_state", None)
+                if st is not None and st.status != LIVE:
+                    await st.initialize_async(None)
                 return value
 
             return resolve_sync, complete

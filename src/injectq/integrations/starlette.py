@@ -96,11 +96,17 @@ class InjectQMiddleware(InjectQASGIMiddleware):
     installed on the app's router at its first request).
     """
 
+    _wired_app: Any = None
+
     def prepare(self, scope: Scope) -> None:
-        router = getattr(scope.get("app"), "router", None)
+        app = scope.get("app")
+        if app is self._wired_app:  # wired at its first request: nothing to do per request
+            return
+        router = getattr(app, "router", None)
         stack = getattr(router, "middleware_stack", None)
         if stack is not None and not isinstance(stack, RecordHandledErrors):
             router.middleware_stack = RecordHandledErrors(stack)  # type: ignore[union-attr]
+        self._wired_app = app
 
 
 # --------------------------------------------------------------------------- handled errors
@@ -129,16 +135,18 @@ class RecordHandledErrors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handlers = scope.get(_HANDLERS_KEY)
         if handlers is not None and HANDLED_ERRORS_KEY in scope:
-            scope[_HANDLERS_KEY] = self._recording_handlers(handlers)
+            built = self._built  # the tables of the previous request, usually the same
+            if built is not None and built[0] is handlers[0] and built[1] is handlers[1]:
+                scope[_HANDLERS_KEY] = built[2]
+            else:
+                scope[_HANDLERS_KEY] = self._recording_handlers(handlers)
         await self.app(scope, receive, send)
 
     def _recording_handlers(
         self, handlers: tuple[Mapping[Any, Handler], Mapping[int, Handler]]
     ) -> _Handlers:
+        """The recording copies of the app's handler tables, kept for the next requests."""
         by_class, by_status = handlers
-        built = self._built
-        if built is not None and built[0] is by_class and built[1] is by_status:
-            return built[2]
         recording_by_class = {key: _recording(h) for key, h in by_class.items()}
         if ResourceInitializationError not in by_class:
             recording_by_class[ResourceInitializationError] = _recording(
