@@ -144,7 +144,10 @@ def test_two_workers_run_every_task_in_its_own_scope(redis: RedisServer, tmp_pat
     assert counts.pending() == 0
 
 
-def test_a_worker_stopped_mid_run_loses_nothing(redis: RedisServer, tmp_path: Path) -> None:
+def _stop_a_worker_mid_run(redis: RedisServer, tmp_path: Path) -> int:
+    """One run of the scenario; every invariant is checked; returns how many messages
+    the stopped worker left unacknowledged (0: it had none to leave, this time)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     queue = f"workers-{next(_queues)}"
     counts = Counts(redis, queue)
     # a short idle time: what the stopped worker fetched and did not run is claimed by
@@ -184,7 +187,6 @@ def test_a_worker_stopped_mid_run_loses_nothing(redis: RedisServer, tmp_path: Pa
         per_worker,
         MID_RUN_TASKS,
     )
-    assert held_back > 0  # the stopped worker had fetched tasks it never ran
     assert per_worker[held_pid]["created"] < MID_RUN_TASKS
     assert_balanced(per_worker)
     failed = counts.numbers("failed")
@@ -192,3 +194,16 @@ def test_a_worker_stopped_mid_run_loses_nothing(redis: RedisServer, tmp_path: Pa
     assert counts.numbers("ok") == set(range(MID_RUN_TASKS)) - failed
     # redelivered tasks may run twice (at least once); each run had its own scope
     assert sum(c["created"] for c in per_worker.values()) >= MID_RUN_TASKS
+    return held_back
+
+
+def test_a_worker_stopped_mid_run_loses_nothing(redis: RedisServer, tmp_path: Path) -> None:
+    # Whether the stopped worker still holds fetched, unacknowledged messages when it
+    # exits depends on timing (the survivor may claim them first): nothing is lost in
+    # any run (checked every time), and at least one run must exercise the redelivery.
+    held_back = 0
+    for attempt in range(3):  # bounded
+        held_back = _stop_a_worker_mid_run(redis, tmp_path / f"attempt{attempt}")
+        if held_back > 0:
+            break
+    assert held_back > 0, "the stopped worker never left a message unacknowledged"
