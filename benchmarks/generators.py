@@ -109,7 +109,7 @@ def injectq_s4_generators(m: SimpleNamespace) -> Callable[[], Any]:
 
 
 def setups() -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
-    """name -> (S3 setup, S4 setup); peers only when the bench group is installed."""
+    """Name -> (S3 setup, S4 setup); peers only when the bench group is installed."""
     out: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
         "floor": (floor.s3, floor.s4),
         "injectq, resource classes": (injectq_adapter.s3, injectq_adapter.s4),

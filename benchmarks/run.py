@@ -233,7 +233,7 @@ def setup(
             classes = model.make_s6_classes()
             fn6 = adapter.s6(classes)
             bench = Bench(lambda n: _time_s6(adapter, n, shared), gc_on)
-            check: Callable[[], None] = lambda: checks.check_s6(classes, fn6)  # noqa: E731
+            check: Callable[[], None] = lambda: checks.check_s6(classes, fn6)
         else:
             m = model.make_model()
             fn = getattr(adapter, scenario.lower())(m)
@@ -242,10 +242,10 @@ def setup(
                     bench = Bench(lambda n: _time_async(fn, n, loop), gc_on)
                 else:
                     bench = Bench(lambda n: _time_sync(fn, n), gc_on)
-                check = lambda: _check_scopes(scenario, adapter, m, fn, loop)  # noqa: E731
+                check = lambda: _check_scopes(scenario, adapter, m, fn, loop)
             else:
                 bench = Bench(lambda n: _time_sync(fn, n), gc_on)
-                check = lambda: getattr(checks, f"check_{scenario.lower()}")(m, fn)  # noqa: E731
+                check = lambda: getattr(checks, f"check_{scenario.lower()}")(m, fn)
     except NotApplicable as exc:
         return Cell(status="n/a", reason=str(exc)), None
     except Exception as exc:

@@ -310,7 +310,7 @@ async def main_async(args: argparse.Namespace) -> None:
         for phase, share in (("steady", 0.0), ("cancel", args.cancel_share)):
             totals = {name: {"elapsed": 0.0, "lat": [], "cancelled": 0} for name in servers}
             pairs: list[tuple[float, float]] = []  # per round: (req/s ratio, p99 ratio)
-            cpu = {name: 0.0 for name in servers}  # server CPU seconds spent on the load
+            cpu = dict.fromkeys(servers, 0.0)  # server CPU seconds spent on the load
             for round_ in range(args.rounds):
                 order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
                 measured = {}

@@ -77,7 +77,7 @@ MODULE_DUNDERS = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "
 # that injectq fixes. docs/migrating.md explains each one.
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 
-FENCE = re.compile(r"^([ \t]*)```python[ \t]*\n(.*?)^\1```", re.S | re.M)
+FENCE = re.compile(r"^([ \t]*)```python[ \t]*\n(.*?)^\1```", re.DOTALL | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,7 @@ def run(python: Path, example: Example) -> Outcome:
         try:
             done = subprocess.run(
                 [str(python), str(script)],
+                check=False,  # the return code is the result
                 cwd=tmp,
                 env=env,
                 capture_output=True,

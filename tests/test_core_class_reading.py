@@ -55,7 +55,7 @@ class PortImpl(Port):
 
 
 class NewInBase:
-    def __new__(cls, *args: Any) -> Any:
+    def __new__(cls, *_args: Any) -> Any:
         return super().__new__(cls)
 
 

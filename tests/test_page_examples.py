@@ -738,8 +738,10 @@ async def test_health_check_as_written_top_level_await(page, kv_server, capsys):
     }
     out = capsys.readouterr().out
     assert lines_starting(out, "Resource ") == [
-        "Resource SomeResource is unhealthy: "
-        "{'status': 'unknown', 'message': 'No health check available'}"
+        (
+            "Resource SomeResource is unhealthy: "
+            "{'status': 'unknown', 'message': 'No health check available'}"
+        )
     ]
     await container.aclose()
     assert await kv_server.await_connections(0) == 0

@@ -137,7 +137,7 @@ def s6(classes: list[type]) -> Callable[[], list[object]]:
 
     def factory_for(cls: type, dep_types: list[type]) -> Callable[[svcs.Container], object]:
         if not dep_types:
-            return lambda svcs_container: cls()
+            return lambda _svcs_container: cls()
         return lambda svcs_container: cls(*[svcs_container.get(d) for d in dep_types])
 
     def build() -> list[object]:

@@ -41,10 +41,10 @@ def read_ratios(page: str) -> tuple[list[str], dict[str, dict[str, float]]]:
 
 
 def draw(libraries: list[str], ratios: dict[str, dict[str, float]]) -> str:
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.hashsalt"] = "injectq"  # the same results draw the same file
+    mpl.use("Agg")
+    mpl.rcParams["svg.hashsalt"] = "injectq"  # the same results draw the same file
     from matplotlib import pyplot as plt
 
     scenarios = list(ratios)

@@ -1,6 +1,6 @@
-"""A small real TCP key-value server on 127.0.0.1 for the page's Redis and cache examples.
+r"""A small real TCP key-value server on 127.0.0.1 for the page's Redis and cache examples.
 
-Text protocol, one line per command, one line per reply (UTF-8, ``\\n`` terminated):
+Text protocol, one line per command, one line per reply (UTF-8, ``\n`` terminated):
 
     PING          -> PONG
     SET k v...    -> OK           (the value is the rest of the line)
