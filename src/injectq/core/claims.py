@@ -210,7 +210,7 @@ thread_claims = threading.local()
 
 
 def thread_claim() -> Claim:
-    """This thread's claim for sync creations (made once per thread)."""
+    """The calling thread's claim for sync creations (made once per thread)."""
     claim = thread_claims.claim = Claim(threading.get_ident(), None)
     return claim
 
@@ -316,7 +316,6 @@ def join_slot_sync(slot: CreationSlot, label: str) -> Any:
 
 async def join_slot_async(slot: CreationSlot, label: str) -> Any:
     """The async twin of :func:`join_slot_sync`."""
-
     if slot.thread == threading.get_ident() and (slot.task is None or slot.task is current_task()):
         raise CircularDependencyError([label, label])
     return await slot.aresult()

@@ -18,7 +18,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 import injectq.core.container_lifecycle as _lifecycle
 from injectq.core.bindings import (
@@ -691,16 +691,16 @@ class InjectQ:
         """Dispose everything the container owns, awaiting async disposals."""
         await _lifecycle.aclose(self)
 
-    def __enter__(self) -> InjectQ:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> InjectQ:
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def start(self, *keys: Any) -> None:

@@ -13,7 +13,7 @@ import sys
 import warnings
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from injectq.core._anyio import ANYIO_BACKEND, shield, shields_needed
 from injectq.core.bindings import ScopeType  # re-exported: InjectQ's import path
@@ -99,7 +99,7 @@ class Scope:
         return self._failures
 
     # -- entering ------------------------------------------------------------------------
-    def _enter(self, is_async: bool) -> Scope:
+    def _enter(self, is_async: bool) -> Self:
         if self._token is not None or self.closed:
             raise ScopeError(
                 f"Scope {self.label!r} was already entered; create a new one with "
@@ -111,7 +111,7 @@ class Scope:
         self._token = var.set(self)
         return self
 
-    def __enter__(self) -> Scope:
+    def __enter__(self) -> Self:
         # _enter() inlined: this is on every request's path
         if self._token is not None or self.closed:
             return self._enter(False)  # raises the error
@@ -121,7 +121,7 @@ class Scope:
         self._token = var.set(self)
         return self
 
-    async def __aenter__(self) -> Scope:
+    async def __aenter__(self) -> Self:
         # _enter() inlined, as in __enter__
         if self._token is not None or self.closed:
             return self._enter(True)  # raises the error
@@ -274,7 +274,7 @@ class Scope:
                 if not task.done():
                     interrupt = interrupt or cancelled
                     await _wait_shielded(task)
-            except BaseException:
+            except BaseException:  # noqa: S110  # not lost: see the comment below
                 pass  # recorded in self.failures, or delivered to a waiter
         return interrupt
 

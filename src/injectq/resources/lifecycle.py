@@ -443,10 +443,7 @@ class ResourceState:
                     return self._finish_init_async(result, owner, started)
                 if self._finish_as_task(result, owner, started):
                     return None
-                # async by what it returned, reached from sync code with no loop
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise _returned_awaitable(self.label)
+                _refuse_awaitable(result, self.label)
         except BaseException as exc:
             error = self._failed(exc, started)
             if not isinstance(exc, Exception):
@@ -789,8 +786,8 @@ class ResourceState:
                     )
                 if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result, self.dispose_timeout, f"{self.label}.dispose()")
-            except BaseException as exc:
-                error = exc
+            except BaseException as raised:
+                error = raised
         return self._disposed(started, error)
 
     @property
@@ -811,6 +808,14 @@ def _async_dispose_in_sync_scope(label: str) -> ScopeError:
         f"{label} has an async dispose() and cannot be owned by a sync scope. "
         "Use `async with container.scope(...)` / `async with container.resource_scope()`."
     )
+
+
+def _refuse_awaitable(result: Awaitable[Any], label: str) -> NoReturn:
+    """An initialize() async by what it returned, reached from sync code with no loop:
+    close the coroutine (no "never awaited" warning) and raise the error that says so."""
+    if inspect.iscoroutine(result):
+        result.close()
+    raise _returned_awaitable(label)
 
 
 def _returned_awaitable(label: str) -> ResourceInitializationError:

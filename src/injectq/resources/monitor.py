@@ -138,8 +138,7 @@ class ResourceTypeStats:
         self.disposed += 1
         self.dispose_durations.append(duration)
         self.lifetimes.append(lifetime)
-        if lifetime > self.max_lifetime:
-            self.max_lifetime = lifetime
+        self.max_lifetime = max(self.max_lifetime, lifetime)
         if failed:
             self.dispose_errors += 1
 

@@ -89,7 +89,8 @@ class _Waiter(Generic[T]):
         if self.event is not None:
             self.event.set()
             return
-        assert self.future is not None and self.loop is not None
+        assert self.future is not None
+        assert self.loop is not None
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
