@@ -86,12 +86,15 @@ class CreationSlot:
                 loop.call_soon_threadsafe(_settle, future, value, error)
 
     def set_result(self, value: Any) -> None:
+        """Finish the creation with ``value`` and wake every waiter."""
         self._finish(value, None)
 
     def set_exception(self, error: BaseException) -> None:
+        """Finish the creation with ``error`` and wake every waiter (each one raises it)."""
         self._finish(None, error)
 
     def result(self) -> Any:
+        """Block until the creation is finished; its value, or raise its error."""
         event: threading.Event | None = None
         with _slot_guard:
             if not self.done:
@@ -105,6 +108,7 @@ class CreationSlot:
         return self.value
 
     async def aresult(self) -> Any:
+        """The async twin of :meth:`result`: waits without blocking the event loop."""
         import asyncio
 
         future: asyncio.Future[Any] | None = None

@@ -70,6 +70,7 @@ class Scope:
 
     @property
     def monitor(self) -> ResourceMonitor:
+        """The container's resource monitor, which counts this scope's resources."""
         return self.container.resource_monitor
 
     def __repr__(self) -> str:
@@ -79,10 +80,12 @@ class Scope:
     # -- what the resource state machine needs (see lifecycle.Owner) ---------------------
     @property
     def default_init_timeout(self) -> float | None:
+        """The container's default ``initialize()`` timeout (async calls), or None."""
         return self.container._default_init_timeout
 
     @property
     def default_dispose_timeout(self) -> float | None:
+        """The container's default ``dispose()`` timeout (async calls), or None."""
         return self.container._default_dispose_timeout
 
     @property
@@ -94,6 +97,8 @@ class Scope:
 
     @property
     def failures(self) -> list[tuple[ResourceState, BaseException]]:
+        """Resources whose scheduled initialization failed and that no one was told about;
+        raised at the scope's exit."""
         if self._failures is None:
             self._failures = []
         return self._failures

@@ -92,19 +92,32 @@ class Owner(Protocol):
     stack: list[Any]
 
     @property
-    def label(self) -> str: ...
+    def label(self) -> str:
+        """The scope's name, for messages and events."""
+
     @property
-    def is_async(self) -> bool | None: ...
+    def is_async(self) -> bool | None:
+        """Whether it was entered with ``async with`` (None: not known, e.g. the root)."""
+
     @property
-    def monitor(self) -> ResourceMonitor: ...
+    def monitor(self) -> ResourceMonitor:
+        """The monitor its resources are counted by."""
+
     @property
-    def default_init_timeout(self) -> float | None: ...
+    def default_init_timeout(self) -> float | None:
+        """The ``initialize()`` timeout of async calls whose resource sets none."""
+
     @property
-    def default_dispose_timeout(self) -> float | None: ...
+    def default_dispose_timeout(self) -> float | None:
+        """The ``dispose()`` timeout of async calls whose resource sets none."""
+
     @property
-    def pending(self) -> list[asyncio.Task[Any]]: ...
+    def pending(self) -> list[asyncio.Task[Any]]:
+        """Initializations scheduled in a running loop, joined at its exit."""
+
     @property
-    def failures(self) -> list[tuple[Any, BaseException]]: ...
+    def failures(self) -> list[tuple[Any, BaseException]]:
+        """Failed scheduled initializations not yet reported, raised at its exit."""
 
     #: set when its exit starts: an activation that joins it afterwards is disowned
     closed: bool
@@ -258,6 +271,7 @@ class ResourceState:
 
     @property
     def is_live(self) -> bool:
+        """Whether the resource is initialized and not disposed (usable)."""
         return self.status == LIVE
 
     # -- activation by the container -----------------------------------------------------
@@ -454,6 +468,8 @@ class ResourceState:
         return None
 
     async def initialize_async(self, owner: Owner | None) -> None:
+        """The async twin of :meth:`initialize_sync`: initialize (or join the
+        initialization) in this task."""
         if self.status == LIVE and (closed := self._hold_live(owner)) is not None:
             if closed:
                 await _disown_async(self, owner)
@@ -792,12 +808,17 @@ class ResourceState:
 
     @property
     def needs_async_release(self) -> bool:
+        """Whether disposing it needs the async path (an ``async def dispose()``, or one not
+        known until it runs)."""
         return self.spec.dispose_async is not False
 
     def dispose_sync_by_user(self) -> BaseException | None:
+        """A user's own ``dispose()`` call, sync: disposes it now whoever holds it; the error,
+        or None."""
         return self.release_sync(None, None)  # no owner: every hold goes
 
     async def dispose_async_by_user(self) -> BaseException | None:
+        """A user's own ``await dispose()``: disposes it now whoever holds it; the error, or None."""
         if not self._claim_dispose(None):
             return None
         return await self._dispose_async_now()

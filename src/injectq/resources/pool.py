@@ -187,6 +187,8 @@ class ResourcePool(SyncPool[T], AsyncPool[T]):
         return PoolCheckout(self)
 
     def stats(self) -> PoolStats:
+        """A consistent snapshot of the pool's counts and wait times, taken under its lock:
+        ``pool.stats().in_use`` is the number of items checked out right now."""
         with self._lock:
             n = self._acquired
             return PoolStats(

@@ -41,6 +41,7 @@ class PoolStats:
     wait_time_max: float
 
     def as_dict(self) -> dict[str, int | float]:
+        """The snapshot as a plain ``{field: value}`` dict, safe to serialise."""
         return asdict(self)
 
 

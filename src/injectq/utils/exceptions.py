@@ -104,7 +104,10 @@ class ResourceDisposalError(ResourceError, ExceptionGroup):
     """
 
     def __new__(cls, message: str, exceptions: Sequence[Exception]) -> Self:
+        """A group of the failed disposals' errors, under ``message``."""
         return super().__new__(cls, message, exceptions)
 
     def derive(self, excs: Sequence[Exception]) -> ResourceDisposalError:  # type: ignore[override]
+        """The same error with other exceptions (what ``ExceptionGroup.split`` and
+        ``subgroup`` call), so a part of it stays a ResourceDisposalError."""
         return ResourceDisposalError(self.message, excs)
