@@ -67,6 +67,7 @@ class Param(NamedTuple):
     optional: bool  # annotated ``T | None``
 
     def describe(self) -> str:
+        """The parameter as it reads in a signature (``db: Database``), for error messages."""
         if self.annotation is EMPTY:
             return self.name
         ann = self.annotation
@@ -75,6 +76,7 @@ class Param(NamedTuple):
 
 
 def is_primitive(tp: Any) -> bool:
+    """Whether ``tp`` is in :data:`PRIMITIVES` (``int``, ``str``, ``Any``...): never autowired."""
     return tp in PRIMITIVES
 
 

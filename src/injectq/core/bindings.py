@@ -32,6 +32,8 @@ TRANSIENT: Final = "transient"
 
 
 class Kind(enum.Enum):
+    """How a binding's provider becomes a value (each member's comment says how)."""
+
     CLASS = "class"  # autowired constructor call
     FACTORY = "factory"  # a function whose parameters are injected
     INSTANCE = "instance"  # a ready object, returned as it is
@@ -60,6 +62,7 @@ class Binding(NamedTuple):
 
     @property
     def label(self) -> str:
+        """The key's readable name (a class's qualname or the string key), for messages."""
         return describe_key(self.key)
 
 
@@ -68,6 +71,9 @@ _new_binding = tuple.__new__
 
 
 def normalize_scope(scope: Any) -> str:
+    """The scope name ``scope`` stands for: a non-empty string, or an enum member's value.
+
+    Raises BindingError for anything else (None, an empty string, a number)."""
     if type(scope) is str and scope:
         return scope
     if isinstance(scope, enum.Enum):

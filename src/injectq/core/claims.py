@@ -86,12 +86,15 @@ class CreationSlot:
                 loop.call_soon_threadsafe(_settle, future, value, error)
 
     def set_result(self, value: Any) -> None:
+        """Finish the creation with ``value`` and wake every waiter."""
         self._finish(value, None)
 
     def set_exception(self, error: BaseException) -> None:
+        """Finish the creation with ``error`` and wake every waiter (each one raises it)."""
         self._finish(None, error)
 
     def result(self) -> Any:
+        """Block until the creation is finished; its value, or raise its error."""
         event: threading.Event | None = None
         with _slot_guard:
             if not self.done:
@@ -105,6 +108,7 @@ class CreationSlot:
         return self.value
 
     async def aresult(self) -> Any:
+        """The async twin of :meth:`result`: waits without blocking the event loop."""
         import asyncio
 
         future: asyncio.Future[Any] | None = None
@@ -210,7 +214,7 @@ thread_claims = threading.local()
 
 
 def thread_claim() -> Claim:
-    """This thread's claim for sync creations (made once per thread)."""
+    """The calling thread's claim for sync creations (made once per thread)."""
     claim = thread_claims.claim = Claim(threading.get_ident(), None)
     return claim
 
@@ -316,7 +320,6 @@ def join_slot_sync(slot: CreationSlot, label: str) -> Any:
 
 async def join_slot_async(slot: CreationSlot, label: str) -> Any:
     """The async twin of :func:`join_slot_sync`."""
-
     if slot.thread == threading.get_ident() and (slot.task is None or slot.task is current_task()):
         raise CircularDependencyError([label, label])
     return await slot.aresult()

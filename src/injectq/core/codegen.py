@@ -1,4 +1,4 @@
-"""The one way injectq turns generated source into a function.
+r"""The one way injectq turns generated source into a function.
 
 Every generated function (a resolver, a caller, an async build) is made by a
 :class:`FunctionBuilder`, so that each one can be read and debugged like code a person
@@ -18,7 +18,7 @@ Example::
 
     builder = FunctionBuilder()
     db = builder.ref(Db, "Db")
-    fn = builder.build(f"def resolve_Db():\\n    return {db}()\\n", "resolve_Db",
+    fn = builder.build(f"def resolve_Db():\n    return {db}()\n", "resolve_Db",
                        "resolver", "Db")
     # fn.__code__.co_filename == "<injectq resolver Db #1>"
 """
@@ -161,7 +161,7 @@ class FunctionBuilder:
         for as long as the function lives, and return the function."""
         filename = f"<injectq {job} {label} #{next(_numbers)}>"
         namespace = dict(self.namespace)
-        exec(compile(source, filename, "exec"), namespace)
+        exec(compile(source, filename, "exec"), namespace)  # noqa: S102  # injectq-generated source
         fn = namespace[name]
         # (size, mtime, lines, fullname): mtime None tells linecache.checkcache there is
         # no file to check against, so the entry stays until _forget drops it

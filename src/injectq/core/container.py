@@ -18,7 +18,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 import injectq.core.container_lifecycle as _lifecycle
 from injectq.core.bindings import (
@@ -201,6 +201,8 @@ class InjectQ:
 
     @classmethod
     def reset_instance(cls) -> None:
+        """Forget the process-wide default container; the next ``get_instance()`` makes a new
+        one. For tests: the old default is not closed (close it first if it holds resources)."""
         global _default_container
         with _default_lock:
             _default_container = None
@@ -354,6 +356,10 @@ class InjectQ:
         self._store(binding)
 
     def unbind(self, service_type: Any) -> None:
+        """Remove the binding of ``service_type``, and its singleton if one was built (not
+        closed): the next ``c.get(service_type)`` autowires it anew, or fails if it can't.
+
+        Raises DependencyNotFoundError if nothing is bound to it."""
         with self._registry_lock:
             if service_type not in self._bindings:
                 raise DependencyNotFoundError(
@@ -543,6 +549,8 @@ class InjectQ:
     @overload
     async def atry_get(self, service_type: Any, default: Any = None) -> Any: ...
     async def atry_get(self, service_type: Any, default: Any = None) -> Any:
+        """The async twin of :meth:`try_get`: ``await c.atry_get(Cache)`` is ``default`` when
+        nothing is bound or autowirable; any other error (a failing dependency) is raised."""
         try:
             return await self.aget(service_type)
         except DependencyNotFoundError as exc:
@@ -596,6 +604,7 @@ class InjectQ:
         return self._factory_of(service_type)(*args, **kwargs)
 
     async def acall_factory(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        """The async twin of :meth:`call_factory`: an ``async def`` factory's result is awaited."""
         import asyncio
 
         result = self.call_factory(service_type, *args, **kwargs)
@@ -609,6 +618,8 @@ class InjectQ:
         return fn(*args, **self._missing_arguments(fn, args, kwargs), **kwargs)
 
     async def ainvoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
+        """The async twin of :meth:`invoke`: some arguments given, the rest injected (async
+        dependencies and an ``async def`` factory awaited)."""
         return await self._acall_with_injection(self._factory_of(service_type), args, kwargs)
 
     # ------------------------------------------------------------------ scopes
@@ -630,6 +641,7 @@ class InjectQ:
         return Scope(self, None)
 
     def current_scope(self) -> Scope | None:
+        """The scope entered in this context (``with c.scope(...)``), or None outside any."""
         scope = self._scope_var.get()
         return None if scope is self._root else scope
 
@@ -691,16 +703,16 @@ class InjectQ:
         """Dispose everything the container owns, awaiting async disposals."""
         await _lifecycle.aclose(self)
 
-    def __enter__(self) -> InjectQ:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> InjectQ:
+    async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def start(self, *keys: Any) -> None:

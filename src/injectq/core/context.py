@@ -27,14 +27,19 @@ class ContainerContext:
 
     @staticmethod
     def get_current() -> InjectQ | None:
+        """The container active in this context, or None (then the default is used)."""
         return active_container.get()
 
     @staticmethod
     def set_current(container: InjectQ | None) -> None:
+        """Make ``container`` the active one in this context (None: the default again).
+
+        Prefer :meth:`use`, which also restores the previous one."""
         active_container.set(container)
 
     @staticmethod
     def clear_current() -> None:
+        """No active container in this context: the process-wide default is used again."""
         active_container.set(None)
 
     @staticmethod

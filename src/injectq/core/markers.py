@@ -83,6 +83,7 @@ class Inject(metaclass=_InjectMeta):
         return getattr(self._injectq_resolve(), name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the resolved object (a marker for a callable dependency works as it does)."""
         return self._injectq_resolve()(*args, **kwargs)
 
     def __repr__(self) -> str:

@@ -68,10 +68,12 @@ class Node:
 
     @property
     def lifetime(self) -> str:
+        """How long the built value lives: the binding's scope (a bound instance: singleton)."""
         return SINGLETON if self.binding.kind is Kind.INSTANCE else self.binding.scope
 
     @property
     def dependencies(self) -> list[Node]:
+        """The nodes this one is built from (parameters filled by defaults left out)."""
         return [dep for _, dep in self.args if isinstance(dep, Node)]
 
 

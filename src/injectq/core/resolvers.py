@@ -345,7 +345,8 @@ class Resolvers:
 
     # ------------------------------------------------------------------ build functions
     def abuild(self, node: Node) -> Callable[[Scope], Any]:
-        """The generated ``await abuild(owner)`` that constructs ``node`` in async code."""
+        """The generated async function that constructs ``node`` in async code (awaited
+        with the owning scope)."""
         fn = self.abuilds.get(node.key)
         if fn is not None:
             return fn
@@ -401,7 +402,8 @@ class Resolvers:
             value = ready_get(key, MISS)
             if value is not MISS:
                 return value
-            return await acreate(key, lambda owner: abuild(node)(owner))
+            # the lambda defers generating the build function until a creation runs
+            return await acreate(key, lambda owner: abuild(node)(owner))  # noqa: PLW0108
 
         self.asingleton_resolvers[key] = resolve
         return resolve

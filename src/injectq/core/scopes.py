@@ -13,7 +13,7 @@ import sys
 import warnings
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from injectq.core._anyio import ANYIO_BACKEND, shield, shields_needed
 from injectq.core.bindings import ScopeType  # re-exported: InjectQ's import path
@@ -70,6 +70,7 @@ class Scope:
 
     @property
     def monitor(self) -> ResourceMonitor:
+        """The container's resource monitor, which counts this scope's resources."""
         return self.container.resource_monitor
 
     def __repr__(self) -> str:
@@ -79,10 +80,12 @@ class Scope:
     # -- what the resource state machine needs (see lifecycle.Owner) ---------------------
     @property
     def default_init_timeout(self) -> float | None:
+        """The container's default ``initialize()`` timeout (async calls), or None."""
         return self.container._default_init_timeout
 
     @property
     def default_dispose_timeout(self) -> float | None:
+        """The container's default ``dispose()`` timeout (async calls), or None."""
         return self.container._default_dispose_timeout
 
     @property
@@ -94,12 +97,14 @@ class Scope:
 
     @property
     def failures(self) -> list[tuple[ResourceState, BaseException]]:
+        """Resources whose scheduled initialization failed and that no one was told about;
+        raised at the scope's exit."""
         if self._failures is None:
             self._failures = []
         return self._failures
 
     # -- entering ------------------------------------------------------------------------
-    def _enter(self, is_async: bool) -> Scope:
+    def _enter(self, is_async: bool) -> Self:
         if self._token is not None or self.closed:
             raise ScopeError(
                 f"Scope {self.label!r} was already entered; create a new one with "
@@ -111,7 +116,7 @@ class Scope:
         self._token = var.set(self)
         return self
 
-    def __enter__(self) -> Scope:
+    def __enter__(self) -> Self:
         # _enter() inlined: this is on every request's path
         if self._token is not None or self.closed:
             return self._enter(False)  # raises the error
@@ -121,7 +126,7 @@ class Scope:
         self._token = var.set(self)
         return self
 
-    async def __aenter__(self) -> Scope:
+    async def __aenter__(self) -> Self:
         # _enter() inlined, as in __enter__
         if self._token is not None or self.closed:
             return self._enter(True)  # raises the error
@@ -274,7 +279,7 @@ class Scope:
                 if not task.done():
                     interrupt = interrupt or cancelled
                     await _wait_shielded(task)
-            except BaseException:
+            except BaseException:  # noqa: S110  # not lost: see the comment below
                 pass  # recorded in self.failures, or delivered to a waiter
         return interrupt
 

@@ -11,7 +11,7 @@ import threading
 import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from injectq.utils.exceptions import ResourceTimeoutError
 from injectq.utils.internals import asyncio_lookups
@@ -19,7 +19,6 @@ from injectq.utils.internals import asyncio_lookups
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 # Guards the state machine's transitions only: held for a few attribute writes, never
 # while user code runs, so it is not a container-wide lock in the sense of DESIGN §3.8.
 # (Here, below the state machine, because a timed call takes over a name under it.)
@@ -110,7 +109,9 @@ def _timed_call(fn: Callable[[], Any], timeout: float | None, what: str, state: 
         raise ResourceTimeoutError(f"{what} did not finish within {timeout} s") from None
 
 
-async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
+# the timeout is the resource's configured one: this helper applies it with asyncio.timeout
+# and names the step in the error
+async def _timed_await(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:  # noqa: ASYNC109
     if timeout is None:
         return await awaitable
     import asyncio

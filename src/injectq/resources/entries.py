@@ -76,14 +76,17 @@ class ContextEntry:
 
     @property
     def instance(self) -> Any:
+        """The entered value (what the generator yielded, or ``__enter__`` returned)."""
         return self.value
 
     @property
     def is_live(self) -> bool:
+        """Whether it is entered and not yet left."""
         return self.cm is not None
 
     @property
     def needs_async_release(self) -> bool:
+        """Whether leaving it needs the async path (an async generator or context manager)."""
         return self.is_async
 
     @classmethod
@@ -95,6 +98,8 @@ class ContextEntry:
         init_timeout: float | None,
         dispose_timeout: float | None,
     ) -> Any:
+        """Enter ``cm`` (a sync context manager) for ``owner`` and return its value; ``owner``
+        leaves it at its exit. A failed enter is counted and raised."""
         # container defaults bound async calls only
         entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
         entry.monitor.record_created(label, label, owner.label)
@@ -117,6 +122,8 @@ class ContextEntry:
         init_timeout: float | None,
         dispose_timeout: float | None,
     ) -> Any:
+        """The async twin of :meth:`enter_sync` for an async context manager, bounded by the
+        binding's or the container's default timeout."""
         if dispose_timeout is None:
             dispose_timeout = owner.default_dispose_timeout
         entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
@@ -208,6 +215,8 @@ class ContextEntry:
     def release_step(
         self, owner: Owner | None, exc: BaseException | None
     ) -> tuple[BaseException | None, Coroutine[Any, Any, BaseException | None] | None]:
+        """Leave it from async code without a coroutine of its own when the exit never
+        suspends: (error, None) when done, or (None, the coroutine to await for the rest)."""
         if not self.is_async:  # nothing to await: no coroutine for it
             return self.release_sync(owner, exc), None
         cm = self.cm

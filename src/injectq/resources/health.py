@@ -268,7 +268,7 @@ class ResourceHealthChecker:
     one key, e.g. in nested scopes).
     """
 
-    def __init__(self, container: InjectQ, *, timeout: float = 5.0, fallbacks: bool = True):
+    def __init__(self, container: InjectQ, *, timeout: float = 5.0, fallbacks: bool = True) -> None:
         if check_timeout("timeout", timeout) is None or timeout == 0:
             raise ValueError(
                 f"timeout must be a number of seconds > 0 (a check must end), got {timeout!r}"

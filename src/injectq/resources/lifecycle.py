@@ -92,19 +92,32 @@ class Owner(Protocol):
     stack: list[Any]
 
     @property
-    def label(self) -> str: ...
+    def label(self) -> str:
+        """The scope's name, for messages and events."""
+
     @property
-    def is_async(self) -> bool | None: ...
+    def is_async(self) -> bool | None:
+        """Whether it was entered with ``async with`` (None: not known, e.g. the root)."""
+
     @property
-    def monitor(self) -> ResourceMonitor: ...
+    def monitor(self) -> ResourceMonitor:
+        """The monitor its resources are counted by."""
+
     @property
-    def default_init_timeout(self) -> float | None: ...
+    def default_init_timeout(self) -> float | None:
+        """The ``initialize()`` timeout of async calls whose resource sets none."""
+
     @property
-    def default_dispose_timeout(self) -> float | None: ...
+    def default_dispose_timeout(self) -> float | None:
+        """The ``dispose()`` timeout of async calls whose resource sets none."""
+
     @property
-    def pending(self) -> list[asyncio.Task[Any]]: ...
+    def pending(self) -> list[asyncio.Task[Any]]:
+        """Initializations scheduled in a running loop, joined at its exit."""
+
     @property
-    def failures(self) -> list[tuple[Any, BaseException]]: ...
+    def failures(self) -> list[tuple[Any, BaseException]]:
+        """Failed scheduled initializations not yet reported, raised at its exit."""
 
     #: set when its exit starts: an activation that joins it afterwards is disowned
     closed: bool
@@ -258,6 +271,7 @@ class ResourceState:
 
     @property
     def is_live(self) -> bool:
+        """Whether the resource is initialized and not disposed (usable)."""
         return self.status == LIVE
 
     # -- activation by the container -----------------------------------------------------
@@ -443,10 +457,7 @@ class ResourceState:
                     return self._finish_init_async(result, owner, started)
                 if self._finish_as_task(result, owner, started):
                     return None
-                # async by what it returned, reached from sync code with no loop
-                if inspect.iscoroutine(result):
-                    result.close()
-                raise _returned_awaitable(self.label)
+                _refuse_awaitable(result, self.label)
         except BaseException as exc:
             error = self._failed(exc, started)
             if not isinstance(exc, Exception):
@@ -457,6 +468,8 @@ class ResourceState:
         return None
 
     async def initialize_async(self, owner: Owner | None) -> None:
+        """The async twin of :meth:`initialize_sync`: initialize (or join the
+        initialization) in this task."""
         if self.status == LIVE and (closed := self._hold_live(owner)) is not None:
             if closed:
                 await _disown_async(self, owner)
@@ -789,18 +802,23 @@ class ResourceState:
                     )
                 if result is not None and inspect.isawaitable(result):
                     _run_awaitable(result, self.dispose_timeout, f"{self.label}.dispose()")
-            except BaseException as exc:
-                error = exc
+            except BaseException as raised:
+                error = raised
         return self._disposed(started, error)
 
     @property
     def needs_async_release(self) -> bool:
+        """Whether disposing it needs the async path (an ``async def dispose()``, or one not
+        known until it runs)."""
         return self.spec.dispose_async is not False
 
     def dispose_sync_by_user(self) -> BaseException | None:
+        """A user's own ``dispose()`` call, sync: disposes it now whoever holds it; the error,
+        or None."""
         return self.release_sync(None, None)  # no owner: every hold goes
 
     async def dispose_async_by_user(self) -> BaseException | None:
+        """A user's own ``await dispose()``: disposes it now whoever holds it; the error, or None."""
         if not self._claim_dispose(None):
             return None
         return await self._dispose_async_now()
@@ -811,6 +829,14 @@ def _async_dispose_in_sync_scope(label: str) -> ScopeError:
         f"{label} has an async dispose() and cannot be owned by a sync scope. "
         "Use `async with container.scope(...)` / `async with container.resource_scope()`."
     )
+
+
+def _refuse_awaitable(result: Awaitable[Any], label: str) -> NoReturn:
+    """An initialize() async by what it returned, reached from sync code with no loop:
+    close the coroutine (no "never awaited" warning) and raise the error that says so."""
+    if inspect.iscoroutine(result):
+        result.close()
+    raise _returned_awaitable(label)
 
 
 def _returned_awaitable(label: str) -> ResourceInitializationError:

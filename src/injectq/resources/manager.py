@@ -54,7 +54,9 @@ def get_resource_manager(container: InjectQ | None = None) -> ResourceManager:
 async def async_managed_resource(
     factory: Callable[[], Any], cleanup: Callable[[Any], Any] | None = None
 ) -> AsyncIterator[Any]:
-    """``async with async_managed_resource(factory, cleanup) as r:`` creates ``r`` with
+    """A resource made by ``factory()`` for one ``async with`` block, cleaned up on exit.
+
+    ``async with async_managed_resource(factory, cleanup) as r:`` creates ``r`` with
     ``factory()`` and, on exit (also on error or cancellation), calls ``cleanup(r)``.
     Either may be sync or async (an awaitable result is awaited)."""
     created = factory()

@@ -108,6 +108,7 @@ class ResourceTypeStats:
 
     @property
     def active(self) -> int:
+        """Instances of this type initialized and not yet disposed."""
         return self.initialized + self.activated - self.disposed
 
     @property
@@ -138,8 +139,7 @@ class ResourceTypeStats:
         self.disposed += 1
         self.dispose_durations.append(duration)
         self.lifetimes.append(lifetime)
-        if lifetime > self.max_lifetime:
-            self.max_lifetime = lifetime
+        self.max_lifetime = max(self.max_lifetime, lifetime)
         if failed:
             self.dispose_errors += 1
 
@@ -153,6 +153,8 @@ class ResourceTypeStats:
         self.max_lifetime = 0.0
 
     def snapshot(self) -> dict[str, Any]:
+        """The counters and the lifetime/duration summaries (count, mean, median, p95, max)
+        as a plain dict, safe to serialise."""
         lifetime = _summary(self.lifetimes)
         lifetime["max"] = max(lifetime["max"], self.max_lifetime)
         return {
@@ -185,6 +187,8 @@ class ResourceMonitor:
 
     # -- reading -------------------------------------------------------------------
     def snapshot(self) -> dict[str, dict[str, Any]]:
+        """``{resource type: counters and timing summaries}`` of every type seen since the
+        last reset, sorted by name: plain dicts, safe to serialise or log."""
         with self._lock:
             return {
                 name: stats.snapshot()
@@ -198,12 +202,16 @@ class ResourceMonitor:
             return {name: stats.active for name, stats in self._stats.items() if not stats.unused}
 
     def stats_for(self, resource_type: str | type) -> dict[str, Any]:
+        """The counters of one type (by class or name); all zero if it was never seen.
+        ``m.stats_for(Database)["active"]`` is the number of live instances."""
         name = resource_type if isinstance(resource_type, str) else resource_type.__name__
         with self._lock:
             stats = self._stats.get(name)
             return (stats or ResourceTypeStats()).snapshot()
 
     def reset(self) -> None:
+        """Zero every counter and drop the samples (the types stay known: holders of their
+        counters keep counting into them). Live instances are not touched."""
         with self._lock:
             for stats in self._stats.values():
                 stats.clear()  # in place: see type_stats
@@ -303,6 +311,7 @@ class ResourceMonitor:
         task.add_done_callback(self._tasks.discard)
 
     def record_created(self, key: str, resource_type: str, scope: str) -> None:
+        """Count the creation of a ``resource_type`` instance, and publish it to subscribers."""
         if not self.enabled:
             return
         self._entry(resource_type).created += 1
@@ -310,6 +319,7 @@ class ResourceMonitor:
             self._publish(ResourceEvent("created", key, resource_type, scope))
 
     def record_initialized(self, key: str, resource_type: str, scope: str, duration: float) -> None:
+        """Count a finished initialization that took ``duration`` seconds, and publish it."""
         self.went_live(self._entry(resource_type), key, resource_type, scope, duration, False)
 
     def record_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
@@ -338,6 +348,7 @@ class ResourceMonitor:
     def record_init_failed(
         self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
     ) -> None:
+        """Count a failed initialization (``error``, after ``duration`` seconds), and publish it."""
         if not self.enabled:
             return
         self._entry(resource_type).init_errors += 1
@@ -355,6 +366,8 @@ class ResourceMonitor:
         lifetime: float,
         error: BaseException | None = None,
     ) -> None:
+        """Count a disposal (failed if ``error`` is given) and the instance's ``lifetime``,
+        and publish it."""
         self.was_disposed(
             self._entry(resource_type), key, resource_type, scope, duration, lifetime, error
         )

@@ -70,7 +70,7 @@ class PoolCheckout(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        item, self._item = cast(T, self._item), None
+        item, self._item = cast("T", self._item), None
         if exc_type is None and self._pool._fast_return(item):
             return
         await self._pool.arelease(item, discard=exc_type is not None)
@@ -87,7 +87,7 @@ class PoolCheckout(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        item, self._item = cast(T, self._item), None
+        item, self._item = cast("T", self._item), None
         if exc_type is None and self._pool._fast_return(item):
             return
         self._pool.release(item, discard=exc_type is not None)
@@ -187,6 +187,8 @@ class ResourcePool(SyncPool[T], AsyncPool[T]):
         return PoolCheckout(self)
 
     def stats(self) -> PoolStats:
+        """A consistent snapshot of the pool's counts and wait times, taken under its lock:
+        ``pool.stats().in_use`` is the number of items checked out right now."""
         with self._lock:
             n = self._acquired
             return PoolStats(

@@ -99,7 +99,7 @@ class AsyncPool(PoolCore[T]):
         if state is _GRANTED:
             return waiter.grant  # granted just as the timeout hit: use it
         if state is _FAILED:
-            raise cast(BaseException, waiter.error)
+            raise cast("BaseException", waiter.error)
         raise self._exhausted(time.monotonic() - start)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

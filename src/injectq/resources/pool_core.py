@@ -175,7 +175,7 @@ class PoolCore(Generic[T]):
     def _take_stale_locked(self, now: float) -> list[_Entry[T]]:
         """Idle entries unused for ``max_idle_time``, oldest first, keeping ``min_size``."""
         stale: list[_Entry[T]] = []
-        limit = cast(float, self.max_idle_time)
+        limit = cast("float", self.max_idle_time)
         spare = len(self._idle) + len(self._in_use) + self._creating - self.min_size
         while self._idle and spare > 0 and now - self._idle[0].last_used > limit:
             stale.append(self._idle.popleft())
@@ -347,8 +347,7 @@ class PoolCore(Generic[T]):
         with self._lock:
             self._acquired += 1
             self._wait_total += waited
-            if waited > self._wait_max:
-                self._wait_max = waited
+            self._wait_max = max(self._wait_max, waited)
         if self._listeners:
             self._emit("acquired", wait_time=waited)
 

@@ -41,6 +41,7 @@ class PoolStats:
     wait_time_max: float
 
     def as_dict(self) -> dict[str, int | float]:
+        """The snapshot as a plain ``{field: value}`` dict, safe to serialise."""
         return asdict(self)
 
 
@@ -89,7 +90,8 @@ class _Waiter(Generic[T]):
         if self.event is not None:
             self.event.set()
             return
-        assert self.future is not None and self.loop is not None
+        assert self.future is not None
+        assert self.loop is not None
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:

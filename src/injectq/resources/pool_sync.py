@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TypeVar, cast
 
 from injectq.resources.pool_core import PoolCore
 from injectq.resources.pool_records import (
@@ -27,10 +27,17 @@ from injectq.resources.pool_records import (
     logger,
 )
 
-if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
-    pass
-
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _sync_only(result: R, message: str) -> R:
+    """``result`` of a sync call, unless it is an awaitable: then it is dropped (no "never
+    awaited" warning) and a TypeError with ``message`` says to use the async API."""
+    if inspect.isawaitable(result):
+        _drop(result)
+        raise TypeError(message)
+    return result
 
 
 class SyncPool(PoolCore[T]):
@@ -87,7 +94,7 @@ class SyncPool(PoolCore[T]):
         if state is _GRANTED:
             return waiter.grant
         if state is _FAILED:
-            raise cast(BaseException, waiter.error)
+            raise cast("BaseException", waiter.error)
         raise self._exhausted(time.monotonic() - start)
 
     def _prepare_sync(self, grant: _Entry[T] | None) -> _Entry[T]:
@@ -120,10 +127,9 @@ class SyncPool(PoolCore[T]):
 
     def _create_sync(self) -> _Entry[T]:
         try:
-            item = self._factory()
-            if inspect.isawaitable(item):
-                _drop(item)
-                raise TypeError("This pool's factory is async: use `async with pool.acquire()`.")
+            item = _sync_only(
+                self._factory(), "This pool's factory is async: use `async with pool.acquire()`."
+            )
         except BaseException:
             wake: list[_Waiter[T]] = []
             with self._lock:
@@ -151,10 +157,10 @@ class SyncPool(PoolCore[T]):
 
     def _close_item_sync(self, item: T) -> None:
         try:
-            result = self._call_close(item, sync=True)
-            if inspect.isawaitable(result):
-                _drop(result)
-                raise TypeError("Closing this pool's items is async: use the async API.")
+            _sync_only(
+                self._call_close(item, sync=True),
+                "Closing this pool's items is async: use the async API.",
+            )
         except Exception:
             logger.warning("%s: closing %r failed", self._name(), item, exc_info=True)
 
@@ -205,12 +211,10 @@ class SyncPool(PoolCore[T]):
                     entries, wait = self._dispose_step_locked(deadline, waiter)
                 for entry in entries:
                     try:
-                        result = self._call_close(entry.item, sync=True)
-                        if inspect.isawaitable(result):
-                            _drop(result)
-                            raise TypeError(
-                                "Closing this pool's items is async: use `await pool.dispose()`."
-                            )
+                        _sync_only(
+                            self._call_close(entry.item, sync=True),
+                            "Closing this pool's items is async: use `await pool.dispose()`.",
+                        )
                     except Exception as exc:
                         errors.append(exc)
                     finally:

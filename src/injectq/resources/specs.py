@@ -186,37 +186,36 @@ def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., 
                 return st.initialize_sync(None, allow_async=loop is not None)
 
             wrapper = initialize_sync
+    elif inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def dispose(self: Any, *args: Any, **kwargs: Any) -> None:
+            st = state_of(self)
+            # the disposer: this thread (a sync release, or an async one until
+            # dispose() first suspends: see release_step), else the task running it
+            if st.status == DISPOSING and st.initializer in (_get_ident(), _me()):
+                await original(self, *args, **kwargs)
+                return
+            error = await st.dispose_async_by_user()
+            if error is not None:
+                raise error
+
+        wrapper = dispose
     else:
-        if inspect.iscoroutinefunction(original):
 
-            @functools.wraps(original)
-            async def dispose(self: Any, *args: Any, **kwargs: Any) -> None:
-                st = state_of(self)
-                # the disposer: this thread (a sync release, or an async one until
-                # dispose() first suspends: see release_step), else the task running it
-                if st.status == DISPOSING and st.initializer in (_get_ident(), _me()):
-                    await original(self, *args, **kwargs)
-                    return
-                error = await st.dispose_async_by_user()
-                if error is not None:
-                    raise error
+        @functools.wraps(original)
+        def dispose_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
+            st = state_of(self)
+            if st.status == DISPOSING and st.initializer in (_me(), _get_ident()):
+                return original(self, *args, **kwargs)
+            if st.spec.dispose_async is None and _loop_running() is not None:
+                return _raise_if_error(st.dispose_async_by_user())
+            error = st.dispose_sync_by_user()
+            if error is not None:
+                raise error
+            return None
 
-            wrapper = dispose
-        else:
-
-            @functools.wraps(original)
-            def dispose_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
-                st = state_of(self)
-                if st.status == DISPOSING and st.initializer in (_me(), _get_ident()):
-                    return original(self, *args, **kwargs)
-                if st.spec.dispose_async is None and _loop_running() is not None:
-                    return _raise_if_error(st.dispose_async_by_user())
-                error = st.dispose_sync_by_user()
-                if error is not None:
-                    raise error
-                return None
-
-            wrapper = dispose_sync
+        wrapper = dispose_sync
     wrapper._injectq_original = original  # type: ignore[attr-defined]
     return wrapper
 

@@ -7,7 +7,7 @@ catches misuse of the container without catching the user's own bugs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "AlreadyRegisteredError",
@@ -103,8 +103,11 @@ class ResourceDisposalError(ResourceError, ExceptionGroup):
     the resource. Every other disposal still ran.
     """
 
-    def __new__(cls, message: str, exceptions: Sequence[Exception]) -> ResourceDisposalError:
+    def __new__(cls, message: str, exceptions: Sequence[Exception]) -> Self:
+        """A group of the failed disposals' errors, under ``message``."""
         return super().__new__(cls, message, exceptions)
 
     def derive(self, excs: Sequence[Exception]) -> ResourceDisposalError:  # type: ignore[override]
+        """The same error with other exceptions (what ``ExceptionGroup.split`` and
+        ``subgroup`` call), so a part of it stays a ResourceDisposalError."""
         return ResourceDisposalError(self.message, excs)

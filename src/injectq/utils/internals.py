@@ -64,7 +64,7 @@ def own_code(fn: _F) -> _F:
     copy.__kwdefaults__ = fn.__kwdefaults__
     copy.__qualname__ = fn.__qualname__
     copy.__doc__ = fn.__doc__
-    return cast(_F, copy)
+    return cast("_F", copy)
 
 
 def asyncio_lookups(aio: Any) -> tuple[Callable[[], Any], dict[Any, Any] | None]:

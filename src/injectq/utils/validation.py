@@ -20,7 +20,8 @@ def check_timeout(name: str, value: float | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(
+        # a bool IS an int: its type passes, its value (True is not "1 second") does not
+        raise ValueError(  # noqa: TRY004
             f"{name} must be a number of seconds >= 0 or None, got {value!r} (a bool)."
         )
     if not isinstance(value, (int, float)):
