@@ -368,17 +368,33 @@ class ResourceState:
         activation, counted as created and initialized at once. Returns the owner when it
         has closed meanwhile (see :func:`_disown_sync`), else None."""
         now = _perf()
-        with _transition:
-            self.status = LIVE
+        if created and owner is not None:
+            # A fresh activation takes no lock: no other scope can hold it yet. It is held
+            # and on the stack before it is live, so a user's dispose() from another thread
+            # that sees it live finds it there (_claim_dispose); a user's initialize() that
+            # came to wait posted its waiter before it looked at the status again (_begin),
+            # so it is seen below.
             self.live_since = now
+            self.holder = owner
+            owner.stack.append(self)
+            self.status = LIVE
             self.initializer = None
-            waiter, self.waiter = self.waiter, None
-            if owner is None:
-                owner = self.pending_owner
-            self.pending_owner = None
-            if owner is not None:
-                self.scope_label = owner.label
-                self._hold_locked(owner)  # in the same turn of the lock
+            waiter = None
+            if self.waiter is not None:
+                with _transition:
+                    waiter, self.waiter = self.waiter, None
+        else:
+            with _transition:
+                self.status = LIVE
+                self.live_since = now
+                self.initializer = None
+                waiter, self.waiter = self.waiter, None
+                if owner is None:
+                    owner = self.pending_owner
+                self.pending_owner = None
+                if owner is not None:
+                    self.scope_label = owner.label
+                    self._hold_locked(owner)  # in the same turn of the lock
         monitor, counts = self.monitor, self.counts
         if monitor is not None and counts is not None:
             monitor.went_live(
