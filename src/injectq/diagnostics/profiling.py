@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from injectq.core.container import InjectQ
 from injectq.diagnostics.tracing import Resolution, ResolutionTrace
@@ -89,7 +89,7 @@ class DependencyProfiler:
         self._trace: ResolutionTrace | None = None
 
     # ------------------------------------------------------------------ on and off
-    def __enter__(self) -> DependencyProfiler:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -256,9 +256,9 @@ def _resolve_annotations(func: Any, namespace: Mapping[str, Any]) -> None:
     for name, annotation in list(annotations.items()):
         if isinstance(annotation, str):
             try:  # what typing.get_type_hints does, with the locals as well
-                annotations[name] = eval(annotation, globalns, localns)
-            except Exception:
-                continue  # not lost: taskiq's own get_type_hints raises it, as before
+                annotations[name] = eval(annotation, globalns, localns)  # noqa: S307  # the task's own annotation
+            except Exception:  # noqa: S112  # not lost: taskiq's own get_type_hints raises it
+                continue
 
 
 def _declaring_tasks_with_locals(task: Callable[..., Any]) -> Callable[..., Any]:

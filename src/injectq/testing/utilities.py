@@ -32,7 +32,7 @@ def override_dependency(
 
 
 @contextlib.contextmanager
-def test_container(modules: list[Module] | None = None) -> Iterator[InjectQ]:
+def test_container(modules: list[Module] | None = None) -> Iterator[InjectQ]:  # noqa: PT028  # a helper of InjectQ's API, not a test
     """A fresh container, active for the block and closed after it."""
     with InjectQ.test_mode() as container:
         for module in modules or ():

@@ -142,7 +142,8 @@ class LocalHttpServer:
             self.all_connections_closed = stats.lock.wait_for(
                 lambda: stats.connections_open == 0, timeout=5.0
             )
-        assert self._server is not None and self._thread is not None
+        assert self._server is not None
+        assert self._thread is not None
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5.0)

@@ -221,7 +221,7 @@ class RequestLog:
         self.handles: list[TextIO] = []
 
     def initialize(self) -> None:
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in dispose
+        self._file = self.path.open("a", encoding="utf-8")  # closed in dispose()
         self.handles.append(self._file)
 
     def write(self, record: dict[str, Any]) -> None:
