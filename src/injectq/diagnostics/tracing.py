@@ -64,6 +64,8 @@ class Resolution:
 
     @property
     def label(self) -> str:
+        """The resolved key as messages and :meth:`ResolutionTrace.render` show it (a
+        resource name for an initialization by name)."""
         return (
             self.key
             if isinstance(self.key, str) and self.via == "initialize"

@@ -191,10 +191,12 @@ class ValidationResult:
 
     @property
     def is_valid(self) -> bool:
+        """True when validation found no error (warnings allowed)."""
         return not self.errors
 
     @property
     def has_warnings(self) -> bool:
+        """True when validation found at least one warning."""
         return bool(self.warnings)
 
     def __str__(self) -> str:

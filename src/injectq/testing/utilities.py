@@ -66,6 +66,7 @@ class TestModule(Module):
         return self.bind_value(service_type, mock_factory.create_mock(service_type, **attributes))
 
     def configure(self, binder: InjectQ) -> None:
+        """Bind every value of the module as an instance (None included)."""
         for key, value in self._bindings.items():
             binder.bind_instance(key, value, allow_none=value is None)
 
