@@ -30,6 +30,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``injectq`` command's argument parser (its ``demo`` subcommand and ``--version``)."""
     from injectq import __version__
 
     parser = argparse.ArgumentParser(

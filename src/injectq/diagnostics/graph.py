@@ -91,10 +91,13 @@ class DependencyGraph:
 
     @property
     def errors(self) -> list[GraphProblem]:
+        """The problems that make a resolution fail (a cycle, a missing binding, ...)."""
         return [p for p in self.problems if p.severity == ERROR]
 
     @property
     def warnings(self) -> list[GraphProblem]:
+        """The problems that fail only in one way of resolving (a sync ``get()`` of a
+        graph that needs ``aget``)."""
         return [p for p in self.problems if p.severity == WARNING]
 
     def needs_async(self, key: Any) -> list[Any] | None:

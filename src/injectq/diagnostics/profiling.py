@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from injectq.core.container import InjectQ
 from injectq.diagnostics.tracing import Resolution, ResolutionTrace
@@ -57,17 +57,21 @@ class AggregatedMetrics:
 
     @property
     def cache_misses(self) -> int:
+        """How many of the resolutions created a new instance."""
         return self.total_resolutions - self.cache_hits
 
     @property
     def cache_hit_rate(self) -> float:
+        """The share of resolutions served by an existing instance, 0.0 to 1.0 (0.0 when none)."""
         return self.cache_hits / self.total_resolutions if self.total_resolutions else 0.0
 
     @property
     def average_time(self) -> float:
+        """The mean time of one resolution, in seconds (0.0 when none)."""
         return self.total_time / self.total_resolutions if self.total_resolutions else 0.0
 
     def add(self, metric: ResolutionMetrics) -> None:
+        """Count ``metric`` in these totals (the profiler does it for each resolution)."""
         self.total_resolutions += 1
         self.cache_hits += metric.cache_hit
         self.total_time += metric.resolution_time
@@ -89,7 +93,7 @@ class DependencyProfiler:
         self._trace: ResolutionTrace | None = None
 
     # ------------------------------------------------------------------ on and off
-    def __enter__(self) -> DependencyProfiler:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -119,6 +123,7 @@ class DependencyProfiler:
             trace.__exit__(None, None, None)
 
     def is_active(self) -> bool:
+        """Whether the profiler is recording (between :meth:`start` and :meth:`stop`)."""
         return self._active
 
     def _record_resolution(self, resolution: Resolution) -> None:
@@ -190,21 +195,29 @@ class DependencyProfiler:
 
     # ------------------------------------------------------------------ reading
     def get_metrics(self) -> list[ResolutionMetrics]:
+        """A copy of every recorded resolution, in the order they finished."""
         with self._lock:
             return list(self._metrics)
 
     def get_aggregated_metrics(self) -> dict[Any, AggregatedMetrics]:
+        """A copy of the per-key totals: ``{service_type: AggregatedMetrics}``."""
         with self._lock:
             return dict(self._aggregated)
 
     def get_slowest_resolutions(self, limit: int = 10) -> list[ResolutionMetrics]:
+        """The ``limit`` slowest single resolutions, slowest first: where a slow startup or
+        request spends its time."""
         return sorted(self.get_metrics(), key=lambda m: m.resolution_time, reverse=True)[:limit]
 
     def get_most_resolved(self, limit: int = 10) -> list[AggregatedMetrics]:
+        """The totals of the ``limit`` keys resolved most often, most first: the candidates
+        for a longer lifetime."""
         aggregated = self.get_aggregated_metrics().values()
         return sorted(aggregated, key=lambda a: a.total_resolutions, reverse=True)[:limit]
 
     def get_cache_performance(self) -> dict[str, float]:
+        """``{"hits": ..., "misses": ..., "hit_rate": ...}`` over every recorded resolution
+        (a hit returns an existing instance, a miss creates one)."""
         metrics = self.get_metrics()
         hits = sum(m.cache_hit for m in metrics)
         return {

@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from injectq.core.bindings import SINGLETON, TRANSIENT, Kind
 from injectq.core.container import InjectQ
@@ -64,6 +64,8 @@ class Resolution:
 
     @property
     def label(self) -> str:
+        """The resolved key as messages and :meth:`ResolutionTrace.render` show it (a
+        resource name for an initialization by name)."""
         return (
             self.key
             if isinstance(self.key, str) and self.via == "initialize"
@@ -100,7 +102,7 @@ class ResolutionTrace:
         self._token: Token[_State] | None = None
 
     # ------------------------------------------------------------------ the block
-    def __enter__(self) -> ResolutionTrace:
+    def __enter__(self) -> Self:
         if self._token is not None:
             raise RuntimeError("this trace is active already: use container.trace() again")
         self._token = _current.set((*_current.get(), (self, None)))
@@ -122,7 +124,7 @@ class ResolutionTrace:
                 _current.set(tuple(pair for pair in _current.get() if pair[0] is not self))
             _Hook.exit(self.container)
 
-    async def __aenter__(self) -> ResolutionTrace:
+    async def __aenter__(self) -> Self:
         return self.__enter__()
 
     async def __aexit__(

@@ -124,7 +124,7 @@ def _async_only(graph: DependencyGraph, container: InjectQ) -> list[GraphProblem
         label = getattr(fn, "__qualname__", repr(fn)).rpartition("<locals>.")[2]
         try:
             params = analyze(fn)
-        except Exception:  # a signature it cannot read fails at its call, not here
+        except Exception:  # noqa: S112  # a signature it cannot read fails at its call, not here
             continue
         for param in params:
             key, _soft = feeder(param)
@@ -191,10 +191,12 @@ class ValidationResult:
 
     @property
     def is_valid(self) -> bool:
+        """True when validation found no error (warnings allowed)."""
         return not self.errors
 
     @property
     def has_warnings(self) -> bool:
+        """True when validation found at least one warning."""
         return bool(self.warnings)
 
     def __str__(self) -> str:

@@ -71,7 +71,7 @@ class InjectQASGIMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http" or kind == "websocket":
+        if kind in {"http", "websocket"}:
             state = scope.get("state")
             if state is None:
                 state = scope["state"] = {}

@@ -41,9 +41,9 @@ def marker_class(
         check = _Marker(int, probe(int))
         if check.dependency is not int or check.__metadata__[0].dependency is not int:
             return None  # pragma: no cover - typing internals changed
-        return _Marker
     except Exception:  # pragma: no cover - typing internals changed: annotation form only
         return None
+    return _Marker
 
 
 def make_marker(marker: type[Any] | None, key: Any, depends: Any) -> Any:

@@ -108,6 +108,7 @@ class CeleryIntegration:
         return getattr(task, "app", None) is self.app
 
     def task_prerun(self, task_id: str, task: Any, **_: Any) -> None:
+        """``task_prerun`` receiver: enter the task's scope, with the container active."""
         if not self._serves(task):
             return
         activation = self.container.activate()
@@ -121,12 +122,16 @@ class CeleryIntegration:
             self._executions[task_id] = _Execution(scope, activation)
 
     def task_failure(self, task_id: str, exception: BaseException, **_: Any) -> None:
+        """``task_failure`` receiver: remember the task's exception, which its scope's
+        disposals receive when the scope exits."""
         with self._lock:
             execution = self._executions.get(task_id)
         if execution is not None:
             execution.error = exception
 
     def task_postrun(self, task_id: str, task: Any, **_: Any) -> None:
+        """``task_postrun`` receiver: exit the task's scope (running its disposals) and
+        deactivate the container."""
         if not self._serves(task):
             return
         with self._lock:
@@ -142,10 +147,14 @@ class CeleryIntegration:
 
     # -- the container per worker process --------------------------------------------
     def process_init(self, **_: Any) -> None:
+        """``worker_process_init`` receiver: start the container (``start_sync()``) in a
+        worker process, unless ``start=False``."""
         if self.start:
             self.container.start_sync()
 
     def worker_init(self, sender: Any = None, **_: Any) -> None:
+        """``worker_init`` receiver: start the container in the worker itself, except under
+        the prefork pool, whose children each start their own."""
         # prefork: the children start their own (worker_process_init); starting here
         # would hand the parent's connections to every forked child
         pool = getattr(sender, "pool_cls", None)
@@ -154,10 +163,13 @@ class CeleryIntegration:
             self.process_init()
 
     def shutdown(self, **_: Any) -> None:
+        """``worker_shutdown`` and ``worker_process_shutdown`` receiver: close the container,
+        unless ``close_on_shutdown=False``."""
         if self.close_on_shutdown:
             self.container.close()
 
     def connect(self) -> None:
+        """Connect the receivers to Celery's signals (:func:`setup_celery` calls it)."""
         # weak=False: these bound methods live as long as the app holds the integration
         signals.task_prerun.connect(self.task_prerun, weak=False)
         signals.task_failure.connect(self.task_failure, weak=False)

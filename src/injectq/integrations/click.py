@@ -137,5 +137,4 @@ def setup_typer(container: InjectQ, typer_app: Any, *, scope_name: str = "reques
                 wrapper = _in_scope(container, callback, scope_name, current_context)
                 _hide_injected(wrapper, callback)
                 info.callback = wrapper
-        for group in app.registered_groups:
-            pending.append(group.typer_instance)
+        pending.extend(group.typer_instance for group in app.registered_groups)

@@ -99,6 +99,8 @@ class InjectQMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request: Any) -> Any:
+        """Handle ``request`` in the request scope: its disposals run when the response is
+        ready, with the exception the view raised, if any."""
         if self._async:
             return self._acall(request)
         handled: list[BaseException] = []

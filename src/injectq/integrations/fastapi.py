@@ -137,6 +137,8 @@ else:
         __slots__ = ()
 
         def __new__(cls, service_type: Any) -> Any:
+            """``InjectAPI(UserService)``: the FastAPI dependency itself, for ``Annotated``
+            metadata or a parameter's default."""
             return _depends(service_type)
 
         def __class_getitem__(cls, service_type: Any) -> Any:

@@ -99,6 +99,8 @@ class InjectQMiddleware(InjectQASGIMiddleware):
     _wired_app: Any = None
 
     def prepare(self, scope: Scope) -> None:
+        """Install :class:`RecordHandledErrors` on the app's router at the app's first
+        request (later requests of the same app find it in place)."""
         app = scope.get("app")
         if app is self._wired_app:  # wired at its first request: nothing to do per request
             return
@@ -133,6 +135,7 @@ class RecordHandledErrors:
         self._built: tuple[Any, Any, _Handlers] | None = None  # (by_class, by_status, copies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the router with the app's exception handlers replaced by recording copies."""
         handlers = scope.get(_HANDLERS_KEY)
         if handlers is not None and HANDLED_ERRORS_KEY in scope:
             built = self._built  # the tables of the previous request, usually the same

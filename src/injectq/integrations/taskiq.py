@@ -152,6 +152,8 @@ else:
         __slots__ = ()
 
         def __new__(cls, service_type: Any) -> Any:
+            """``InjectTask(UserService)``: the taskiq dependency itself, for ``Annotated``
+            metadata or a parameter's default."""
             return _depends(service_type)
 
         def __class_getitem__(cls, service_type: Any) -> Any:
@@ -206,12 +208,15 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
         self._scopes = RequestScopes(container, scope_name)  # checks the name now
 
     async def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        """Enter the task's scope before the task runs, with the container active."""
         opened = await self._scopes.aenter()
         execution = _Execution(self.container, opened)
         execution.token = _current_execution.set(execution)
         return message
 
     async def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        """Exit the task's scope after the task, handing its disposals the task's error, if
+        any."""
         execution = _current_execution.get()
         if execution is None or execution.container is not self.container:
             return  # pragma: no cover - pre_execute did not run here
@@ -232,6 +237,7 @@ class InjectQTaskiqMiddleware(TaskiqMiddleware):
                 _current_execution.reset(execution.token)
 
     async def shutdown(self) -> None:
+        """At broker shutdown, ``aclose()`` the container when ``close_on_shutdown=True``."""
         if self.close_on_shutdown:
             await self.container.aclose()
 
@@ -256,9 +262,9 @@ def _resolve_annotations(func: Any, namespace: Mapping[str, Any]) -> None:
     for name, annotation in list(annotations.items()):
         if isinstance(annotation, str):
             try:  # what typing.get_type_hints does, with the locals as well
-                annotations[name] = eval(annotation, globalns, localns)
-            except Exception:
-                continue  # not lost: taskiq's own get_type_hints raises it, as before
+                annotations[name] = eval(annotation, globalns, localns)  # noqa: S307  # the task's own annotation
+            except Exception:  # noqa: S112  # not lost: taskiq's own get_type_hints raises it
+                continue
 
 
 def _declaring_tasks_with_locals(task: Callable[..., Any]) -> Callable[..., Any]:

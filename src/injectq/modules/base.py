@@ -24,7 +24,9 @@ class Module(ABC):
     """Subclass and implement ``configure(binder)``; ``binder`` is the container."""
 
     @abstractmethod
-    def configure(self, binder: InjectQ) -> None: ...
+    def configure(self, binder: InjectQ) -> None:
+        """Add the module's bindings to ``binder``, the container installing it:
+        ``binder.bind(Cache, RedisCache)``."""
 
 
 class SimpleModule(Module):
@@ -41,6 +43,8 @@ class SimpleModule(Module):
         to: Any = None,
         allow_none: bool = False,
     ) -> SimpleModule:
+        """Add ``container.bind(service_type, implementation, ...)`` to the module (``to=``
+        is InjectQ's other spelling of the implementation); returns the module for chaining."""
         impl = to if implementation is _UNSET and to is not None else implementation
 
         def step(binder: InjectQ) -> None:
@@ -53,16 +57,20 @@ class SimpleModule(Module):
         return self
 
     def bind_instance(self, service_type: Any, instance: Any) -> SimpleModule:
+        """Add ``container.bind_instance(service_type, instance)``; returns the module."""
         self._steps.append(lambda binder: binder.bind_instance(service_type, instance))
         return self
 
     def bind_factory(
         self, service_type: Any, factory: Callable[..., Any], scope: Any = TRANSIENT
     ) -> SimpleModule:
+        """Add ``container.bind_factory(service_type, factory, scope)`` (transient by default);
+        returns the module."""
         self._steps.append(lambda binder: binder.bind_factory(service_type, factory, scope))
         return self
 
     def configure(self, binder: InjectQ) -> None:
+        """Apply the recorded bindings to ``binder``, in the order they were added."""
         for step in self._steps:
             step(binder)
 
@@ -88,6 +96,8 @@ class ProviderModule(Module):
     """A module whose ``@provider`` methods are bound as factories of their return types."""
 
     def configure(self, binder: InjectQ) -> None:
+        """Bind each ``@provider`` method as the factory of its return annotation; a
+        provider without a return annotation is a :class:`BindingError`."""
         for name, member in inspect.getmembers(type(self)):
             if not getattr(member, "_is_provider", False):
                 continue
@@ -115,6 +125,8 @@ class ConfigurationModule(Module):
         self.config = dict(config)
 
     def configure(self, binder: InjectQ) -> None:
+        """Bind each pair of the mapping as an instance (a key that is neither a string nor
+        a type is bound under ``str(key)``; a None value is allowed)."""
         for key, value in self.config.items():
             binder.bind_instance(
                 key if isinstance(key, (str, type)) else str(key), value, allow_none=value is None

@@ -32,7 +32,7 @@ def override_dependency(
 
 
 @contextlib.contextmanager
-def test_container(modules: list[Module] | None = None) -> Iterator[InjectQ]:
+def test_container(modules: list[Module] | None = None) -> Iterator[InjectQ]:  # noqa: PT028  # a helper of InjectQ's API, not a test
     """A fresh container, active for the block and closed after it."""
     with InjectQ.test_mode() as container:
         for module in modules or ():
@@ -66,6 +66,7 @@ class TestModule(Module):
         return self.bind_value(service_type, mock_factory.create_mock(service_type, **attributes))
 
     def configure(self, binder: InjectQ) -> None:
+        """Bind every value of the module as an instance (None included)."""
         for key, value in self._bindings.items():
             binder.bind_instance(key, value, allow_none=value is None)
 

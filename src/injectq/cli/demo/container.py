@@ -36,6 +36,7 @@ from injectq.cli.demo.services import (
 
 
 def build_container(config: DemoConfig) -> InjectQ:
+    """The demo's container: the app-wide singletons and the request-scoped resources."""
     container = InjectQ()
     container.bind_instance(DemoConfig, config)
     for singleton in (LocalHttpServer, HttpClient, DatabasePool, RequestLog):
@@ -55,6 +56,8 @@ def app() -> InjectQ:
 
 @dataclass
 class RequestOutcome:
+    """What happened to one request (the report counts these)."""
+
     request_id: int
     degraded: bool = False
     init_error: str | None = None

@@ -65,6 +65,11 @@ def _workdir() -> Iterator[Path]:
         yield Path(name)
 
 
+def _count_lines(path: Path) -> int:
+    with path.open(encoding="utf-8") as fh:
+        return sum(1 for _ in fh)
+
+
 async def _health_report(container: InjectQ) -> dict[str, Any]:
     checker = ResourceHealthChecker(container, timeout=5.0)
     report: dict[str, Any] = await checker.check_all_resources()
@@ -99,8 +104,7 @@ async def run_demo_async(requests: int, seed: int) -> dict[str, Any]:
         unsubscribe()
         live_after_close = sorted(key_name(k) for k in container.get_all_resources())
         metrics = container.resource_metrics()
-        with open(config.log_path, encoding="utf-8") as fh:
-            log_lines = sum(1 for _ in fh)
+        log_lines = await asyncio.to_thread(_count_lines, config.log_path)
         unclosed_db = db.stats.unclosed()
         pool_stats = db.pool.stats().as_dict()
         http_pool_stats = client.pool.stats().as_dict()

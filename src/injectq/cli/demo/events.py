@@ -21,6 +21,8 @@ from injectq.cli.demo.config import (
 
 @dataclass(frozen=True)
 class LoggedEvent:
+    """One monitor event, with the time since the start and the request that caused it."""
+
     at: float
     request: int | None
     kind: str
@@ -38,6 +40,7 @@ class EventLog:
         self.events: list[LoggedEvent] = []
 
     def __call__(self, event: ResourceEvent) -> None:
+        """Record ``event`` (the monitor calls this)."""
         self.events.append(
             LoggedEvent(
                 at=time.perf_counter() - self.start,
@@ -51,6 +54,7 @@ class EventLog:
         )
 
     def counts(self) -> dict[str, dict[str, int]]:
+        """``{resource_type: {event_kind: count}}``."""
         table: dict[str, Counter[str]] = {}
         for ev in self.events:
             table.setdefault(ev.resource_type, Counter())[ev.kind] += 1

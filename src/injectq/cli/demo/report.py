@@ -22,6 +22,7 @@ from injectq.cli.demo.services import DatabasePool, HttpClient, RequestLog
 
 
 def key_name(key: Any) -> str:
+    """A key's name for the report (the class's qualified name)."""
     return str(getattr(key, "__qualname__", key))
 
 
@@ -46,6 +47,8 @@ def summarise(
     request_log: RequestLog,
     log_lines: int,
 ) -> dict[str, Any]:
+    """The demo's summary: what was expected from the plan, what happened, and the
+    checks that every resource was disposed (what ``--json`` prints)."""
     plan = config.plan
     degraded = sorted(o.request_id for o in outcomes if o.degraded)
     dispose_failed = sorted(o.request_id for o in outcomes if o.dispose_errors)
@@ -165,6 +168,7 @@ def _selected_events(log: EventLog, outcomes: list[RequestOutcome]) -> list[Logg
 
 
 def render_text(summary: dict[str, Any], out: Callable[[str], None]) -> None:
+    """Print ``summary`` as the text report, one line at a time to ``out``."""
     exp = summary["expected"]
     res = summary["outcomes"]
     out(f"injectq demo: {summary['requests']} concurrent requests (seed {summary['seed']})")

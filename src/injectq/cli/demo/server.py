@@ -28,6 +28,8 @@ from injectq.cli.demo.config import (
 
 @dataclass
 class ServerStats:
+    """The server's connection and request counts (shared with its thread)."""
+
     connections_opened: int = 0
     connections_closed: int = 0
     requests: int = 0
@@ -37,6 +39,7 @@ class ServerStats:
 
     @property
     def connections_open(self) -> int:
+        """The connections open now."""
         return self.connections_opened - self.connections_closed
 
 
@@ -119,6 +122,7 @@ class LocalHttpServer:
         self.all_connections_closed = False
 
     def initialize(self) -> None:
+        """Start the server on a free port of 127.0.0.1, in a thread."""
         self._server = _DemoServer(self._plan, self.stats)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -131,9 +135,11 @@ class LocalHttpServer:
 
     @property
     def base_url(self) -> str:
+        """The server's address, ``http://127.0.0.1:PORT``."""
         return f"http://127.0.0.1:{self.port}"
 
     async def dispose(self) -> None:
+        """Stop the server once its clients have closed their connections."""
         await asyncio.to_thread(self._stop)
 
     def _stop(self) -> None:
@@ -142,12 +148,14 @@ class LocalHttpServer:
             self.all_connections_closed = stats.lock.wait_for(
                 lambda: stats.connections_open == 0, timeout=5.0
             )
-        assert self._server is not None and self._thread is not None
+        assert self._server is not None
+        assert self._thread is not None
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5.0)
 
     def health_check(self) -> dict[str, Any]:
+        """Healthy while the server's thread runs."""
         alive = self._thread is not None and self._thread.is_alive()
         return {
             "healthy": alive,

@@ -31,6 +31,8 @@ from injectq.cli.demo.server import LocalHttpServer
 
 
 class HttpStatusError(Exception):
+    """An HTTP answer other than 200."""
+
     def __init__(self, status: int, path: str, body: bytes) -> None:
         super().__init__(f"GET {path} -> HTTP {status} {body.decode(errors='replace')}")
         self.status = status
@@ -38,6 +40,8 @@ class HttpStatusError(Exception):
 
 @dataclass
 class ClientStats:
+    """The client's connection counts."""
+
     opened: int = 0
     closed: int = 0
 
@@ -104,9 +108,11 @@ class HttpClient:
         return await _HttpConnection.open("127.0.0.1", self._server.port, self.stats)
 
     async def initialize(self) -> None:
+        """Open the first pooled connection."""
         await self.pool.initialize()
 
     async def get_json(self, path: str) -> Any:
+        """GET ``path`` on a pooled connection; the decoded JSON body."""
         async with self.pool.acquire() as conn:
             status, body = await conn.get(path)
         if status != 200:
@@ -114,9 +120,11 @@ class HttpClient:
         return json.loads(body)
 
     async def dispose(self) -> None:
+        """Close the pooled connections."""
         await self.pool.dispose()
 
     async def health_check(self) -> dict[str, Any]:
+        """Healthy when the server answers ``/health`` with ``ok``."""
         reply = await self.get_json("/health")
         return {"healthy": reply.get("status") == "ok", **self.pool.stats().as_dict()}
 
@@ -126,6 +134,8 @@ class HttpClient:
 
 @dataclass
 class DbStats:
+    """The pool's connection counts."""
+
     opened: int = 0
     closed: int = 0
     peak_open: int = 0
@@ -169,6 +179,7 @@ class DatabasePool:
         self.stats.closed += 1
 
     async def initialize(self) -> None:
+        """Create the schema and sample data, then fill the pool."""
         with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as setup:
             setup.executescript(
                 """
@@ -188,6 +199,7 @@ class DatabasePool:
         await self.pool.initialize()
 
     async def checkout(self) -> sqlite3.Connection:
+        """A connection from the pool (give it back with :meth:`checkin`)."""
         conn = await self.pool.acquire_item()
         stats = self.stats
         stats.in_use += 1
@@ -195,13 +207,16 @@ class DatabasePool:
         return conn
 
     async def checkin(self, conn: sqlite3.Connection, *, discard: bool = False) -> None:
+        """Give ``conn`` back to the pool (``discard=True`` closes it instead)."""
         self.stats.in_use -= 1
         await self.pool.arelease(conn, discard=discard)
 
     async def dispose(self) -> None:
+        """Close the pooled connections."""
         await self.pool.dispose()
 
     async def health_check(self) -> dict[str, Any]:
+        """Healthy when a pooled connection can count the orders."""
         async with self.pool.acquire() as conn:
             (count,) = conn.execute("SELECT count(*) FROM orders").fetchone()
         return {"healthy": True, "orders": count, **self.pool.stats().as_dict()}
@@ -221,21 +236,25 @@ class RequestLog:
         self.handles: list[TextIO] = []
 
     def initialize(self) -> None:
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in dispose
+        """Open the log file for appending."""
+        self._file = self.path.open("a", encoding="utf-8")  # closed in dispose()
         self.handles.append(self._file)
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append ``record`` as one JSON line."""
         if self._file is None:
             raise RuntimeError("RequestLog used before initialize()")
         self._file.write(json.dumps(record, sort_keys=True) + "\n")
         self.lines += 1
 
     def dispose(self) -> None:
+        """Close the log file."""
         if self._file is not None:
             self._file.close()
             self._file = None
 
     def health_check(self) -> dict[str, Any]:
+        """Healthy while the file is open."""
         open_ = self._file is not None and not self._file.closed
         return {"healthy": open_, "path": str(self.path), "lines": self.lines}
 
@@ -254,21 +273,25 @@ class UnitOfWork:
         self._orders: list[tuple[int, int, int]] = []
 
     async def initialize(self) -> None:
+        """Check out the request's connection."""
         self._conn = await self._db.checkout()
 
     @property
     def conn(self) -> sqlite3.Connection:
+        """The request's connection (only between initialize and dispose)."""
         if self._conn is None:
             raise RuntimeError("UnitOfWork used outside its activation")
         return self._conn
 
     def product(self, product_id: int) -> tuple[str, float]:
+        """A product's ``(name, price)``."""
         row = self.conn.execute(
             "SELECT name, price FROM products WHERE id = ?", (product_id,)
         ).fetchone()
         return str(row[0]), float(row[1])
 
     def best_sellers(self, n: int) -> list[int]:
+        """The ids of the ``n`` most ordered products."""
         rows = self.conn.execute(
             "SELECT p.id FROM products p LEFT JOIN orders o ON o.product_id = p.id "
             "GROUP BY p.id ORDER BY count(o.id) DESC, p.id LIMIT ?",
@@ -277,9 +300,11 @@ class UnitOfWork:
         return [int(r[0]) for r in rows]
 
     def add_order(self, product_id: int, quantity: int) -> None:
+        """Queue an order; it is written at dispose."""
         self._orders.append((self._ctx.request_id, product_id, quantity))
 
     async def dispose(self) -> None:
+        """Commit the queued orders, then give the connection back (discarded if the commit failed)."""
         conn, self._conn = self._conn, None
         if conn is None:
             return
@@ -321,9 +346,11 @@ class AuditTrail:
         self.entries: list[str] = []
 
     def record(self, entry: str) -> None:
+        """Add an audit entry."""
         self.entries.append(entry)
 
     def dispose(self) -> None:
+        """Flush the entries to the request log (rejected on the plan's requests)."""
         request = self._ctx.request_id
         self._log.write({"request": request, "audit": self.entries})
         if request in self._plan.dispose_fail:
@@ -345,6 +372,7 @@ class Recommendations:
         self.products: list[int] = []
 
     async def initialize(self) -> None:
+        """Open a recommendation session (HTTP 503 on the plan's requests)."""
         reply = await self._http.get_json(
             f"/recommendations/session?request={self._ctx.request_id}"
         )
@@ -352,4 +380,5 @@ class Recommendations:
         self.products = [int(p) for p in reply["products"]]
 
     async def dispose(self) -> None:
+        """Release the session."""
         await self._http.get_json(f"/recommendations/release?session={self.session}")
