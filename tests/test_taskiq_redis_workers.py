@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis as redis_sync
 from taskiq.kicker import AsyncKicker
 from taskiq_redis import RedisStreamBroker
@@ -144,9 +145,9 @@ def test_two_workers_run_every_task_in_its_own_scope(redis: RedisServer, tmp_pat
     assert counts.pending() == 0
 
 
-def _stop_a_worker_mid_run(redis: RedisServer, tmp_path: Path) -> int:
-    """One run of the scenario; every invariant is checked; returns how many messages
-    the stopped worker left unacknowledged (0: it had none to leave, this time)."""
+def _stop_a_worker_mid_run(redis: RedisServer, tmp_path: Path) -> tuple[int, int]:
+    """One run of the scenario; every invariant is checked. Returns how many messages the
+    stopped worker left unacknowledged, and how many task runs there were in all."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     queue = f"workers-{next(_queues)}"
     counts = Counts(redis, queue)
@@ -193,17 +194,20 @@ def _stop_a_worker_mid_run(redis: RedisServer, tmp_path: Path) -> int:
     assert failed == set(range(0, MID_RUN_TASKS, FAIL_EVERY))
     assert counts.numbers("ok") == set(range(MID_RUN_TASKS)) - failed
     # redelivered tasks may run twice (at least once); each run had its own scope
-    assert sum(c["created"] for c in per_worker.values()) >= MID_RUN_TASKS
-    return held_back
+    runs = sum(c["created"] for c in per_worker.values())
+    assert runs >= MID_RUN_TASKS
+    return held_back, runs
 
 
 def test_a_worker_stopped_mid_run_loses_nothing(redis: RedisServer, tmp_path: Path) -> None:
-    # Whether the stopped worker still holds fetched, unacknowledged messages when it
-    # exits depends on timing (the survivor may claim them first): nothing is lost in
-    # any run (checked every time), and at least one run must exercise the redelivery.
-    held_back = 0
+    # Nothing is lost in any run (checked every time). That the run exercised redelivery
+    # shows one of two ways, depending on timing: the stopped worker still held
+    # unacknowledged messages when it exited, or the survivor already claimed them and
+    # ran again tasks the stopped worker had started (more runs than tasks: at least
+    # once). One run of at most three must show it.
     for attempt in range(3):  # bounded
-        held_back = _stop_a_worker_mid_run(redis, tmp_path / f"attempt{attempt}")
-        if held_back > 0:
+        held_back, runs = _stop_a_worker_mid_run(redis, tmp_path / f"attempt{attempt}")
+        if held_back > 0 or runs > MID_RUN_TASKS:
             break
-    assert held_back > 0, "the stopped worker never left a message unacknowledged"
+    else:
+        pytest.fail("no run had a message redelivered from the stopped worker")
