@@ -28,6 +28,8 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "injectq.resources.monitor",
             "injectq.resources.calls",
+            "injectq.resources.states",
+            "injectq.resources.disown",
             "injectq.resources.specs",
             "injectq.resources.lifecycle",
             "injectq.resources.fresh",

@@ -23,7 +23,9 @@ from injectq.resources.calls import (
     _timed_call,
     current_task,
 )
-from injectq.resources.lifecycle import Owner, _disown_async, _disown_sync, _init_error, _log
+from injectq.resources.disown import disown_async as _disown_async
+from injectq.resources.disown import disown_sync as _disown_sync
+from injectq.resources.lifecycle import Owner, _init_error, _log
 from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.internals import ANYIO_BACKEND, FAST_PATHS, UNKNOWN, anyio_innermost_scope
 

@@ -19,6 +19,8 @@ from injectq.resources.calls import (
     _timed_await,
     _timed_call,
 )
+from injectq.resources.disown import disown_async as _disown_async
+from injectq.resources.disown import disown_sync as _disown_sync
 from injectq.resources.lifecycle import (
     INITIALIZING,
     Owner,
@@ -26,8 +28,6 @@ from injectq.resources.lifecycle import (
     ResourceState,
     _async_dispose_in_sync_scope,
     _del_attribute,
-    _disown_async,
-    _disown_sync,
     _returned_awaitable,
     _set_attribute,
 )

@@ -21,7 +21,7 @@ import inspect
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from injectq.resources.calls import (
     _FINISHED,
@@ -38,6 +38,8 @@ from injectq.resources.calls import (
     current_task,
     loop_running,
 )
+from injectq.resources.disown import disown_async as _disown_async
+from injectq.resources.disown import disown_sync as _disown_sync
 from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.resources.specs import (
     _STATE_ATTR,
@@ -46,6 +48,15 @@ from injectq.resources.specs import (
     is_resource_class,
     kind_by_result,
     resource_spec,
+)
+from injectq.resources.states import (
+    CREATED,
+    DISPOSED,
+    DISPOSING,
+    INITIALIZING,
+    LIVE,
+    STATUS_NAMES,
+    Owner,
 )
 from injectq.utils.exceptions import (
     ResourceInitializationError,
@@ -58,7 +69,6 @@ if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
     import asyncio
     import concurrent.futures
 
-    from injectq.resources.entries import ContextEntry
 
 __all__ = [
     "CREATED",
@@ -80,47 +90,8 @@ __all__ = [
 
 _log = logging.getLogger("injectq.resources")
 
-CREATED, INITIALIZING, LIVE, DISPOSING, DISPOSED = range(5)
-_STATUS_NAMES = ("created", "initializing", "live", "disposing", "disposed")
 
 _acquire, _release = _transition.acquire, _transition.release
-
-
-class Owner(Protocol):
-    """What the state machine needs from a scope (or the container's root)."""
-
-    stack: list[Any]
-
-    @property
-    def label(self) -> str:
-        """The scope's name, for messages and events."""
-
-    @property
-    def is_async(self) -> bool | None:
-        """Whether it was entered with ``async with`` (None: not known, e.g. the root)."""
-
-    @property
-    def monitor(self) -> ResourceMonitor:
-        """The monitor its resources are counted by."""
-
-    @property
-    def default_init_timeout(self) -> float | None:
-        """The ``initialize()`` timeout of async calls whose resource sets none."""
-
-    @property
-    def default_dispose_timeout(self) -> float | None:
-        """The ``dispose()`` timeout of async calls whose resource sets none."""
-
-    @property
-    def pending(self) -> list[asyncio.Task[Any]]:
-        """Initializations scheduled in a running loop, joined at its exit."""
-
-    @property
-    def failures(self) -> list[tuple[Any, BaseException]]:
-        """Failed scheduled initializations not yet reported, raised at its exit."""
-
-    #: set when its exit starts: an activation that joins it afterwards is disowned
-    closed: bool
 
 
 # --------------------------------------------------------------------------- states
@@ -267,7 +238,7 @@ class ResourceState:
         self.dispose_timeout = spec.dispose_timeout
 
     def __repr__(self) -> str:
-        return f"<ResourceState {self.label} {_STATUS_NAMES[self.status]}>"
+        return f"<ResourceState {self.label} {STATUS_NAMES[self.status]}>"
 
     @property
     def is_live(self) -> bool:
@@ -860,68 +831,3 @@ def _returned_awaitable(label: str) -> ResourceInitializationError:
         f"{label}.initialize() returned an awaitable, so it is async: resolve it with "
         "`await container.aget(...)` inside a running event loop."
     )
-
-
-def _release_waiter(st: ResourceState) -> None:
-    with _transition:
-        waiter, st.waiter = st.waiter, None
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
-
-
-# -------------------------------------------------------------- activations in flight
-# A task or a copied-context thread may still be initializing a resource when the scope
-# that owns it exits (DESIGN §3.3, §3.6): it goes live on a closed scope. Every place where
-# an activation joins its owner's stack checks ``owner.closed`` right after, and hands the
-# activation back here: it is disposed at once and the caller gets ScopeError, so nothing
-# stays live and unowned. The check follows the push, and the exit sets ``closed`` before
-# it pops: either the exit's pop finds the entry, or the check sees the scope closed.
-
-
-def _take_back(entry: ResourceState | ContextEntry, owner: Owner) -> bool:
-    """Whether the caller must dispose ``entry``, which went live on ``owner`` after it
-    closed: it is still on the stack (taken off it now), or the exit popped it while it was
-    still initializing and let go of it without disposing it."""
-    with _transition:
-        try:
-            owner.stack.remove(entry)
-        except ValueError:
-            # popped by the exit: it disposes a live state itself, unless it let go
-            return (
-                isinstance(entry, ResourceState)
-                and entry.status == LIVE
-                and entry.holder is None
-                and not entry.more_holders
-            )
-        return True
-
-
-def _disowned(
-    entry: ResourceState | ContextEntry, owner: Owner, error: BaseException | None
-) -> ScopeError:
-    err = ScopeError(
-        f"Scope {owner.label!r} closed while {entry.label} was being activated in it, so "
-        "it was disposed again. Finish the work that uses a scope (await the tasks, join "
-        "the threads you start in it) before the scope exits."
-    )
-    if error is not None:
-        err.add_note(f"its disposal failed: {error!r}")
-    return err
-
-
-def _disown_sync(entry: ResourceState | ContextEntry, owner: Owner | None) -> NoReturn:
-    """``entry`` went live on ``owner``, which had closed: dispose it, raise ScopeError."""
-    assert owner is not None
-    error = entry.release_sync(owner, None) if _take_back(entry, owner) else None
-    raise _disowned(entry, owner, error)
-
-
-async def _disown_async(entry: ResourceState | ContextEntry, owner: Owner | None) -> NoReturn:
-    """:func:`_disown_sync` in async code: the disposal is awaited in this task."""
-    assert owner is not None
-    error = None
-    if _take_back(entry, owner):
-        error, rest = entry.release_step(owner, None)
-        if rest is not None:
-            error = await rest
-    raise _disowned(entry, owner, error)
