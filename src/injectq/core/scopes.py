@@ -204,10 +204,7 @@ class Scope:
             except BaseException as unexpected:  # release_* return errors; belt and braces
                 err = unexpected
             if err is not None:
-                if isinstance(err, Exception):
-                    errors.append(err)
-                elif interrupt is None:
-                    interrupt = err
+                interrupt = _file(err, errors, interrupt)
         if self._failures is not None:
             self._collect_failures(errors)
         self.cache.clear()
@@ -253,10 +250,7 @@ class Scope:
             except BaseException as unexpected:  # release_* return errors
                 err = unexpected
             if err is not None:
-                if isinstance(err, Exception):
-                    errors.append(err)
-                elif interrupt is None:
-                    interrupt = err
+                interrupt = _file(err, errors, interrupt)
         if interrupt is None and task is not None and task.cancelling() > cancelling:
             interrupt = sys.modules["asyncio"].CancelledError()
         if self._failures is not None:
@@ -307,6 +301,18 @@ class Scope:
                 ResourceWarning,
                 stacklevel=1,
             )
+
+
+def _file(
+    err: BaseException, errors: list[Exception], interrupt: BaseException | None
+) -> BaseException | None:
+    """File what a release returned: a failure among ``errors``; an interruption
+    (cancellation, KeyboardInterrupt) as the one to re-raise, unless one came first.
+    Returns the interruption."""
+    if isinstance(err, Exception):
+        errors.append(err)
+        return interrupt
+    return interrupt if interrupt is not None else err
 
 
 def _encloses(scope: Scope, inner: Scope) -> bool:

@@ -39,15 +39,11 @@ __all__ = ["fresh_activator_async", "fresh_activator_sync"]
 
 
 def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> NoReturn:
-    """A fresh activation's ``initialize`` raised ``exc``: record it, wake whoever waits,
-    and raise (a ResourceInitializationError, or ``exc`` itself when it is no Exception:
-    a cancellation or an interrupt goes through unchanged)."""
+    """A fresh activation's ``initialize`` raised ``exc``: count its creation (a fresh
+    activation counts it only with success), then fail as every activation does."""
     assert st.monitor is not None
     st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-    error = st._failed(exc, started)
-    if not isinstance(exc, Exception):
-        raise exc
-    raise error from error.__cause__
+    st._raise_failed(exc, started)
 
 
 def _init_returned(

@@ -375,6 +375,15 @@ class ResourceState:
             waiter.set_result(None)
         return owner if owner is not None and owner.closed else None
 
+    def _raise_failed(self, exc: BaseException, started: float) -> NoReturn:
+        """The initialization raised ``exc``: record it (:meth:`_failed`), then raise it as a
+        ``ResourceInitializationError`` (the original as its cause; an error that already
+        is one keeps its own). A cancellation or an interrupt goes through unchanged."""
+        error = self._failed(exc, started)
+        if not isinstance(exc, Exception):
+            raise exc
+        raise error from error.__cause__
+
     def _failed(self, exc: BaseException, started: float) -> ResourceInitializationError:
         error = _init_error(self.label, exc)
         with _transition:
@@ -446,10 +455,7 @@ class ResourceState:
                     return None
                 _refuse_awaitable(result, self.label)
         except BaseException as exc:
-            error = self._failed(exc, started)
-            if not isinstance(exc, Exception):
-                raise
-            raise error from error.__cause__  # exc, or the own cause of an error not wrapped
+            self._raise_failed(exc, started)
         if gone := self._succeeded(owner, started):
             _disown_sync(self, gone)
         return None
@@ -502,10 +508,7 @@ class ResourceState:
         try:
             await _timed_await(result, self.init_timeout, f"{self.label}.initialize()")
         except BaseException as exc:
-            error = self._failed(exc, started)
-            if not isinstance(exc, Exception):
-                raise
-            raise error from error.__cause__
+            self._raise_failed(exc, started)
         if gone := self._succeeded(owner, started):
             await _disown_async(self, gone)
         return self.instance
@@ -534,10 +537,7 @@ class ResourceState:
                 if inspect.isawaitable(result):
                     await _timed_await(result, timeout, f"{self.label}.initialize()")
         except BaseException as exc:
-            error = self._failed(exc, started)
-            if not isinstance(exc, Exception):
-                raise
-            raise error from error.__cause__
+            self._raise_failed(exc, started)
         if gone := self._succeeded(owner, started):
             await _disown_async(self, gone)
 
@@ -583,10 +583,7 @@ class ResourceState:
                     for dep in after:
                         await dep.initialize_async(None)  # joins the dependency's one call
                 except BaseException as exc:
-                    error = self._failed(exc, started)
-                    if not isinstance(exc, Exception):
-                        raise
-                    raise error from error.__cause__
+                    self._raise_failed(exc, started)
             if returned is None:
                 await self._run_init_async(owner)
             else:  # initialize() was called already; what it returned is awaited here
