@@ -112,7 +112,7 @@ class Activation:
         )
         st = state_of(inst, key, spec)
         if constructed and st.status == CREATED and st.holder is None:
-            st.fresh = True
+            st.fresh = st.detaches = True
         return st
 
     def activate_sync(

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from injectq.resources.calls import (
     _FINISHED,
     _finish_in_this_task,
+    _get_ident,
     _perf,
     _timed_await,
     _timed_call,
@@ -25,30 +26,25 @@ from injectq.resources.calls import (
 )
 from injectq.resources.disown import disown_async as _disown_async
 from injectq.resources.disown import disown_sync as _disown_sync
-from injectq.resources.lifecycle import Owner, _init_error, _log
+from injectq.resources.lifecycle import INITIALIZING, Owner, ResourceState, _init_error
 from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.internals import ANYIO_BACKEND, FAST_PATHS, UNKNOWN, anyio_innermost_scope
 
 __all__ = ["ContextEntry", "context_aenterer", "context_enterer", "context_manager_of"]
 
 
-class ContextEntry:
+class ContextEntry(ResourceState):
     """One entered context-manager factory (``@resource()`` generators included):
-    ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules)."""
+    ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules).
 
-    __slots__ = (
-        "cm",
-        "counts",
-        "dispose_timeout",
-        "is_async",
-        "label",
-        "live_since",
-        "monitor",
-        "scope_label",
-        "shieldable",
-        "type_name",
-        "value",
-    )
+    A resource state whose instance is the entered value: it goes live, is claimed and
+    is disposed through the same transitions (``_succeeded``, ``_claim_dispose``,
+    ``_disposed``), which count it; what differs is how it is initialized and
+    disposed (entering and leaving ``cm``), here. One holder (the scope it was entered
+    in), so the usual exit claims it without the lock (``fresh``)."""
+
+    fresh = True
+    status = INITIALIZING
 
     def __init__(
         self,
@@ -67,24 +63,16 @@ class ContextEntry:
         self.scope_label = scope_label
         #: what bounds the exit: the binding's, or for an async one the container's default
         self.dispose_timeout = dispose_timeout
-        self.value: Any = None
+        #: the entered value (what the generator yielded, or ``__enter__`` returned)
+        self.instance: Any = None
         self.type_name = label
-        self.live_since = 0.0
         #: its type's counters (an enterer passes the ones it holds: no look-up)
         self.counts = counts if counts is not None else monitor.type_stats(label)
+        # on the instance, though None: a class-default read costs twice (3.11)
+        self.waiter = self.holder = self.more_holders = None
         #: its exit may run inside an anyio shield (core._anyio): not when entering it
         #: left an anyio cancel scope open across the yield (see _entering_async)
         self.shieldable = True
-
-    @property
-    def instance(self) -> Any:
-        """The entered value (what the generator yielded, or ``__enter__`` returned)."""
-        return self.value
-
-    @property
-    def is_live(self) -> bool:
-        """Whether it is entered and not yet left."""
-        return self.cm is not None
 
     @property
     def needs_async_release(self) -> bool:
@@ -110,9 +98,9 @@ class ContextEntry:
             value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
-        entry._entered(value, owner, started, False)
-        if owner.closed:  # the scope exited while this was being entered
-            _disown_sync(entry, owner)
+        entry.instance = value
+        if gone := entry._succeeded(owner, started):  # the scope exited meanwhile
+            _disown_sync(entry, gone)
         return value
 
     @classmethod
@@ -138,20 +126,10 @@ class ContextEntry:
         except BaseException as exc:
             _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
         entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
-        entry._entered(value, owner, started, False)
-        if owner.closed:  # the scope exited while this was being entered
-            await _disown_async(entry, owner)
+        entry.instance = value
+        if gone := entry._succeeded(owner, started):  # the scope exited meanwhile
+            await _disown_async(entry, gone)
         return value
-
-    def _entered(self, value: Any, owner: Owner, started: float, created: bool) -> None:
-        """Live: on ``owner``'s stack and counted (``created``: in the same step)."""
-        self.value = value
-        now = _perf()
-        self.live_since = now
-        owner.stack.append(self)
-        self.monitor.went_live(
-            self.counts, self.label, self.type_name, self.scope_label, now - started, created
-        )
 
     def _exc_args(self, exc: BaseException | None) -> tuple[Any, Any, Any]:
         if exc is None:
@@ -163,20 +141,7 @@ class ContextEntry:
     ) -> BaseException | None:
         if error is not None and error is body_exc:
             error = None  # the generator let the body's exception through: not a failure
-        if error is not None:
-            error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
-            _log.error("Failed to dispose resource %s", self.label, exc_info=error)
-        now = _perf()
-        self.monitor.was_disposed(
-            self.counts,
-            self.label,
-            self.type_name,
-            self.scope_label,
-            now - started,
-            now - self.live_since,
-            error,
-        )
-        return error
+        return self._disposed(started, error)
 
     def _exit_sync(self, cm: Any, exc: BaseException | None) -> None:
         """Leave a sync context manager (raises what its exit raised). A bare generator
@@ -204,9 +169,9 @@ class ContextEntry:
             import asyncio
 
             return asyncio.run(self.release_async(owner, exc))
-        cm, self.cm = self.cm, None
-        if cm is None:
+        if not self._claim_dispose(owner, _get_ident()):
             return None
+        cm, self.cm = self.cm, None
         started = _perf()
         try:
             self._exit_sync(cm, exc)
@@ -228,6 +193,8 @@ class ContextEntry:
         # a bare async generator (see context_aenterer) whose body succeeded: its exit's
         # first step by hand, as ResourceState.release_step does, the rest (if it
         # suspends) in this task
+        if not self._claim_dispose(owner, _get_ident()):
+            return None, None
         self.cm = None
         started = _perf()
         exiting = _finish_async_generator(cm)
@@ -250,9 +217,9 @@ class ContextEntry:
         """Leave the context manager in this task; its error, or None."""
         if not self.is_async:
             return self.release_sync(owner, exc)
-        cm, self.cm = self.cm, None
-        if cm is None:
+        if not self._claim_dispose(owner):
             return None
+        cm, self.cm = self.cm, None
         started = _perf()
         if type(cm) is types.AsyncGeneratorType:
             cm = _async_generator_cm(cm)  # contextlib's exit (see context_aenterer)
@@ -309,9 +276,9 @@ def context_enterer(
             value = next(result)
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
-        entry._entered(value, owner, started, True)
-        if owner.closed:  # the scope exited while this was being entered
-            _disown_sync(entry, owner)
+        entry.instance = value
+        if gone := entry._succeeded(owner, started, True):  # the scope exited meanwhile
+            _disown_sync(entry, gone)
         return value
 
     return enter
@@ -347,9 +314,9 @@ def context_aenterer(
         except BaseException as exc:
             _entry_failed(monitor, label, owner.label, started, exc)
         entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
-        entry._entered(value, owner, started, True)
-        if owner.closed:  # the scope exited while this was being entered
-            await _disown_async(entry, owner)
+        entry.instance = value
+        if gone := entry._succeeded(owner, started, True):  # the scope exited meanwhile
+            await _disown_async(entry, gone)
         return value
 
     return aenter

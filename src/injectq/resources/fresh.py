@@ -122,6 +122,8 @@ def _fresh_state_class(
             "__module__": __name__,
             "__qualname__": f"ResourceState[{label}]",
             "fresh": True,
+            "detaches": True,
+            "type_name": spec.type_name,
             # an activation starts by initializing: one attribute write fewer for it
             "status": INITIALIZING,
             "spec": spec,

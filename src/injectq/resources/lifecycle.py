@@ -204,12 +204,18 @@ class ResourceState:
     #: that initialization failed (``aget``, ``initialize()``) still belongs to it.
     pending_owner: Owner | None = None
     failure_observed = False
+    #: one holder at a time, taken and let go by its owner's stack: the usual scope exit
+    #: claims the disposal without the lock (see _claim_dispose); fresh states and
+    #: context entries
+    fresh = False
     #: made by the container for an instance it constructed: detached again once
     #: disposed, so the instance <-> state cycle never outlives the activation
-    fresh = False
-    #: the monitor's counters of this type, which the state counts into itself (see
-    #: ResourceMonitor.type_stats): set with the monitor (fresh states: on their class)
+    detaches = False
+    #: the monitor's counters of this type, which the state machine counts into itself
+    #: (see ResourceMonitor.type_stats): set with the monitor (fresh states: on their class)
     counts: ResourceTypeStats | None = None
+    #: the binding's key (None: a user-managed instance; context entries have none)
+    key: Any = None
     #: The scopes that must exit before the activation is disposed: ``holder``, plus
     #: ``more_holders`` when several hold it (a bound instance shared by concurrent
     #: scopes, DESIGN §3a). One field for the usual single holder: no list to make,
@@ -232,6 +238,7 @@ class ResourceState:
         self.spec = spec
         self.key = key
         self.label = label if label is not None else _describe(key, instance)
+        self.type_name = spec.type_name
         self.status = CREATED if spec.init is not None else LIVE
         self.live_since = _perf()
         self.init_timeout = spec.init_timeout
@@ -262,8 +269,8 @@ class ResourceState:
                 self.dispose_timeout = owner.default_dispose_timeout
             self.scope_label = owner.label
             self.monitor.record_created(self.label, self.spec.type_name, owner.label)
-            if self.status == LIVE:  # no initialize(): live from creation, count it as such
-                self.monitor.record_initialized(self.label, self.spec.type_name, owner.label, 0.0)
+            if self.status == LIVE:  # no initialize(): live from creation, counted as such
+                self._succeeded(None, _perf())
 
     def check_owner(self, owner: Owner) -> None:
         """A sync scope cannot await an async dispose: fail now, not at exit (§3.5)."""
@@ -366,11 +373,17 @@ class ResourceState:
                 if owner is not None:
                     self.scope_label = owner.label
                     self._hold_locked(owner)  # in the same turn of the lock
-        monitor, counts = self.monitor, self.counts
-        if monitor is not None and counts is not None:
-            monitor.went_live(
-                counts, self.label, self.spec.type_name, self.scope_label, now - started, created
-            )
+        # the monitor's counts of going live, here only (no call: this runs per activation)
+        monitor = self.monitor
+        if monitor is not None and monitor.enabled:
+            counts = self.counts
+            if created:  # a fresh activation: one counter for created and initialized
+                counts.activated += 1
+            else:
+                counts.initialized += 1
+            counts.init_durations.append(now - started)
+            if monitor._subscribers:
+                monitor.publish_live(self, now - started, created)
         if waiter is not None:
             waiter.set_result(None)
         return owner if owner is not None and owner.closed else None
@@ -654,7 +667,7 @@ class ResourceState:
         now = _perf()
         if self.kept_aside:
             _aside_in_use.discard(self)  # still DISPOSING: no claim can race this
-        if self.fresh:
+        if self.detaches:
             # detached while still DISPOSING: a user's initialize() from another thread
             # either finds this state busy, or no state and starts a new activation; never
             # a disposed state that is then detached under it
@@ -677,17 +690,20 @@ class ResourceState:
         if error is not None:
             error.add_note(f"while disposing resource {self.label} (scope {self.scope_label})")
             _log.error("Failed to dispose resource %s", self.label, exc_info=error)
-        monitor, counts = self.monitor, self.counts
-        if monitor is not None and counts is not None:
-            monitor.was_disposed(
-                counts,
-                self.label,
-                self.spec.type_name,
-                self.scope_label,
-                now - started,
-                now - self.live_since,
-                error,
-            )
+        # the monitor's counts of a disposal, here only (as in _succeeded)
+        monitor = self.monitor
+        if monitor is not None and monitor.enabled:
+            counts = self.counts
+            lifetime = now - self.live_since
+            counts.disposed += 1
+            counts.dispose_durations.append(now - started)
+            counts.lifetimes.append(lifetime)
+            if lifetime > counts.max_lifetime:  # noqa: PLR1730  # a branch, not a call
+                counts.max_lifetime = lifetime
+            if error is not None:
+                counts.dispose_errors += 1
+            if monitor._subscribers:
+                monitor.publish_disposed(self, now - started, lifetime, error)
         return error
 
     async def _dispose_async_now(self, started: float | None = None) -> BaseException | None:

@@ -234,9 +234,9 @@ class ResourceMonitor:
         return stats
 
     def type_stats(self, resource_type: str) -> ResourceTypeStats:
-        """The running counters of one type, for a caller that keeps them to pass to
-        :meth:`went_live` / :meth:`was_disposed` (no look-up per event): the same object
-        for the monitor's life, since :meth:`reset` zeroes it in place."""
+        """The running counters of one type, for a resource state or context entry that
+        keeps them to count into (no look-up per event): the same object for the
+        monitor's life, since :meth:`reset` zeroes it in place."""
         return self._entry(resource_type)
 
     def watch_pool(self, pool: ResourcePool[Any], name: str | None = None) -> Callable[[], None]:
@@ -300,38 +300,6 @@ class ResourceMonitor:
         if self._subscribers:
             self._publish(ResourceEvent("created", key, resource_type, scope))
 
-    def record_initialized(self, key: str, resource_type: str, scope: str, duration: float) -> None:
-        """Count a finished initialization that took ``duration`` seconds, and publish it."""
-        self.went_live(self._entry(resource_type), key, resource_type, scope, duration, False)
-
-    def record_activated(self, key: str, resource_type: str, scope: str, duration: float) -> None:
-        """``record_created`` + ``record_initialized`` in one call (the hot path)."""
-        self.went_live(self._entry(resource_type), key, resource_type, scope, duration, True)
-
-    def went_live(
-        self,
-        counts: ResourceTypeStats,
-        key: str,
-        resource_type: str,
-        scope: str,
-        duration: float,
-        created: bool,
-    ) -> None:
-        """Count and publish an initialization into ``counts`` (this type's counters, held
-        by the caller: see :meth:`type_stats`). ``created``: created in the same step."""
-        if not self.enabled:
-            return
-        # the counting, here once (a call less per activation than a method of counts)
-        if created:  # created in the same step: a fresh activation, one counter for two
-            counts.activated += 1
-        else:
-            counts.initialized += 1
-        counts.init_durations.append(duration)
-        if self._subscribers:
-            if created:
-                self._publish(ResourceEvent("created", key, resource_type, scope))
-            self._publish(ResourceEvent("initialized", key, resource_type, scope, duration))
-
     def record_init_failed(
         self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
     ) -> None:
@@ -344,44 +312,36 @@ class ResourceMonitor:
                 ResourceEvent("init_failed", key, resource_type, scope, duration, error=error)
             )
 
-    def record_disposed(
-        self,
-        key: str,
-        resource_type: str,
-        scope: str,
-        duration: float,
-        lifetime: float,
-        error: BaseException | None = None,
-    ) -> None:
-        """Count a disposal (failed if ``error`` is given) and the instance's ``lifetime``,
-        and publish it."""
-        self.was_disposed(
-            self._entry(resource_type), key, resource_type, scope, duration, lifetime, error
-        )
+    # -- publishing what the state machine counted (resources/lifecycle.py) -------------
+    # The counting itself is in the two transitions that go live and end a disposal
+    # (ResourceState._succeeded and _disposed): they run per activation, and a call here
+    # cost about a tenth of a request scope's time. They call these only when somebody
+    # subscribed. ``activation``: a resource state or a context entry (its label, type
+    # name and scope label name the event).
+    def publish_live(self, activation: Any, duration: float, created: bool) -> None:
+        """Publish an activation that went live after ``duration`` seconds (``created``:
+        created in the same step, so a ``created`` event first)."""
+        key, type_name, scope = activation.label, activation.type_name, activation.scope_label
+        if created:
+            self._publish(ResourceEvent("created", key, type_name, scope))
+        self._publish(ResourceEvent("initialized", key, type_name, scope, duration))
 
-    def was_disposed(
-        self,
-        counts: ResourceTypeStats,
-        key: str,
-        resource_type: str,
-        scope: str,
-        duration: float,
-        lifetime: float,
-        error: BaseException | None,
+    def publish_disposed(
+        self, activation: Any, duration: float, lifetime: float, error: BaseException | None
     ) -> None:
-        """Count and publish a disposal into ``counts`` (see :meth:`went_live`)."""
-        if not self.enabled:
-            return
-        counts.disposed += 1
-        counts.dispose_durations.append(duration)
-        counts.lifetimes.append(lifetime)
-        if lifetime > counts.max_lifetime:  # noqa: PLR1730  # a branch, not a call, per disposal
-            counts.max_lifetime = lifetime
-        if error is not None:
-            counts.dispose_errors += 1
-        if self._subscribers:
-            kind: EventKind = "disposed" if error is None else "dispose_failed"
-            self._publish(ResourceEvent(kind, key, resource_type, scope, duration, lifetime, error))
+        """Publish a disposal (``error``: it failed) after ``lifetime`` seconds live."""
+        kind: EventKind = "disposed" if error is None else "dispose_failed"
+        self._publish(
+            ResourceEvent(
+                kind,
+                activation.label,
+                activation.type_name,
+                activation.scope_label,
+                duration,
+                lifetime,
+                error,
+            )
+        )
 
 
 async def _run_subscriber(callback: Any, result: Any, event: ResourceEvent) -> None:
