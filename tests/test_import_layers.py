@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "injectq.resources.monitor",
             "injectq.resources.calls",
             "injectq.resources.states",
+            "injectq.resources.attachment",
             "injectq.resources.disown",
             "injectq.resources.specs",
             "injectq.resources.lifecycle",

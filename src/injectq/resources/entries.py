@@ -92,12 +92,12 @@ class ContextEntry(ResourceState):
         leaves it at its exit. A failed enter is counted and raised."""
         # container defaults bound async calls only
         entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
-        entry.monitor.record_created(label, label, owner.label)
+        owner.monitor.record_created(label, label, owner.label)
         started = _perf()
         try:
             value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
         except BaseException as exc:
-            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
+            _entry_failed(owner.monitor, label, owner.label, started, exc, created=True)
         entry.instance = value
         if gone := entry._succeeded(owner, started):  # the scope exited meanwhile
             _disown_sync(entry, gone)
@@ -118,13 +118,13 @@ class ContextEntry(ResourceState):
             dispose_timeout = owner.default_dispose_timeout
         entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
         timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
-        entry.monitor.record_created(label, label, owner.label)
+        owner.monitor.record_created(label, label, owner.label)
         started = _perf()
         scope_before = _anyio_scope()
         try:
             value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
         except BaseException as exc:
-            _entry_failed(entry.monitor, label, owner.label, started, exc, created=True)
+            _entry_failed(owner.monitor, label, owner.label, started, exc, created=True)
         entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
         entry.instance = value
         if gone := entry._succeeded(owner, started):  # the scope exited meanwhile

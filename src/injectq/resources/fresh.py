@@ -12,6 +12,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NoReturn
 
+from injectq.resources.attachment import del_attribute as _del_attribute
+from injectq.resources.attachment import set_attribute as _set_attribute
 from injectq.resources.calls import (
     _get_ident,
     _me,
@@ -27,9 +29,7 @@ from injectq.resources.lifecycle import (
     ResourceSpec,
     ResourceState,
     _async_dispose_in_sync_scope,
-    _del_attribute,
     _returned_awaitable,
-    _set_attribute,
 )
 from injectq.resources.monitor import ResourceMonitor
 from injectq.resources.specs import _STATE_ATTR

@@ -19,10 +19,16 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from injectq.resources.attachment import (
+    aside_in_use,
+    aside_state,
+    attached_state,
+    del_attribute,
+    keep_aside,
+)
 from injectq.resources.calls import (
     _FINISHED,
     _Coroutine,
@@ -95,23 +101,13 @@ _acquire, _release = _transition.acquire, _transition.release
 
 
 # --------------------------------------------------------------------------- states
-# Instances that refuse attributes (``__slots__``, ``@dataclass(slots=True)``) keep their
-# state aside, by id. The table holds it weakly, so an idle state (never initialized,
-# failed, disposed) goes with its last user, and while it lives it keeps its instance
-# alive, so the id cannot be reused under it. A state in use (initializing, live,
-# disposing) may have no other holder (a user's own initialize() on an instance nobody
-# else tracks): ``_aside_in_use`` holds it until it is idle again.
-_aside: dict[int, weakref.ref[ResourceState]] = {}
-_aside_in_use: set[ResourceState] = set()
-
-
 def state_of(instance: Any, key: Any = None, spec: ResourceSpec | None = None) -> ResourceState:
     """The state of a resource instance, created on first use (with ``spec``, the bound
     class's, when the container knows it; else its own class's)."""
-    st = _attached_state(instance)
+    st = attached_state(instance)
     if st is not None:
         return st
-    st = _aside_state(instance)
+    st = aside_state(instance)
     if st is not None:
         return st
     if spec is None:
@@ -119,51 +115,14 @@ def state_of(instance: Any, key: Any = None, spec: ResourceSpec | None = None) -
     if spec is None:
         raise TypeError(f"{type(instance).__qualname__} is not a resource")
     with _transition:
-        st = _attached_state(instance) or _aside_state(instance)
+        st = attached_state(instance) or aside_state(instance)
         if st is None:
             st = ResourceState(instance, spec, key)
             try:
                 object.__setattr__(instance, _STATE_ATTR, st)
             except (AttributeError, TypeError):
-                _keep_aside(instance, st)
+                keep_aside(instance, st)
     return st
-
-
-def _aside_state(instance: Any) -> ResourceState | None:
-    ref = _aside.get(id(instance))
-    if ref is None:
-        return None
-    st = ref()
-    return st if st is not None and st.instance is instance else None
-
-
-def _keep_aside(instance: Any, st: ResourceState) -> None:
-    """Under the lock: ``st`` is the state of ``instance``, which cannot carry it."""
-    key = id(instance)
-
-    def forget(ref: weakref.ref[ResourceState]) -> None:
-        # called while the state is being freed, its instance still alive: no other
-        # instance can have this id yet
-        if _aside.get(key) is ref:
-            del _aside[key]
-
-    st.kept_aside = True
-    _aside[key] = weakref.ref(st, forget)
-    if st.status == LIVE:  # no initialize(): in use from creation
-        _aside_in_use.add(st)
-
-
-def _attached_state(instance: Any) -> ResourceState | None:
-    """The state set on ``instance`` itself, if any (see ``_prepare``)."""
-    try:
-        return instance._injectq_resource_state  # type: ignore[no-any-return]
-    except AttributeError:
-        return None
-
-
-# typed loosely: also compared with a class's own __setattr__ / __delattr__
-_set_attribute: Callable[..., None] = object.__setattr__
-_del_attribute: Callable[..., None] = object.__delattr__
 
 
 def resource_label(key: Any) -> str:
@@ -213,7 +172,7 @@ class ResourceState:
     detaches = False
     #: the monitor's counters of this type, which the state machine counts into itself
     #: (see ResourceMonitor.type_stats): set with the monitor (fresh states: on their class)
-    counts: ResourceTypeStats | None = None
+    counts: ResourceTypeStats  # no default: read only where a monitor is set
     #: the binding's key (None: a user-managed instance; context entries have none)
     key: Any = None
     #: The scopes that must exit before the activation is disposed: ``holder``, plus
@@ -335,7 +294,7 @@ class ResourceState:
             self.status = INITIALIZING
             self.initializer = me
             if self.kept_aside:
-                _aside_in_use.add(self)
+                aside_in_use.add(self)
             return True, None
 
     def _succeeded(
@@ -404,7 +363,7 @@ class ResourceState:
             self.initializer = None
             waiter, self.waiter = self.waiter, None
             if self.kept_aside:
-                _aside_in_use.discard(self)  # idle: goes with its last user
+                aside_in_use.discard(self)  # idle: goes with its last user
         if self.monitor is not None:
             self.monitor.record_init_failed(
                 self.label, self.spec.type_name, self.scope_label, _perf() - started, exc
@@ -666,7 +625,7 @@ class ResourceState:
         # only the disposer moves a state out of DISPOSING: no lock needed here
         now = _perf()
         if self.kept_aside:
-            _aside_in_use.discard(self)  # still DISPOSING: no claim can race this
+            aside_in_use.discard(self)  # still DISPOSING: no claim can race this
         if self.detaches:
             # detached while still DISPOSING: a user's initialize() from another thread
             # either finds this state busy, or no state and starts a new activation; never
@@ -674,10 +633,10 @@ class ResourceState:
             instance = self.instance
             try:  # _attached_state, inlined
                 if instance._injectq_resource_state is self:
-                    if type(instance).__delattr__ is _del_attribute:
+                    if type(instance).__delattr__ is del_attribute:
                         del instance._injectq_resource_state  # the same, without its call
                     else:  # the class's own __delattr__ may refuse or delegate
-                        _del_attribute(instance, _STATE_ATTR)
+                        del_attribute(instance, _STATE_ATTR)
             except AttributeError:
                 pass
         self.status = DISPOSED

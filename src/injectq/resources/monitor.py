@@ -1,8 +1,12 @@
 """Lifecycle metrics: always on, cheap enough to never turn off.
 
-The resource state machine reports every transition here. Counting is a few integer
-increments and one ``perf_counter`` delta per transition; event records are only built
-when somebody subscribed, so an unobserved container pays almost nothing.
+The monitor owns the counters (one :class:`ResourceTypeStats` per type) and the
+subscribers. Creations and failed initializations are counted here; an activation going
+live and a disposal are counted by the state machine's own transitions
+(``ResourceState._succeeded`` / ``_disposed``) into the counters the state holds, with no
+call per transition. Counting is a few integer increments and one ``perf_counter`` delta
+per transition; event records are only built when somebody subscribed, so an unobserved
+container pays almost nothing.
 """
 
 from __future__ import annotations
