@@ -138,32 +138,6 @@ def _fresh_state_class(
     )
 
 
-def _fresh_state(state_cls: type[ResourceState], inst: Any, owner: Owner) -> ResourceState | None:
-    """The state of a just-constructed ``inst``, attached to it; None when ``inst`` is
-    not fresh (``__new__`` handed back one seen before) or has no room for it
-    (``__slots__``): the general path takes those."""
-    try:
-        if inst._injectq_resource_state is not None:  # seen before: not fresh
-            return None
-    except AttributeError:
-        pass
-    st: ResourceState = _new_state(state_cls)
-    if st.spec.dispose_async is True and owner.is_async is False:
-        raise _async_dispose_in_sync_scope(st.label)
-    try:
-        if type(inst) is state_cls.plain_cls or type(inst).__setattr__ is _set_attribute:
-            inst._injectq_resource_state = st  # object's own store, minus its call
-        else:  # past the class's own __setattr__ (frozen, delegating classes)
-            _set_attribute(inst, _STATE_ATTR, st)
-    except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
-        return None
-    st.instance = inst
-    # on the instance, though None: a class-default read costs twice (3.11)
-    st.waiter = st.more_holders = st.holder = None
-    st.scope_label = owner.label
-    return st
-
-
 def fresh_activator_sync(
     spec: ResourceSpec,
     key: Any,
@@ -177,7 +151,7 @@ def fresh_activator_sync(
     """``act(inst, owner) -> inst``: activate a resource the container has just
     constructed, for a class whose ``initialize`` is sync (or absent). ``general(inst,
     key, owner)`` is the full path, taken (and its result returned) when the instance
-    is not fresh (see :func:`_fresh_state`). ``monitor`` and the default timeout are the
+    is not fresh (``__new__`` handed back one seen before, or it has no room for the state). ``monitor`` and the default timeout are the
     container's, the same for every scope that can own the instance. ``in_async``:
     called by async resolution, which awaits a coroutine ``act`` returns (an
     ``initialize`` that returned an awaitable: see :func:`_init_returned`)."""
@@ -189,13 +163,32 @@ def fresh_activator_sync(
     if not FAST_PATHS:
         return act_general
     state_cls = _fresh_state_class(spec, key, label, monitor, None, default_dispose_timeout, cls)
+    plain_cls, async_dispose = state_cls.plain_cls, spec.dispose_async is True
     init, init_timeout = spec.init, spec.init_timeout
     what = f"{label}.initialize()"
 
     def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        st = _fresh_state(state_cls, inst, owner)
-        if st is None:
+        # Attach a new state to the instance: the same lines begin both colours' act (a
+        # call for them cost about 2 % of a request scope); keep the two in step.
+        try:
+            if inst._injectq_resource_state is not None:  # seen before: not fresh
+                return general(inst, key, owner)
+        except AttributeError:
+            pass
+        if async_dispose and owner.is_async is False:
+            raise _async_dispose_in_sync_scope(label)
+        st = _new_state(state_cls)
+        try:
+            if type(inst) is plain_cls or type(inst).__setattr__ is _set_attribute:
+                inst._injectq_resource_state = st  # object's own store, minus its call
+            else:  # past the class's own __setattr__ (frozen, delegating classes)
+                _set_attribute(inst, _STATE_ATTR, st)
+        except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
             return general(inst, key, owner)
+        st.instance = inst
+        # on the instance, though None: a class-default read costs twice (3.11)
+        st.waiter = st.more_holders = st.holder = None
+        st.scope_label = owner.label
         started = _perf()
         if init is not None:  # st.status is INITIALIZING (the class default)
             st.initializer = _get_ident()
@@ -245,14 +238,33 @@ def fresh_activator_async(
     state_cls = _fresh_state_class(
         spec, key, label, monitor, default_init_timeout, default_dispose_timeout, cls
     )
+    plain_cls, async_dispose = state_cls.plain_cls, spec.dispose_async is True
     init, init_timeout = spec.init, state_cls.init_timeout
     assert init is not None
     what = f"{label}.initialize()"
 
     async def act(inst: Any, owner: Owner, me: object = None) -> Any:
-        st = _fresh_state(state_cls, inst, owner)
-        if st is None:
+        # Attach a new state to the instance: the same lines begin both colours' act (a
+        # call for them cost about 2 % of a request scope); keep the two in step.
+        try:
+            if inst._injectq_resource_state is not None:  # seen before: not fresh
+                return await general(inst, key, owner)
+        except AttributeError:
+            pass
+        if async_dispose and owner.is_async is False:
+            raise _async_dispose_in_sync_scope(label)
+        st = _new_state(state_cls)
+        try:
+            if type(inst) is plain_cls or type(inst).__setattr__ is _set_attribute:
+                inst._injectq_resource_state = st  # object's own store, minus its call
+            else:  # past the class's own __setattr__ (frozen, delegating classes)
+                _set_attribute(inst, _STATE_ATTR, st)
+        except (AttributeError, TypeError):  # no room on it (__slots__): kept aside
             return await general(inst, key, owner)
+        st.instance = inst
+        # on the instance, though None: a class-default read costs twice (3.11)
+        st.waiter = st.more_holders = st.holder = None
+        st.scope_label = owner.label
         st.initializer = me if me is not None else _me()  # INITIALIZING: the class default
         started = _perf()
         try:
