@@ -20,7 +20,7 @@ and enters ``async with container.scope("request")``. Request-scoped bindings ar
 therefore one per request, and every resource activated while serving the request is
 disposed when the request ends, after the response was sent, also when the handler
 raised. An exception the endpoint raised reaches the disposals also when one of the
-app's exception handlers turned it into a response (:class:`RecordHandledErrors`), and
+app's exception handlers turned it into a response (:func:`record_handled_errors`), and
 a resource that failed to initialize is answered by the handler registered for its
 original error. With ``close_on_shutdown=True`` (the default) the app's lifespan
 shutdown also runs ``await container.aclose()``, disposing the singletons.
@@ -55,6 +55,7 @@ from injectq.integrations.starlette import (
     STATE_KEY,
     RecordHandledErrors,
     install,
+    record_handled_errors,
 )
 from injectq.integrations.starlette import InjectQMiddleware as InjectQRequestMiddleware
 from injectq.utils.exceptions import describe_key
@@ -70,6 +71,7 @@ __all__ = [
     "InjectQRequestMiddleware",
     "RecordHandledErrors",
     "get_request_container",
+    "record_handled_errors",
     "setup_fastapi",
 ]
 
@@ -168,7 +170,7 @@ def setup_fastapi(
     disposal answered with a 500), at the price of background tasks running after it.
     Exceptions the app's exception handlers answer still reach the disposals, and a
     ``ResourceInitializationError`` goes to the handler registered for its cause
-    (see :class:`RecordHandledErrors`). The same as
+    (see :func:`record_handled_errors`). The same as
     :func:`injectq.integrations.starlette.setup_starlette`."""
     install(
         container,
