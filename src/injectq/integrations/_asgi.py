@@ -60,12 +60,17 @@ class InjectQASGIMiddleware:
         close_on_shutdown: bool = False,
         close_before_response: bool = False,
     ) -> None:
-        self.app = app
         self.container = container
         self.scope_name = scope_name
         self.close_on_shutdown = close_on_shutdown
         self.close_before_response = close_before_response
         self._scopes = RequestScopes(container, scope_name)
+        self.app = self.wire(app)
+
+    def wire(self, app: ASGIApp) -> ASGIApp:
+        """What the middleware calls: ``app``. A subclass wires its framework here, once,
+        when the middleware is built (nothing per request)."""
+        return app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

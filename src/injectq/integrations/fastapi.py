@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 try:
     from fastapi.params import Depends as _DependsParam
@@ -49,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from injectq.integrations._base import no_container
-from injectq.integrations._markers import make_marker, marker_class
+from injectq.integrations._markers import DependencyMarker, marker_class
 from injectq.integrations.starlette import (
     HANDLED_ERRORS_KEY,
     STATE_KEY,
@@ -113,10 +113,6 @@ _Marker = marker_class(
 )
 
 
-def _marker(key: Any) -> Any:
-    return make_marker(_Marker, key, _depends(key))
-
-
 if TYPE_CHECKING:
     # What type checkers see: the annotation form, so ``svc: InjectAPI[UserService]`` is
     # a ``UserService`` in the handler's body. (One name cannot also be typed as a value
@@ -125,7 +121,7 @@ if TYPE_CHECKING:
     InjectFastAPI: TypeAlias = Annotated[T, _DependsParam]
 else:
 
-    class InjectAPI(Generic[T]):
+    class InjectAPI(DependencyMarker[T]):
         """Inject ``T`` from the request's container into a FastAPI route or dependency.
 
         - ``svc: InjectAPI[UserService]``: as the parameter's annotation (typed);
@@ -137,16 +133,8 @@ else:
         """
 
         __slots__ = ()
-
-        def __new__(cls, service_type: Any) -> Any:
-            """``InjectAPI(UserService)``: the FastAPI dependency itself, for ``Annotated``
-            metadata or a parameter's default."""
-            return _depends(service_type)
-
-        def __class_getitem__(cls, service_type: Any) -> Any:
-            if isinstance(service_type, TypeVar):
-                return super().__class_getitem__(service_type)
-            return _marker(service_type)
+        depends = staticmethod(_depends)
+        marker = _Marker
 
     InjectFastAPI = InjectAPI
 

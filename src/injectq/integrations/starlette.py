@@ -102,27 +102,14 @@ class InjectQMiddleware(InjectQASGIMiddleware):
     :class:`RecordHandledErrors` at the first request.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        container: InjectQ,
-        *,
-        scope_name: str = "request",
-        close_on_shutdown: bool = False,
-        close_before_response: bool = False,
-    ) -> None:
-        super().__init__(
-            app,
-            container,
-            scope_name=scope_name,
-            close_on_shutdown=close_on_shutdown,
-            close_before_response=close_before_response,
-        )
+    def wire(self, app: ASGIApp) -> ASGIApp:
+        """Give the app's ``ExceptionMiddleware`` below recording handler tables, or wire
+        its router at the first request when it cannot be found."""
         exceptions = _exception_middleware_below(app)
-        if exceptions is not None:
-            record_handled_errors(exceptions)
-        else:
-            self.app = self._wire_router_at_first_request(app)
+        if exceptions is None:
+            return self._wire_router_at_first_request(app)
+        record_handled_errors(exceptions)
+        return app
 
     def _wire_router_at_first_request(self, app: ASGIApp) -> ASGIApp:
         """``app``, after wrapping the router of the Starlette app serving the first
