@@ -3,6 +3,7 @@
 import asyncio
 import inspect
 import typing
+from typing import Any
 
 import pytest
 
@@ -437,6 +438,46 @@ def test_inject_with_caller_args_sees_rebinding() -> None:
     with c.override(Db, Db("over")):
         assert handler(3).url == "over"
     assert handler(4) is replacement
+
+
+async def test_partial_calls_of_every_shape() -> None:
+    # a call giving some arguments runs a caller generated for its shape: parameters
+    # named like its own locals, a sync callable returning an awaitable (ainvoke), an
+    # unhashable callable, and each injected argument seen by a trace (through get/aget)
+    c = make_container()
+
+    @inject(container=c)
+    async def handler(args: int, kwargs: Db, container: Cache, call: str = "d") -> tuple[Any, ...]:
+        return args, kwargs, container, call
+
+    assert await handler(1) == (1, c.get(Db), c.get(Cache), "d")
+    assert await handler(2, call="x") == (2, c.get(Db), c.get(Cache), "x")
+    mine = Cache()
+    assert await handler(3, container=mine) == (3, c.get(Db), mine, "d")
+
+    async def later(n: int, db: Db) -> tuple[int, Db]:
+        return n, db
+
+    def returns_awaitable(n: int, db: Db) -> Any:
+        return later(n, db)
+
+    c.bind_factory("returns_awaitable", returns_awaitable)
+    assert await c.ainvoke("returns_awaitable", 4) == (4, c.get(Db))
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, n: int, db: Db) -> tuple[int, Db]:
+            return n, db
+
+    c.bind_factory("unhashable", Unhashable())
+    assert c.invoke("unhashable", 5) == (5, c.get(Db))
+    assert c.invoke("unhashable", 6) == (6, c.get(Db))
+    assert await c.ainvoke("unhashable", 7) == (7, c.get(Db))
+
+    with c.trace() as trace:
+        await handler(8)
+    assert [r.key for r in trace.roots] == [Db, Cache]
 
 
 def test_inject_marker_outside_inject_resolves_lazily_from_active_container() -> None:

@@ -243,8 +243,9 @@ def test_add_middleware_alone_records_handled_errors(tracker: Tracker) -> None:
 
 
 def test_add_middleware_records_handled_errors_of_later_requests(tracker: Tracker) -> None:
-    # the middleware wires the app's router at its first request, once: requests after
-    # it (here the first succeeds) still have their handled errors reach the disposals
+    # the middleware wires the app's handlers once, when the app builds its stack:
+    # requests after the first (here it succeeds) still have their handled errors
+    # reach the disposals
     container = async_container(tracker)
     db_for_fds.append(tracker.db_path)
     app = Starlette(routes=make_routes(), exception_handlers={OutOfStock: answer_out_of_stock})
@@ -255,6 +256,33 @@ def test_add_middleware_records_handled_errors_of_later_requests(tracker: Tracke
             assert client.get("/sold-out").status_code == 409
     assert [type(outcome) for outcome in tracker.outcomes] == [type(None), OutOfStock] * 3
     assert notes(tracker.db_path) == ["0", "1", "2"]  # every handled failure rolled back
+
+
+class OpaqueLayer:
+    """An ASGI middleware that keeps what it wraps under a name of its own (not ``.app``):
+    the request middleware above it cannot see the app's ExceptionMiddleware."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._inner(scope, receive, send)
+
+
+def test_handled_errors_recorded_below_an_opaque_layer(tracker: Tracker) -> None:
+    # the middleware cannot reach the ExceptionMiddleware below OpaqueLayer: it wires
+    # the app's router at the first request instead, with the same outcome
+    container = async_container(tracker)
+    db_for_fds.append(tracker.db_path)
+    app = Starlette(routes=make_routes(), exception_handlers={OutOfStock: answer_out_of_stock})
+    app.add_middleware(OpaqueLayer)  # added first: below the request middleware
+    app.add_middleware(InjectQMiddleware, container=container)
+    with TestClient(app) as client:
+        for round_ in range(2):
+            assert client.get("/sold-out").status_code == 409
+            assert client.get(f"/add/{round_}").status_code == 200
+    assert [type(outcome) for outcome in tracker.outcomes] == [OutOfStock, type(None)] * 2
+    assert notes(tracker.db_path) == ["0", "1"]  # every handled failure rolled back
 
 
 async def test_plain_asgi_app(tracker: Tracker) -> None:

@@ -2,22 +2,30 @@
 
 A call with no arguments of its own runs the function's generated caller (one per
 function, kept once every singleton it needs is built); a call that gives some
-arguments injects only the rest, by a plan of the missing parameters kept per
-(function, number of positional arguments, keyword names).
+arguments runs a generated partial caller kept per (function, number of positional
+arguments, keyword names, colour), which passes the caller's arguments on and resolves
+only the rest, each through the container's ``get``/``aget``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from injectq.core.analysis import analyze
+from injectq.core.codegen import FunctionBuilder, identifier
 from injectq.core.planning import Node, Value, pseudo_binding
 
 if TYPE_CHECKING:
     from injectq.core.compiler import Compiler
 
 __all__ = ["InjectedCalls"]
+
+#: the last item of an async partial caller's key (a sync one's key has three items)
+_ASYNC = "async"
+
+PartialCaller = Callable[[tuple[Any, ...], dict[str, Any]], Any]
 
 
 class _Resolving(Protocol):
@@ -29,21 +37,34 @@ class _Resolving(Protocol):
 
 
 class InjectedCalls:
-    """The generated callers and partial-call plans of one container."""
+    """The generated callers and partial callers of one container."""
 
     __slots__ = ("callers", "compiler", "container")
 
     def __init__(self, container: _Resolving, compiler: Compiler) -> None:
         self.container = container
         self.compiler = compiler
-        #: fn -> generated caller; (fn, n positional, keyword names) -> plan of the rest
+        #: fn -> generated caller; (fn, n positional, keyword names[, _ASYNC]) -> the
+        #: generated partial caller of that shape (dropped with the rest when the
+        #: registry changes)
         self.callers: dict[Any, Any] = {}
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call ``fn`` with the caller's arguments, injecting only the rest."""
         if not args and not kwargs:
             return (self.callers.get(fn) or self.caller_for(fn, False))()
-        return fn(*args, **self.missing_arguments(fn, args, kwargs), **kwargs)
+        return self.call_partial(fn, args, kwargs)
+
+    def call_partial(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """:meth:`call` through the partial caller, also with no arguments given (each
+        missing parameter resolved by ``container.get``: ``invoke``)."""
+        try:
+            partial = self.callers.get((fn, len(args), tuple(kwargs)))
+        except TypeError:  # an unhashable callable: generate for this call alone
+            partial = None
+        return (partial or self._partial_caller(fn, args, kwargs, False))(args, kwargs)
 
     def caller_for(self, fn: Callable[..., Any], is_async: bool) -> Callable[[], Any]:
         """The generated zero-argument caller of ``fn`` (kept once every singleton it
@@ -53,40 +74,70 @@ class InjectedCalls:
             self.callers[fn] = caller
         return caller
 
-    async def acall(
+    def acall(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        """Call ``fn`` in async code with the caller's arguments, injecting the rest."""
-        import asyncio
+    ) -> Awaitable[Any]:
+        """Call ``fn`` in async code with the caller's arguments, injecting the rest:
+        the partial caller's coroutine itself, no coroutine of this method's own (a
+        partial call is how frameworks call an endpoint: the request given, services
+        injected)."""
+        try:
+            partial = self.callers.get((fn, len(args), tuple(kwargs), _ASYNC))
+        except TypeError:  # an unhashable callable: generate for this call alone
+            partial = None
+        return (partial or self._partial_caller(fn, args, kwargs, True))(args, kwargs)  # type: ignore[no-any-return]
 
-        # the missing arguments resolved here, not in a coroutine of their own: a partial
-        # call is how frameworks call an endpoint (the request given, services injected)
-        injected: dict[str, Any] = {}
-        aget = self.container.aget
-        for name, dep in self.missing_plan(fn, args, kwargs):
-            injected[name] = await aget(dep.key) if isinstance(dep, Node) else dep
-        result = fn(*args, **injected, **kwargs)
-        if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-            return await result
-        return result
+    def _partial_caller(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool
+    ) -> PartialCaller:
+        """Generate the caller of ``fn`` for calls shaped as this one, and keep it.
+
+        ``call_f(args, kwargs)`` is ``f(*args, <missing>=..., **kwargs)``, each missing
+        parameter given its planned value: ``container.get(KEY)`` (``await
+        container.aget(KEY)`` when async), or its default."""
+        unit = FunctionBuilder()
+        args_name, kwargs_name = unit.local("args"), unit.local("kwargs")
+        container = unit.ref(self.container, "container")
+        resolve = f"(await {container}.aget" if is_async else f"({container}.get"
+        injected = "".join(
+            f"{name}={resolve}({unit.ref(dep.key, f'{name}_key')})), "
+            if isinstance(dep, Node)
+            else f"{name}={unit.ref(dep, f'default_{name}')}, "
+            for name, dep in self.missing_plan(fn, args, kwargs)
+        )
+        fn_ref = unit.ref(fn, getattr(fn, "__name__", "function"))
+        call = f"{fn_ref}(*{args_name}, {injected}**{kwargs_name})"
+        label = getattr(fn, "__qualname__", None) or repr(fn)
+        name = f"{'acall' if is_async else 'call'}_{identifier(label, 'function')}"
+        signature = f"{name}({args_name}, {kwargs_name}):\n"
+        if not is_async:
+            source = f"def {signature}    return {call}\n"
+        elif inspect.iscoroutinefunction(fn):
+            source = f"async def {signature}    return await {call}\n"
+        else:  # a sync callable (ainvoke of a factory), maybe returning an awaitable
+            import asyncio  # here: a sync program never loads it (async code has)
+
+            unit.helpers(asyncio=asyncio)
+            result = unit.local("result")
+            source = (
+                f"async def {signature}    {result} = {call}\n"
+                f"    if asyncio.iscoroutine({result}) or isinstance({result}, asyncio.Future):\n"
+                f"        return await {result}\n"
+                f"    return {result}\n"
+            )
+        shape = f"{len(args)} positional{''.join(f', {k}=' for k in kwargs)}"
+        partial: PartialCaller = unit.build(source, name, "partial caller", f"{label}({shape})")
+        key = (fn, len(args), tuple(kwargs), _ASYNC) if is_async else (fn, len(args), tuple(kwargs))
+        try:
+            self.callers[key] = partial
+        except TypeError:  # an unhashable callable: not kept
+            pass
+        return partial
 
     def missing_plan(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> list[tuple[str, Any]]:
         """What fills each parameter the caller left out: a planned key or a value."""
-        cache_key = (fn, len(args), tuple(kwargs))
-        try:
-            cached: list[tuple[str, Any]] | None = self.callers.get(cache_key)
-        except TypeError:  # an unhashable callable: plan every call
-            return self._make_missing_plan(fn, args, kwargs)
-        if cached is None:
-            cached = self._make_missing_plan(fn, args, kwargs)
-            self.callers[cache_key] = cached
-        return cached
-
-    def _make_missing_plan(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> list[tuple[str, Any]]:
         params = analyze(fn)
         node = Node(fn, pseudo_binding(fn), getattr(fn, "__qualname__", repr(fn)))
         filled = 0
@@ -100,12 +151,3 @@ class InjectedCalls:
             dep = self.compiler.plan_param(node, param, [node.label], {})
             plan.append((param.name, dep.value if isinstance(dep, Value) else dep))
         return plan
-
-    def missing_arguments(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The injected values of the parameters the caller left out."""
-        return {
-            name: self.container.get(dep.key) if isinstance(dep, Node) else dep
-            for name, dep in self.missing_plan(fn, args, kwargs)
-        }

@@ -163,7 +163,7 @@ class InjectQ:
         self._caller_for = calls.caller_for
         self._call_with_injection = calls.call
         self._acall_with_injection = calls.acall
-        self._missing_arguments = calls.missing_arguments
+        self._call_partial = calls.call_partial
         self._version = 0  # bumped by every registry change; stale compiles are not kept
         self._bindings[InjectQ] = Binding(InjectQ, self, Kind.INSTANCE, SINGLETON)
         self._bindings[ResourceMonitor] = Binding(
@@ -615,7 +615,7 @@ class InjectQ:
     def invoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the bound factory with some arguments given, the rest injected."""
         fn = self._factory_of(service_type)
-        return fn(*args, **self._missing_arguments(fn, args, kwargs), **kwargs)
+        return self._call_partial(fn, args, kwargs)
 
     async def ainvoke(self, service_type: Any, *args: Any, **kwargs: Any) -> Any:
         """The async twin of :meth:`invoke`: some arguments given, the rest injected (async

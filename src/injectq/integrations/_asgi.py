@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from injectq.core.context import active_container as _active_container
 from injectq.integrations._base import OpenScope, RequestScopes, request_error
 
 if TYPE_CHECKING:
@@ -59,51 +60,78 @@ class InjectQASGIMiddleware:
         close_on_shutdown: bool = False,
         close_before_response: bool = False,
     ) -> None:
-        self.app = app
         self.container = container
         self.scope_name = scope_name
         self.close_on_shutdown = close_on_shutdown
         self.close_before_response = close_before_response
         self._scopes = RequestScopes(container, scope_name)
+        self.app = self.wire(app)
 
-    def prepare(self, scope: Scope) -> None:
-        """Called for each request before the app: a subclass wires its framework here."""
+    def wire(self, app: ASGIApp) -> ASGIApp:
+        """What the middleware calls: ``app``. A subclass wires its framework here, once,
+        when the middleware is built (nothing per request)."""
+        return app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind in {"http", "websocket"}:
-            state = scope.get("state")
-            if state is None:
-                state = scope["state"] = {}
-            state[STATE_KEY] = self.container
-            handled: list[BaseException] = []
-            scope[HANDLED_ERRORS_KEY] = handled
-            self.prepare(scope)
-            opened = await self._scopes.aenter()
-            closing = None
-            if self.close_before_response and kind == "http":
-                closing = _CloseBeforeResponse(self._scopes, opened, handled, send)
-                send = closing.send
-            error: BaseException | None = None
+        if kind not in {"http", "websocket"}:  # (a constant frozenset)
+            await self._serve_other(scope, receive, send)
+            return
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state[STATE_KEY] = self.container
+        handled: list[BaseException] = []
+        scope[HANDLED_ERRORS_KEY] = handled
+        if self.close_before_response and kind == "http":
+            await self._serve_closing_early(scope, receive, send, handled)
+            return
+        # RequestScopes.aenter and .aexit, inlined: this runs for every request, and their
+        # two coroutines and the OpenScope between them cost as much as the work itself
+        container = self.container
+        active = _active_container.set(container)
+        try:
+            request_scope = container.scope(self.scope_name)
+            await request_scope.__aenter__()
             try:
                 await self.app(scope, receive, send)
-            except BaseException as exc:
-                error = exc
+            except BaseException as exc:  # a cancelled request (the client went away) too
+                await request_scope.__aexit__(type(exc), exc, exc.__traceback__)
                 raise
+            if handled:  # answered by the app's handlers: the first still reaches the disposals
+                error = handled[0]
+                await request_scope.__aexit__(type(error), error, error.__traceback__)
+            else:
+                await request_scope.__aexit__(None, None, None)
+        finally:
+            _active_container.reset(active)
+
+    async def _serve_closing_early(
+        self, scope: Scope, receive: Receive, send: Send, handled: list[BaseException]
+    ) -> None:
+        """An HTTP request with ``close_before_response``: its scope is left by the
+        ``send`` of the response's last message (:class:`_CloseBeforeResponse`)."""
+        opened = await self._scopes.aenter()
+        closing = _CloseBeforeResponse(self._scopes, opened, handled, send)
+        error: BaseException | None = None
+        try:
+            await self.app(scope, receive, closing.send)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            try:
+                if not closing.closed:
+                    await self._scopes.aleave(opened, request_error(error, handled))
             finally:
-                if closing is None:
-                    await self._scopes.aexit(opened, request_error(error, handled))
-                else:
-                    try:
-                        if not closing.closed:
-                            await self._scopes.aleave(opened, request_error(error, handled))
-                    finally:
-                        self._scopes.deactivate(opened)
-            if closing is not None and closing.failure is not None:
-                # the client was told (a 500, or a response cut short); the server is
-                # told too, as of any disposal failure
-                raise closing.failure
-        elif kind == "lifespan":
+                self._scopes.deactivate(opened)
+        if closing.failure is not None:
+            # the client was told (a 500, or a response cut short); the server is told
+            # too, as of any disposal failure
+            raise closing.failure
+
+    async def _serve_other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
             with self.container.context():
                 await self.app(scope, receive, self._lifespan_send(send))
         else:  # pragma: no cover - no other ASGI scope types exist today

@@ -10,9 +10,11 @@ This leans on typing internals: when they change, only the annotation form remai
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-__all__ = ["make_marker", "marker_class"]
+__all__ = ["DependencyMarker", "make_marker", "marker_class"]
+
+T = TypeVar("T")
 
 _AnnotatedAlias: Any = type(Annotated[int, "injectq"])
 
@@ -51,3 +53,25 @@ def make_marker(marker: type[Any] | None, key: Any, depends: Any) -> Any:
     if marker is not None:
         return marker(key, depends)
     return Annotated[_origin(key), depends]  # pragma: no cover
+
+
+class DependencyMarker(Generic[T]):
+    """The runtime class of ``InjectAPI`` / ``InjectTask``: ``Name[T]`` is the dual marker
+    (:func:`make_marker`), ``Name(T)`` the framework's dependency itself (for
+    ``Annotated`` metadata or a parameter's default). A subclass names its framework's
+    two makers; type checkers see an ``Annotated`` alias instead (in each module)."""
+
+    __slots__ = ()
+    #: the framework's dependency object resolving a key
+    depends: ClassVar[Callable[[Any], Any]]
+    #: the dual class of :func:`marker_class` (None: the annotation form only)
+    marker: ClassVar[type[Any] | None]
+
+    def __new__(cls, service_type: Any) -> Any:
+        """``Name(T)``: the framework's dependency resolving ``T``."""
+        return cls.depends(service_type)
+
+    def __class_getitem__(cls, service_type: Any) -> Any:
+        if isinstance(service_type, TypeVar):
+            return super().__class_getitem__(service_type)  # type: ignore[misc]
+        return make_marker(cls.marker, service_type, cls.depends(service_type))

@@ -20,7 +20,7 @@ and enters ``async with container.scope("request")``. Request-scoped bindings ar
 therefore one per request, and every resource activated while serving the request is
 disposed when the request ends, after the response was sent, also when the handler
 raised. An exception the endpoint raised reaches the disposals also when one of the
-app's exception handlers turned it into a response (:class:`RecordHandledErrors`), and
+app's exception handlers turned it into a response (:func:`record_handled_errors`), and
 a resource that failed to initialize is answered by the handler registered for its
 original error. With ``close_on_shutdown=True`` (the default) the app's lifespan
 shutdown also runs ``await container.aclose()``, disposing the singletons.
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 try:
     from fastapi.params import Depends as _DependsParam
@@ -49,12 +49,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from injectq.integrations._base import no_container
-from injectq.integrations._markers import make_marker, marker_class
+from injectq.integrations._markers import DependencyMarker, marker_class
 from injectq.integrations.starlette import (
     HANDLED_ERRORS_KEY,
     STATE_KEY,
     RecordHandledErrors,
     install,
+    record_handled_errors,
 )
 from injectq.integrations.starlette import InjectQMiddleware as InjectQRequestMiddleware
 from injectq.utils.exceptions import describe_key
@@ -70,6 +71,7 @@ __all__ = [
     "InjectQRequestMiddleware",
     "RecordHandledErrors",
     "get_request_container",
+    "record_handled_errors",
     "setup_fastapi",
 ]
 
@@ -111,10 +113,6 @@ _Marker = marker_class(
 )
 
 
-def _marker(key: Any) -> Any:
-    return make_marker(_Marker, key, _depends(key))
-
-
 if TYPE_CHECKING:
     # What type checkers see: the annotation form, so ``svc: InjectAPI[UserService]`` is
     # a ``UserService`` in the handler's body. (One name cannot also be typed as a value
@@ -123,7 +121,7 @@ if TYPE_CHECKING:
     InjectFastAPI: TypeAlias = Annotated[T, _DependsParam]
 else:
 
-    class InjectAPI(Generic[T]):
+    class InjectAPI(DependencyMarker[T]):
         """Inject ``T`` from the request's container into a FastAPI route or dependency.
 
         - ``svc: InjectAPI[UserService]``: as the parameter's annotation (typed);
@@ -135,16 +133,8 @@ else:
         """
 
         __slots__ = ()
-
-        def __new__(cls, service_type: Any) -> Any:
-            """``InjectAPI(UserService)``: the FastAPI dependency itself, for ``Annotated``
-            metadata or a parameter's default."""
-            return _depends(service_type)
-
-        def __class_getitem__(cls, service_type: Any) -> Any:
-            if isinstance(service_type, TypeVar):
-                return super().__class_getitem__(service_type)
-            return _marker(service_type)
+        depends = staticmethod(_depends)
+        marker = _Marker
 
     InjectFastAPI = InjectAPI
 
@@ -168,7 +158,7 @@ def setup_fastapi(
     disposal answered with a 500), at the price of background tasks running after it.
     Exceptions the app's exception handlers answer still reach the disposals, and a
     ``ResourceInitializationError`` goes to the handler registered for its cause
-    (see :class:`RecordHandledErrors`). The same as
+    (see :func:`record_handled_errors`). The same as
     :func:`injectq.integrations.starlette.setup_starlette`."""
     install(
         container,

@@ -21,7 +21,7 @@ active (bare ``@inject`` and ``InjectQ.get_instance()`` find it), and leaves it 
 response is complete: request-scoped resources are one per request, disposed in reverse
 order, also when the endpoint raised or the client went away. An exception one of the
 app's exception handlers answered still reaches the disposals
-(:class:`RecordHandledErrors`). The app's lifespan shutdown closes the container.
+(:func:`record_handled_errors`). The app's lifespan shutdown closes the container.
 
 The middleware works on any ASGI app: ``InjectQMiddleware(asgi_app, container=c)``, or
 ``app.add_middleware(InjectQMiddleware, container=c)`` on Starlette.
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 try:
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.middleware.exceptions import ExceptionMiddleware
     from starlette.requests import HTTPConnection
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -67,6 +68,7 @@ __all__ = [
     "InjectQMiddleware",
     "RecordHandledErrors",
     "get_request_container",
+    "record_handled_errors",
     "setup_starlette",
 ]
 
@@ -92,40 +94,81 @@ class InjectQMiddleware(InjectQASGIMiddleware):
     container at lifespan shutdown.
 
     On a Starlette app it also wires the app's exception handlers so that an exception
-    they answer still reaches the scope's disposals (:class:`RecordHandledErrors`,
-    installed on the app's router at its first request).
+    they answer still reaches the scope's disposals: when the app builds its middleware
+    stack, this middleware gives the app's ``ExceptionMiddleware`` below it recording
+    copies of its handler tables (see :func:`record_handled_errors`), which costs a
+    request nothing. Below an ASGI layer that does not expose what it wraps as ``.app``
+    the ``ExceptionMiddleware`` cannot be found: the app's router is then wrapped in
+    :class:`RecordHandledErrors` at the first request.
     """
 
-    _wired_app: Any = None
+    def wire(self, app: ASGIApp) -> ASGIApp:
+        """Give the app's ``ExceptionMiddleware`` below recording handler tables, or wire
+        its router at the first request when it cannot be found."""
+        exceptions = _exception_middleware_below(app)
+        if exceptions is None:
+            return self._wire_router_at_first_request(app)
+        record_handled_errors(exceptions)
+        return app
 
-    def prepare(self, scope: Scope) -> None:
-        """Install :class:`RecordHandledErrors` on the app's router at the app's first
-        request (later requests of the same app find it in place)."""
-        app = scope.get("app")
-        if app is self._wired_app:  # wired at its first request: nothing to do per request
-            return
-        router = getattr(app, "router", None)
-        stack = getattr(router, "middleware_stack", None)
-        if stack is not None and not isinstance(stack, RecordHandledErrors):
-            router.middleware_stack = RecordHandledErrors(stack)  # type: ignore[union-attr]
-        self._wired_app = app
+    def _wire_router_at_first_request(self, app: ASGIApp) -> ASGIApp:
+        """``app``, after wrapping the router of the Starlette app serving the first
+        request in :class:`RecordHandledErrors` (requests in flight meanwhile wire it
+        too; the second finds it done)."""
+
+        async def wire_then_serve(scope: Scope, receive: Receive, send: Send) -> None:
+            self.app = app  # the next requests go straight to it
+            router = getattr(scope.get("app"), "router", None)
+            stack = getattr(router, "middleware_stack", None)
+            if stack is not None and not isinstance(stack, RecordHandledErrors):
+                router.middleware_stack = RecordHandledErrors(stack)  # type: ignore[union-attr]
+            await app(scope, receive, send)
+
+        return wire_then_serve
 
 
 # --------------------------------------------------------------------------- handled errors
-class RecordHandledErrors:
-    """Wraps a Starlette router so that the exceptions the app's exception handlers turn
-    into responses still reach the request scope's disposals, and so that the handler
-    registered for the cause of a :class:`ResourceInitializationError` handles it.
+class _RecordingHandlers(dict[Any, Any]):
+    """A handler table whose handlers record what they handle (see :func:`_recording`)."""
+
+
+def record_handled_errors(exceptions: ExceptionMiddleware) -> None:
+    """Give a Starlette ``ExceptionMiddleware`` recording copies of its handler tables
+    (once; a second call finds them in place).
 
     Starlette handles an endpoint's exception inside the route, with the handlers it
-    finds in ``scope["starlette.exception_handlers"]`` (put there by its
-    ``ExceptionMiddleware``): the exception never propagates to the request middleware.
-    Around ``app.router``, inside ``ExceptionMiddleware``, this layer gives the routes
-    the same handlers, each first recording the exception in
+    finds in ``scope["starlette.exception_handlers"]``, which its ``ExceptionMiddleware``
+    sets to its own two tables at each request: the exception never propagates to the
+    request middleware. With the copies, each handler first records the exception in
     ``scope["injectq.handled_errors"]`` (which the request middleware passes to the
-    scope's exit), plus, unless the app registered one itself, a handler for
-    ``ResourceInitializationError`` that hands the error's cause to the handler
-    registered for that cause (see :func:`_resource_error_handler`).
+    scope's exit), and, unless the app registered one itself, a handler for
+    ``ResourceInitializationError`` hands the error's cause to the handler registered
+    for that cause (see :func:`_resource_error_handler`). The app's handlers run where
+    and as before."""
+    by_class, by_status = exceptions._exception_handlers, exceptions._status_handlers
+    if isinstance(by_class, _RecordingHandlers):
+        return
+    exceptions._exception_handlers, exceptions._status_handlers = _recording_handlers(
+        by_class, by_status
+    )
+
+
+def _exception_middleware_below(app: Any) -> ExceptionMiddleware | None:
+    """The ``ExceptionMiddleware`` among the layers ``app`` wraps, following ``.app``
+    (Starlette builds a stack from the inside out: what is below exists already)."""
+    for _ in range(64):  # a stack this deep, or a loop of layers: not found
+        if isinstance(app, ExceptionMiddleware):
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+class RecordHandledErrors:
+    """Wraps a Starlette router so that the routes get recording copies of the app's
+    exception handler tables (see :func:`record_handled_errors`) through the ASGI scope:
+    for an app whose ``ExceptionMiddleware`` :class:`InjectQMiddleware` cannot reach.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -137,27 +180,24 @@ class RecordHandledErrors:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the router with the app's exception handlers replaced by recording copies."""
         handlers = scope.get(_HANDLERS_KEY)
-        if handlers is not None and HANDLED_ERRORS_KEY in scope:
+        if handlers is not None and not isinstance(handlers[0], _RecordingHandlers):
             built = self._built  # the tables of the previous request, usually the same
-            if built is not None and built[0] is handlers[0] and built[1] is handlers[1]:
-                scope[_HANDLERS_KEY] = built[2]
-            else:
-                scope[_HANDLERS_KEY] = self._recording_handlers(handlers)
+            if built is None or built[0] is not handlers[0] or built[1] is not handlers[1]:
+                built = self._built = (*handlers, _recording_handlers(*handlers))
+            scope[_HANDLERS_KEY] = built[2]
         await self.app(scope, receive, send)
 
-    def _recording_handlers(
-        self, handlers: tuple[Mapping[Any, Handler], Mapping[int, Handler]]
-    ) -> _Handlers:
-        """The recording copies of the app's handler tables, kept for the next requests."""
-        by_class, by_status = handlers
-        recording_by_class = {key: _recording(h) for key, h in by_class.items()}
-        if ResourceInitializationError not in by_class:
-            recording_by_class[ResourceInitializationError] = _recording(
-                _resource_error_handler(by_class, by_status)
-            )
-        recording = (recording_by_class, {key: _recording(h) for key, h in by_status.items()})
-        self._built = (by_class, by_status, recording)
-        return recording
+
+def _recording_handlers(
+    by_class: Mapping[Any, Handler], by_status: Mapping[int, Handler]
+) -> _Handlers:
+    """The recording copies of an app's two handler tables."""
+    recording_by_class = _RecordingHandlers({key: _recording(h) for key, h in by_class.items()})
+    if ResourceInitializationError not in by_class:
+        recording_by_class[ResourceInitializationError] = _recording(
+            _resource_error_handler(by_class, by_status)
+        )
+    return recording_by_class, {key: _recording(h) for key, h in by_status.items()}
 
 
 def _recording(handler: Handler) -> Handler:
@@ -254,7 +294,7 @@ def setup_starlette(
     disposal answered with a 500), at the price of background tasks running after it.
     Exceptions the app's exception handlers answer still reach the disposals, and a
     ``ResourceInitializationError`` goes to the handler registered for its cause
-    (see :class:`RecordHandledErrors`).
+    (see :func:`record_handled_errors`).
     """
     install(
         container,
@@ -273,8 +313,5 @@ def install(container: InjectQ, app: Any, setup: str, **options: Any) -> None:
     if claim(getattr(state, STATE_KEY, None), container, f"{setup}: this app"):
         return
     container.scope(options.get("scope_name", "request"))  # fails here, not at a request
-    router = app.router
-    if not isinstance(router.middleware_stack, RecordHandledErrors):
-        router.middleware_stack = RecordHandledErrors(router.middleware_stack)
     app.add_middleware(InjectQMiddleware, container=container, **options)
     setattr(state, STATE_KEY, container)

@@ -40,7 +40,7 @@ from collections import ChainMap
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias, TypeVar
 
 try:
     from taskiq import (
@@ -57,7 +57,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from injectq.integrations._base import OpenScope, RequestScopes, claim, no_container
-from injectq.integrations._markers import make_marker, marker_class
+from injectq.integrations._markers import DependencyMarker, marker_class
 from injectq.utils.exceptions import InjectionError, describe_key
 
 if TYPE_CHECKING:
@@ -125,10 +125,6 @@ def _depends(key: Any) -> Dependency:
 _Marker = marker_class(Dependency, vars, Dependency)
 
 
-def _marker(key: Any) -> Any:
-    return make_marker(_Marker, key, _depends(key))
-
-
 if TYPE_CHECKING:
     # What type checkers see: the annotation form, so ``svc: InjectTask[Mailer]`` is a
     # ``Mailer`` in the task's body. (One name cannot also be typed as a value returning
@@ -137,7 +133,7 @@ if TYPE_CHECKING:
     InjectTaskiq: TypeAlias = Annotated[T, Dependency]
 else:
 
-    class InjectTask(Generic[T]):
+    class InjectTask(DependencyMarker[T]):
         """Inject ``T`` from the broker's container into a taskiq task.
 
         - ``svc: InjectTask[Mailer]``: as the parameter's annotation (typed);
@@ -150,16 +146,8 @@ else:
         """
 
         __slots__ = ()
-
-        def __new__(cls, service_type: Any) -> Any:
-            """``InjectTask(UserService)``: the taskiq dependency itself, for ``Annotated``
-            metadata or a parameter's default."""
-            return _depends(service_type)
-
-        def __class_getitem__(cls, service_type: Any) -> Any:
-            if isinstance(service_type, TypeVar):
-                return super().__class_getitem__(service_type)
-            return _marker(service_type)
+        depends = staticmethod(_depends)
+        marker = _Marker
 
     InjectTaskiq = InjectTask
 
