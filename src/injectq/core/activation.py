@@ -38,6 +38,7 @@ from injectq.utils.exceptions import (
     ResourceInitializationError,
     ScopeError,
 )
+from injectq.utils.internals import FAST_PATHS
 
 if TYPE_CHECKING:
     from injectq.core.host import ContainerHost
@@ -52,13 +53,14 @@ class _PlainResults(set[type]):
     awaitable, not a resource. Those are told by the type alone, so a factory's later
     results of a type seen here skip the checks (``inspect.isawaitable`` is an ABC
     instance check, ~0.15 µs a call). A generator is never recorded: whether it is
-    awaitable depends on the function that made it, not on its type."""
+    awaitable depends on the function that made it, not on its type. With
+    ``INJECTQ_FAST_PATHS=0`` nothing is learned: every result takes every check."""
 
     __slots__ = ()
 
     def learn(self, value: Any) -> None:
         cls = type(value)
-        if cls is not GeneratorType and not inspect.isawaitable(value):
+        if FAST_PATHS and cls is not GeneratorType and not inspect.isawaitable(value):
             self.add(cls)
 
 
