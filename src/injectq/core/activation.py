@@ -58,10 +58,19 @@ class _PlainResults(set[type]):
 
     __slots__ = ()
 
-    def learn(self, value: Any) -> None:
-        cls = type(value)
-        if FAST_PATHS and cls is not GeneratorType and not inspect.isawaitable(value):
-            self.add(cls)
+    # chosen once: an async factory's make calls learn on every result (the type it
+    # checks first is the awaitable's), so a test of FAST_PATHS here would be paid there
+    if FAST_PATHS:
+
+        def learn(self, value: Any) -> None:
+            cls = type(value)
+            if cls is not GeneratorType and not inspect.isawaitable(value):
+                self.add(cls)
+
+    else:
+
+        def learn(self, value: Any) -> None:
+            pass
 
 
 def _or_default(value: float | None, default: float | None) -> float | None:
