@@ -77,11 +77,15 @@ def _or_default(value: float | None, default: float | None) -> float | None:
     return value if value is not None else default
 
 
-def _returned_none(label: str) -> InjectionError:
-    return InjectionError(
-        f"The factory for {label} returned None; bind with allow_none=True "
-        "(or annotate its return type `-> T | None`) if None is a valid value."
-    )
+def _none_allowed(provider: Any, label: str) -> bool:
+    """True when a factory bound without allow_none=True may return None after all (its
+    return type says ``-> T | None``: read once, on its first None); else it raises."""
+    if not may_return_none(provider):
+        raise InjectionError(
+            f"The factory for {label} returned None; bind with allow_none=True "
+            "(or annotate its return type `-> T | None`) if None is a valid value."
+        )
+    return True
 
 
 def pending_state(value: Any) -> Any:
@@ -191,12 +195,24 @@ class Activation:
     def maker(self, node: Node) -> Callable[..., Any]:
         """Construct-and-activate for a node that is more than a constructor call."""
         made = self.makers.get(node.key)
-        if made is not None:
-            return made
+        if made is None:
+            made = self.makers[node.key] = self._sync_make(node)
+        return made
+
+    def amaker(self, node: Node) -> Callable[..., Any]:
+        """The async twin of :meth:`maker`, for context and factory bindings (a resource
+        class is built by the resolvers with its activator)."""
+        made = self.amakers.get(node.key)
+        if made is None:
+            made = self.amakers[node.key] = self._async_make(node)
+        return made
+
+    def _sync_make(self, node: Node) -> Callable[..., Any]:
+        """``make(owner, *args, **kwargs)``: call the provider, then enter, check or
+        activate what it returned, for sync code."""
         binding, label, key = node.binding, node.label, node.key
         provider = binding.provider
-        activate = self.activate_sync
-
+        activate = self.activate_sync  # a local of the closures: no attribute look-up
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
             enter = None if is_async else self.context_enterer(node)
@@ -219,6 +235,9 @@ class Activation:
             allow_none = binding.allow_none
             plain = _PlainResults()
 
+            # Written twice: the async twin is _async_make's factory `make`, the same
+            # checks with awaits. A `def` and an `async def` cannot share a body, and
+            # this runs on every resolution of the binding; keep the two in step.
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 nonlocal allow_none
                 value = provider(*args, **kwargs)
@@ -226,9 +245,7 @@ class Activation:
                     return value
                 if value is None:
                     if not allow_none:
-                        if not may_return_none(provider):
-                            raise _returned_none(label)
-                        allow_none = True  # `-> T | None` said so: read once
+                        allow_none = _none_allowed(provider, label)
                     return None
                 if inspect.isawaitable(value):
                     if inspect.iscoroutine(value):
@@ -258,7 +275,6 @@ class Activation:
                 activate(inst, key, _o, args or tuple(kwargs.values()))
                 return inst
 
-        self.makers[key] = make
         return make
 
     def context_enterer(self, node: Node) -> Callable[[Any, Scope], Any]:
@@ -330,16 +346,10 @@ class Activation:
             and not any(dep.needs_async for dep in node.dependencies)
         )
 
-    def amaker(self, node: Node) -> Callable[..., Any]:
-        """The async twin of :meth:`maker`, for context and factory bindings (a resource
-        class is built by the resolvers with its activator)."""
-        made = self.amakers.get(node.key)
-        if made is not None:
-            return made
+    def _async_make(self, node: Node) -> Callable[..., Any]:
+        """The async twin of :meth:`_sync_make`: ``make`` returns what to await."""
         binding, label, key = node.binding, node.label, node.key
         provider = binding.provider
-        activate = self.activate_async
-
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
 
@@ -367,21 +377,21 @@ class Activation:
 
         else:
             assert binding.kind is Kind.FACTORY
+            activate = self.activate_async
             allow_none = binding.allow_none
             plain = _PlainResults()
 
+            # the async twin of _sync_make's factory `make` (see there)
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 nonlocal allow_none
                 value = provider(*args, **kwargs)
-                if type(value) in plain:  # as in _maker
+                if type(value) in plain:
                     return value
                 if inspect.isawaitable(value):
                     value = await value
                 if value is None:
                     if not allow_none:
-                        if not may_return_none(provider):
-                            raise _returned_none(label)
-                        allow_none = True  # as in _maker
+                        allow_none = _none_allowed(provider, label)
                     return None
                 if resource_spec(type(value)) is not None:
                     await activate(value, key, _o)
@@ -389,7 +399,6 @@ class Activation:
                     plain.learn(value)
                 return value
 
-        self.amakers[key] = make
         return make
 
     def needs_maker(self, node: Node) -> bool:
