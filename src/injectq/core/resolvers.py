@@ -312,7 +312,7 @@ class Resolvers:
             if ready is not MISS:
                 return unit.ref(ready, f"{label}_singleton")
             unit.complete = False
-            resolver = self.asingleton_resolver(node) if is_async else self.singleton_resolver(node)
+            resolver = self.singleton_resolver(node, is_async)
             return _awaited(f"{unit.ref(resolver, f'singleton_{label}')}()", is_async)
         if scope == TRANSIENT:
             if is_async:
@@ -361,11 +361,17 @@ class Resolvers:
             self.abuilds[node.key] = fn
         return fn  # type: ignore[no-any-return]
 
-    def singleton_resolver(self, node: Node) -> Callable[[], Any]:
-        """A resolver of a singleton key: the ready value, else the walk."""
-        resolver = self.singleton_resolvers.get(node.key)
-        if resolver is not None:
-            return resolver
+    def singleton_resolver(self, node: Node, is_async: bool) -> Callable[[], Any]:
+        """The resolver of a singleton key (a coroutine function in async code): the
+        ready value, else the walk (sync) or a creation with :meth:`abuild` (async)."""
+        resolvers = self.asingleton_resolvers if is_async else self.singleton_resolvers
+        resolver = resolvers.get(node.key)
+        if resolver is None:
+            build = self._async_singleton if is_async else self._sync_singleton
+            resolver = resolvers[node.key] = build(node)
+        return resolver
+
+    def _sync_singleton(self, node: Node) -> Callable[[], Any]:
         key, host = node.key, self.host
         ready_get = host.ready_get
         if node.binding.kind is Kind.INSTANCE:
@@ -375,28 +381,21 @@ class Resolvers:
                 host.ready[key] = inst
                 return inst
 
-            resolver = resolve_instance
-        else:
-            binding, singleton_now = node.binding, self.singletons.singleton_now
+            return resolve_instance
+        binding, singleton_now = node.binding, self.singletons.singleton_now
 
-            def resolve() -> Any:
-                value = ready_get(key, MISS)
-                if value is not MISS:
-                    return value
-                # built once per container: walking beats generating code
-                return singleton_now(key, binding)
+        def resolve() -> Any:
+            value = ready_get(key, MISS)
+            if value is not MISS:
+                return value
+            # built once per container: walking beats generating code
+            return singleton_now(key, binding)
 
-            resolver = resolve
-        self.singleton_resolvers[key] = resolver
-        return resolver
+        return resolve
 
-    def asingleton_resolver(self, node: Node) -> Callable[[], Any]:
-        """The async resolver of a singleton key, built with :meth:`abuild`."""
-        resolver = self.asingleton_resolvers.get(node.key)
-        if resolver is not None:
-            return resolver
-        key, host = node.key, self.host
-        ready_get = host.ready_get
+    def _async_singleton(self, node: Node) -> Callable[[], Any]:
+        ready_get = self.host.ready_get
+        key = node.key
         acreate = self.singletons.acreate
         abuild = self.abuild
 
@@ -407,7 +406,6 @@ class Resolvers:
             # the lambda defers generating the build function until a creation runs
             return await acreate(key, lambda owner: abuild(node)(owner))  # noqa: PLW0108
 
-        self.asingleton_resolvers[key] = resolve
         return resolve
 
     # ------------------------------------------------------------------ scoped graphs
@@ -492,7 +490,7 @@ class Resolvers:
             return resolve_instance, True
         if lifetime == SINGLETON:
             if node.binding.kind is Kind.INSTANCE:
-                return self.singleton_resolver(node), True
+                return self.singleton_resolver(node, False), True
             # built once, then found in the ready dict: no resolver worth keeping
             return functools.partial(self.singletons.singleton_now, key, node.binding), False
         if lifetime != TRANSIENT:
@@ -558,7 +556,7 @@ class Resolvers:
                     return inst
 
                 return resolve_instance, True
-            return self.asingleton_resolver(node), True
+            return self.singleton_resolver(node, True), True
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node, True)
         unit = _Unit()
