@@ -115,7 +115,7 @@ class ContextEntry(ResourceState):
         """The async twin of :meth:`enter_sync` for an async context manager, bounded by the
         binding's or the container's default timeout. Written twice because it awaits the
         enter (and notes the anyio scope around it); what the two share, a failed enter
-        and a live entry, is in ``_entry_failed`` and ``_entered``: keep the rest in step."""
+        and a success, is in ``_entry_failed`` and ``_succeeded``: keep the rest in step."""
         if dispose_timeout is None:
             dispose_timeout = owner.default_dispose_timeout
         entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
