@@ -1,6 +1,6 @@
 """injectq: dependency injection with resource lifecycle management at its heart."""
 
-from injectq import testing
+from injectq import testing, utils
 from injectq.core import ContainerContext, InjectQ, Scope, ScopeType
 from injectq.decorators import (
     Inject,
@@ -22,76 +22,27 @@ from injectq.resources import (
     ResourcePool,
     logging_subscriber,
 )
-from injectq.utils import (
-    AlreadyRegisteredError,
-    AsyncFactory,
-    AsyncProvider,
-    AsyncResourceProvider,
-    BindingError,
-    CircularDependencyError,
-    Configurable,
-    DependencyNotFoundError,
-    Factory,
-    Injectable,
-    InjectionError,
-    InjectQError,
-    Provider,
-    Resolvable,
-    ResourceDisposalError,
-    ResourceError,
-    ResourceExhaustedError,
-    ResourceInitializationError,
-    ResourceProvider,
-    ResourceTimeoutError,
-    ScopeAware,
-    ScopeError,
-    ServiceKey,
-    logger,
-)
+from injectq.utils import *  # noqa: F403  (the exceptions, protocols, ServiceKey, logger)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AlreadyRegisteredError",
-    "AsyncFactory",
-    "AsyncProvider",
-    "AsyncResourceProvider",
-    "BindingError",
-    "CircularDependencyError",
-    "Configurable",
     "ConfigurationModule",
     "ContainerContext",
-    "DependencyNotFoundError",
-    "Factory",
     "Inject",
     "InjectQ",
-    "InjectQError",
-    "Injectable",
-    "InjectionError",
     "Module",
-    "Provider",
     "ProviderModule",
-    "Resolvable",
-    "ResourceDisposalError",
-    "ResourceError",
     "ResourceEvent",
-    "ResourceExhaustedError",
     "ResourceHealthChecker",
-    "ResourceInitializationError",
     "ResourceMonitor",
     "ResourcePool",
-    "ResourceProvider",
-    "ResourceTimeoutError",
     "Scope",
-    "ScopeAware",
-    "ScopeError",
     "ScopeType",
-    "ServiceKey",
     "SimpleModule",
     "async_managed_resource",
     "get_resource_manager",
     "inject",
-    "logger",
     "logging_subscriber",
     "managed_resource",
     "provider",
@@ -102,3 +53,5 @@ __all__ = [
     "testing",
     "transient",
 ]
+# utils' names once, here as at their own path (injectq.utils): the same objects
+__all__ += utils.__all__

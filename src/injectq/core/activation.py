@@ -38,6 +38,7 @@ from injectq.utils.exceptions import (
     ResourceInitializationError,
     ScopeError,
 )
+from injectq.utils.internals import FAST_PATHS
 
 if TYPE_CHECKING:
     from injectq.core.host import ContainerHost
@@ -52,25 +53,39 @@ class _PlainResults(set[type]):
     awaitable, not a resource. Those are told by the type alone, so a factory's later
     results of a type seen here skip the checks (``inspect.isawaitable`` is an ABC
     instance check, ~0.15 µs a call). A generator is never recorded: whether it is
-    awaitable depends on the function that made it, not on its type."""
+    awaitable depends on the function that made it, not on its type. With
+    ``INJECTQ_FAST_PATHS=0`` nothing is learned: every result takes every check."""
 
     __slots__ = ()
 
-    def learn(self, value: Any) -> None:
-        cls = type(value)
-        if cls is not GeneratorType and not inspect.isawaitable(value):
-            self.add(cls)
+    # chosen once: an async factory's make calls learn on every result (the type it
+    # checks first is the awaitable's), so a test of FAST_PATHS here would be paid there
+    if FAST_PATHS:
+
+        def learn(self, value: Any) -> None:
+            cls = type(value)
+            if cls is not GeneratorType and not inspect.isawaitable(value):
+                self.add(cls)
+
+    else:
+
+        def learn(self, value: Any) -> None:
+            pass
 
 
 def _or_default(value: float | None, default: float | None) -> float | None:
     return value if value is not None else default
 
 
-def _returned_none(label: str) -> InjectionError:
-    return InjectionError(
-        f"The factory for {label} returned None; bind with allow_none=True "
-        "(or annotate its return type `-> T | None`) if None is a valid value."
-    )
+def _none_allowed(provider: Any, label: str) -> bool:
+    """True when a factory bound without allow_none=True may return None after all (its
+    return type says ``-> T | None``: read once, on its first None); else it raises."""
+    if not may_return_none(provider):
+        raise InjectionError(
+            f"The factory for {label} returned None; bind with allow_none=True "
+            "(or annotate its return type `-> T | None`) if None is a valid value."
+        )
+    return True
 
 
 def pending_state(value: Any) -> Any:
@@ -180,12 +195,24 @@ class Activation:
     def maker(self, node: Node) -> Callable[..., Any]:
         """Construct-and-activate for a node that is more than a constructor call."""
         made = self.makers.get(node.key)
-        if made is not None:
-            return made
+        if made is None:
+            made = self.makers[node.key] = self._sync_make(node)
+        return made
+
+    def amaker(self, node: Node) -> Callable[..., Any]:
+        """The async twin of :meth:`maker`, for context and factory bindings (a resource
+        class is built by the resolvers with its activator)."""
+        made = self.amakers.get(node.key)
+        if made is None:
+            made = self.amakers[node.key] = self._async_make(node)
+        return made
+
+    def _sync_make(self, node: Node) -> Callable[..., Any]:
+        """``make(owner, *args, **kwargs)``: call the provider, then enter, check or
+        activate what it returned, for sync code."""
         binding, label, key = node.binding, node.label, node.key
         provider = binding.provider
-        activate = self.activate_sync
-
+        activate = self.activate_sync  # a local of the closures: no attribute look-up
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
             enter = None if is_async else self.context_enterer(node)
@@ -208,6 +235,9 @@ class Activation:
             allow_none = binding.allow_none
             plain = _PlainResults()
 
+            # Written twice: the async twin is _async_make's factory `make`, the same
+            # checks with awaits. A `def` and an `async def` cannot share a body, and
+            # this runs on every resolution of the binding; keep the two in step.
             def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 nonlocal allow_none
                 value = provider(*args, **kwargs)
@@ -215,9 +245,7 @@ class Activation:
                     return value
                 if value is None:
                     if not allow_none:
-                        if not may_return_none(provider):
-                            raise _returned_none(label)
-                        allow_none = True  # `-> T | None` said so: read once
+                        allow_none = _none_allowed(provider, label)
                     return None
                 if inspect.isawaitable(value):
                     if inspect.iscoroutine(value):
@@ -247,7 +275,6 @@ class Activation:
                 activate(inst, key, _o, args or tuple(kwargs.values()))
                 return inst
 
-        self.makers[key] = make
         return make
 
     def context_enterer(self, node: Node) -> Callable[[Any, Scope], Any]:
@@ -319,16 +346,10 @@ class Activation:
             and not any(dep.needs_async for dep in node.dependencies)
         )
 
-    def amaker(self, node: Node) -> Callable[..., Any]:
-        """The async twin of :meth:`maker`, for context and factory bindings (a resource
-        class is built by the resolvers with its activator)."""
-        made = self.amakers.get(node.key)
-        if made is not None:
-            return made
+    def _async_make(self, node: Node) -> Callable[..., Any]:
+        """The async twin of :meth:`_sync_make`: ``make`` returns what to await."""
         binding, label, key = node.binding, node.label, node.key
         provider = binding.provider
-        activate = self.activate_async
-
         if binding.kind is Kind.CONTEXT:
             is_async = bool(context_factory_info(provider)[0])  # type: ignore[index]
 
@@ -356,21 +377,21 @@ class Activation:
 
         else:
             assert binding.kind is Kind.FACTORY
+            activate = self.activate_async
             allow_none = binding.allow_none
             plain = _PlainResults()
 
+            # the async twin of _sync_make's factory `make` (see there)
             async def make(_o: Scope, *args: Any, **kwargs: Any) -> Any:
                 nonlocal allow_none
                 value = provider(*args, **kwargs)
-                if type(value) in plain:  # as in _maker
+                if type(value) in plain:
                     return value
                 if inspect.isawaitable(value):
                     value = await value
                 if value is None:
                     if not allow_none:
-                        if not may_return_none(provider):
-                            raise _returned_none(label)
-                        allow_none = True  # as in _maker
+                        allow_none = _none_allowed(provider, label)
                     return None
                 if resource_spec(type(value)) is not None:
                     await activate(value, key, _o)
@@ -378,7 +399,6 @@ class Activation:
                     plain.learn(value)
                 return value
 
-        self.amakers[key] = make
         return make
 
     def needs_maker(self, node: Node) -> bool:

@@ -475,16 +475,7 @@ class InjectQ:
         """Resolve ``service_type``. Singletons already built cost one dict lookup."""
         return self._ready[service_type]
 
-    @overload
-    def __getitem__(self, service_type: type[T]) -> T: ...
-    @overload
-    def __getitem__(self, service_type: Callable[..., T]) -> T: ...
-    @overload
-    def __getitem__(self, service_type: type[object]) -> object: ...  # type: ignore[overload-cannot-match]
-    @overload
-    def __getitem__(self, service_type: Any) -> Any: ...
-    def __getitem__(self, service_type: Any) -> Any:
-        return self._ready[service_type]
+    __getitem__ = get  # ``container[key]``: the same function and overloads as get
 
     def _compile_miss(self, key: Any) -> Any:
         """The first miss of a key that is not a bound singleton: compile its resolver."""

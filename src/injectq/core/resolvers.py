@@ -205,6 +205,11 @@ def _raise_scope_missing(label: str, scope_name: str) -> None:
     raise _scope_missing(label, scope_name)
 
 
+def _awaited(expr: str, is_async: bool) -> str:
+    """``expr`` awaited when it is written into an ``async def``'s expression."""
+    return f"(await {expr})" if is_async else expr
+
+
 class Resolvers:
     """The generated functions of one container, valid for one registry version."""
 
@@ -244,10 +249,8 @@ class Resolvers:
         for param, dep in node.args:
             if isinstance(dep, Value):
                 expr = unit.ref(dep.value, f"default_{param.name}")
-            elif is_async:
-                expr = self._aexpr(dep, unit, owner)
             else:
-                expr = self._expr(dep, unit, owner)
+                expr = self._expr(dep, unit, owner, is_async)
             if param.keyword_only:
                 keywords.append(f"{param.name}={expr}")
             else:
@@ -290,58 +293,57 @@ class Resolvers:
             return f"(await {unit.ref(self.activation.amaker(node), f'make_{label}')}({owner}{sep}{args}))"
         return f"{provider}({args})"
 
-    def _expr(self, node: Node, unit: _Unit, owner: str) -> str:
+    def _expr(self, node: Node, unit: _Unit, owner: str, is_async: bool) -> str:
+        """The expression that resolves ``node`` (a dependency) in generated source; in an
+        ``async def`` (``is_async``) it awaits what needs awaiting, and a node that needs
+        nothing async gets the sync expression there too."""
+        if is_async and not node.needs_async:
+            is_async = False
         binding = node.binding
+        label = node.label
         if binding.kind is Kind.INSTANCE:
             if node.spec is None:
-                return unit.ref(binding.provider, f"{node.label}_instance")
-            inst, key, activate = binding.provider, node.key, self.activation.activate_sync
-
-            def activate_instance(_o: Scope) -> Any:
-                activate(inst, key, _o)
-                return inst
-
-            return f"{unit.ref(activate_instance, f'activate_{node.label}')}({owner})"
+                return unit.ref(binding.provider, f"{label}_instance")
+            activate = self._instance_activator(node, is_async)
+            return _awaited(f"{unit.ref(activate, f'activate_{label}')}({owner})", is_async)
         scope = binding.scope
         if scope == SINGLETON:
             ready = self.host.ready_get(node.key, MISS)
             if ready is not MISS:
-                return unit.ref(ready, f"{node.label}_singleton")
+                return unit.ref(ready, f"{label}_singleton")
             unit.complete = False
-            return f"{unit.ref(self.singleton_resolver(node), f'singleton_{node.label}')}()"
+            resolver = self.singleton_resolver(node, is_async)
+            return _awaited(f"{unit.ref(resolver, f'singleton_{label}')}()", is_async)
         if scope == TRANSIENT:
+            if is_async:
+                return self._aconstruct(node, unit, owner)
             return self._construct(node, unit, owner)
         if unit.graph is not None and scope == unit.graph.home:
             return unit.graph.scoped(node)  # same scope: built inline, in one function
-        return f"{unit.ref(self._other_scope(node, unit, False), f'resolve_{node.label}')}()"
+        name = f"{'aresolve' if is_async else 'resolve'}_{label}"
+        resolve = unit.ref(self._other_scope(node, unit, is_async), name)
+        return _awaited(f"{resolve}()", is_async)
 
-    def _aexpr(self, node: Node, unit: _Unit, owner: str) -> str:
-        if not node.needs_async:
-            return self._expr(node, unit, owner)
-        binding = node.binding
-        if binding.kind is Kind.INSTANCE:
-            inst, key, activate = binding.provider, node.key, self.activation.activate_async
+    def _instance_activator(self, node: Node, is_async: bool) -> Callable[[Scope], Any]:
+        """``activate(owner)`` of a bound resource instance: activates it for ``owner``
+        and returns it (a coroutine function in async code: the state machine's two
+        entry points differ in colour, so the closure is written once for each)."""
+        inst, key = node.binding.provider, node.key
+        if is_async:
+            aactivate = self.activation.activate_async
 
-            async def activate_instance(_o: Scope) -> Any:
-                await activate(inst, key, _o)
+            async def aactivate_instance(_o: Scope) -> Any:
+                await aactivate(inst, key, _o)
                 return inst
 
-            return f"(await {unit.ref(activate_instance, f'activate_{node.label}')}({owner}))"
-        scope = binding.scope
-        if scope == SINGLETON:
-            ready = self.host.ready_get(node.key, MISS)
-            if ready is not MISS:
-                return unit.ref(ready, f"{node.label}_singleton")
-            unit.complete = False
-            return (
-                f"(await {unit.ref(self.asingleton_resolver(node), f'singleton_{node.label}')}())"
-            )
-        if scope == TRANSIENT:
-            return self._aconstruct(node, unit, owner)
-        if unit.graph is not None and scope == unit.graph.home:
-            return unit.graph.scoped(node)
-        resolve = unit.ref(self._other_scope(node, unit, True), f"aresolve_{node.label}")
-        return f"(await {resolve}())"
+            return aactivate_instance
+        activate = self.activation.activate_sync
+
+        def activate_instance(_o: Scope) -> Any:
+            activate(inst, key, _o)
+            return inst
+
+        return activate_instance
 
     # ------------------------------------------------------------------ build functions
     def abuild(self, node: Node) -> Callable[[Scope], Any]:
@@ -359,11 +361,17 @@ class Resolvers:
             self.abuilds[node.key] = fn
         return fn  # type: ignore[no-any-return]
 
-    def singleton_resolver(self, node: Node) -> Callable[[], Any]:
-        """A resolver of a singleton key: the ready value, else the walk."""
-        resolver = self.singleton_resolvers.get(node.key)
-        if resolver is not None:
-            return resolver
+    def singleton_resolver(self, node: Node, is_async: bool) -> Callable[[], Any]:
+        """The resolver of a singleton key (a coroutine function in async code): the
+        ready value, else the walk (sync) or a creation with :meth:`abuild` (async)."""
+        resolvers = self.asingleton_resolvers if is_async else self.singleton_resolvers
+        resolver = resolvers.get(node.key)
+        if resolver is None:
+            build = self._async_singleton if is_async else self._sync_singleton
+            resolver = resolvers[node.key] = build(node)
+        return resolver
+
+    def _sync_singleton(self, node: Node) -> Callable[[], Any]:
         key, host = node.key, self.host
         ready_get = host.ready_get
         if node.binding.kind is Kind.INSTANCE:
@@ -373,28 +381,21 @@ class Resolvers:
                 host.ready[key] = inst
                 return inst
 
-            resolver = resolve_instance
-        else:
-            binding, singleton_now = node.binding, self.singletons.singleton_now
+            return resolve_instance
+        binding, singleton_now = node.binding, self.singletons.singleton_now
 
-            def resolve() -> Any:
-                value = ready_get(key, MISS)
-                if value is not MISS:
-                    return value
-                # built once per container: walking beats generating code
-                return singleton_now(key, binding)
+        def resolve() -> Any:
+            value = ready_get(key, MISS)
+            if value is not MISS:
+                return value
+            # built once per container: walking beats generating code
+            return singleton_now(key, binding)
 
-            resolver = resolve
-        self.singleton_resolvers[key] = resolver
-        return resolver
+        return resolve
 
-    def asingleton_resolver(self, node: Node) -> Callable[[], Any]:
-        """The async resolver of a singleton key, built with :meth:`abuild`."""
-        resolver = self.asingleton_resolvers.get(node.key)
-        if resolver is not None:
-            return resolver
-        key, host = node.key, self.host
-        ready_get = host.ready_get
+    def _async_singleton(self, node: Node) -> Callable[[], Any]:
+        ready_get = self.host.ready_get
+        key = node.key
         acreate = self.singletons.acreate
         abuild = self.abuild
 
@@ -405,7 +406,6 @@ class Resolvers:
             # the lambda defers generating the build function until a creation runs
             return await acreate(key, lambda owner: abuild(node)(owner))  # noqa: PLW0108
 
-        self.asingleton_resolvers[key] = resolve
         return resolve
 
     # ------------------------------------------------------------------ scoped graphs
@@ -490,7 +490,7 @@ class Resolvers:
             return resolve_instance, True
         if lifetime == SINGLETON:
             if node.binding.kind is Kind.INSTANCE:
-                return self.singleton_resolver(node), True
+                return self.singleton_resolver(node, False), True
             # built once, then found in the ready dict: no resolver worth keeping
             return functools.partial(self.singletons.singleton_now, key, node.binding), False
         if lifetime != TRANSIENT:
@@ -556,11 +556,11 @@ class Resolvers:
                     return inst
 
                 return resolve_instance, True
-            return self.asingleton_resolver(node), True
+            return self.singleton_resolver(node, True), True
         if lifetime != TRANSIENT:
             return self.scoped_resolver(node, True)
         unit = _Unit()
-        expr = self._aexpr(node, unit, "scope")
+        expr = self._expr(node, unit, "scope", True)
         unit.helpers(
             get_scope=self.host.scope_var.get,
             raise_closed=_raise_closed,

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import TYPE_CHECKING, Any
 
-from injectq.core.analysis import EMPTY, Param, analyze, simple_hints
+from injectq.core.analysis import EMPTY, Param, analyze
+from injectq.core.analysis import simple_hints as read_simple_hints
 from injectq.core.bindings import CLASS, INSTANCE, SINGLETON, TRANSIENT, Binding, Kind
 from injectq.core.claims import (
     MISS,
@@ -35,6 +36,7 @@ from injectq.utils.exceptions import (
     DependencyNotFoundError,
     describe_key,
 )
+from injectq.utils.internals import FAST_PATHS
 
 if TYPE_CHECKING:
     from injectq.core.activation import Activation
@@ -45,6 +47,17 @@ if TYPE_CHECKING:
 __all__ = ["SingletonBuilder"]
 
 _NO_KWARGS: dict[str, Any] = {}  # only ever unpacked: ``f(*args, **_NO_KWARGS)``
+
+
+def _general_path_only(fn: Any) -> None:
+    """``INJECTQ_FAST_PATHS=0``: no signature is read as just its classes."""
+
+
+#: The walk's shortcut reader (see singleton_now); chosen once here, so neither setting
+#: pays a test per call. With fast paths off every signature goes through analyze.
+simple_hints: Callable[[Any], list[Any] | None] = (
+    read_simple_hints if FAST_PATHS else _general_path_only
+)
 
 
 class SingletonBuilder:

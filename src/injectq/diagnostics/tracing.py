@@ -26,7 +26,6 @@ import weakref
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from injectq.core.bindings import SINGLETON, TRANSIENT, Kind
@@ -109,12 +108,7 @@ class ResolutionTrace:
         _Hook.enter(self.container)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:  # stops whatever ended the block
         token, self._token = self._token, None
         if token is not None:
             try:
@@ -127,13 +121,8 @@ class ResolutionTrace:
     async def __aenter__(self) -> Self:
         return self.__enter__()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__()
 
     # ------------------------------------------------------------------ recording
     def _begin(self, key: Any, parent: Resolution | None, via: str) -> Resolution:
@@ -259,6 +248,9 @@ class _Hook:
                 if trace.on_done is not None:
                     trace.on_done(record)
 
+        # traced_get and traced (with traced_aget) are twins, a `def` and an `async def`:
+        # they cannot share a body, and sharing the timing through a context manager
+        # would put its calls inside every span they measure. Change both together.
         def traced_get(key: Any) -> Any:
             state = current.get()
             if not state:
@@ -280,6 +272,7 @@ class _Hook:
                 finish(records, elapsed, error)
 
         async def traced(inner: _State, records: _Records, key: Any) -> Any:
+            # the async twin of traced_get's timed part (see there)
             token = current.set(inner)
             error: str | None = None
             started = clock()

@@ -209,6 +209,14 @@ class ValidationResult:
         return "\n".join(lines)
 
 
+def needs_container(container: InjectQ | None, tool: str, also: str = "") -> InjectQ:
+    """``container``; None raises, saying how to create the ``tool`` with one (``also``:
+    another way to say)."""
+    if container is None:
+        raise InjectQError(f"This {tool} has no container: create it with {tool}(container){also}.")
+    return container
+
+
 class DependencyValidator:
     """Reads every binding's signature (through the container's planner) and collects
     every missing dependency, cycle, captive lifetime and async need; constructs
@@ -218,12 +226,7 @@ class DependencyValidator:
         self.container = container
 
     def _container(self) -> InjectQ:
-        if self.container is None:
-            raise InjectQError(
-                "This DependencyValidator has no container: create it with "
-                "DependencyValidator(container)."
-            )
-        return self.container
+        return needs_container(self.container, "DependencyValidator")
 
     def validate(self) -> ValidationResult:
         """Every problem, errors and warnings apart (the walk of ``container.validate()``)."""

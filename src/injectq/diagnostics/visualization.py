@@ -9,8 +9,8 @@ from typing import Any
 
 from injectq.core.container import InjectQ
 from injectq.diagnostics.graph import DependencyGraph, GraphProblem, ServiceNode
-from injectq.diagnostics.validation import find_problems
-from injectq.utils.exceptions import InjectQError, format_path
+from injectq.diagnostics.validation import find_problems, needs_container
+from injectq.utils.exceptions import format_path
 
 __all__ = ["DependencyVisualizer"]
 
@@ -50,12 +50,8 @@ class DependencyVisualizer:
         self.container = container
 
     def _read(self) -> DependencyGraph:
-        if self.container is None:
-            raise InjectQError(
-                "This DependencyVisualizer has no container: create it with "
-                "DependencyVisualizer(container) or container.visualize_dependencies()."
-            )
-        return find_problems(self.container)[0]
+        also = " or container.visualize_dependencies()"
+        return find_problems(needs_container(self.container, "DependencyVisualizer", also))[0]
 
     def _nodes(self) -> dict[Any, ServiceNode]:
         return self._read().nodes

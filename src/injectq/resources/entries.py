@@ -89,7 +89,7 @@ class ContextEntry(ResourceState):
         dispose_timeout: float | None,
     ) -> Any:
         """Enter ``cm`` (a sync context manager) for ``owner`` and return its value; ``owner``
-        leaves it at its exit. A failed enter is counted and raised."""
+        leaves it at its exit. A failed enter is counted and raised. (Twin: :meth:`enter_async`.)"""
         # container defaults bound async calls only
         entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
         owner.monitor.record_created(label, label, owner.label)
@@ -113,7 +113,9 @@ class ContextEntry(ResourceState):
         dispose_timeout: float | None,
     ) -> Any:
         """The async twin of :meth:`enter_sync` for an async context manager, bounded by the
-        binding's or the container's default timeout."""
+        binding's or the container's default timeout. Written twice because it awaits the
+        enter (and notes the anyio scope around it); what the two share, a failed enter
+        and a success, is in ``_entry_failed`` and ``_succeeded``: keep the rest in step."""
         if dispose_timeout is None:
             dispose_timeout = owner.default_dispose_timeout
         entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from injectq.resources.lifecycle import INITIALIZING, kind_by_result, loop_running, state_of
 from injectq.resources.pool_async import AsyncPool
@@ -70,6 +70,8 @@ class PoolCheckout(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # twin of __exit__: the protocol wants both colours, and a shared helper would
+        # be one more call on every checkout
         item, self._item = cast("T", self._item), None
         if exc_type is None and self._pool._fast_return(item):
             return
@@ -87,6 +89,7 @@ class PoolCheckout(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # twin of __aexit__ (see there)
         item, self._item = cast("T", self._item), None
         if exc_type is None and self._pool._fast_return(item):
             return
@@ -104,66 +107,6 @@ class ResourcePool(SyncPool[T], AsyncPool[T]):
     """
 
     _is_injectq_resource = True
-
-    @overload
-    def __init__(
-        self: ResourcePool[T],
-        factory: Callable[[], Awaitable[T]],
-        *,
-        max_size: int,
-        min_size: int = 0,
-        acquire_timeout: float | None = None,
-        max_idle_time: float | None = None,
-        recycle_after: float | None = None,
-        validate: Callable[[T], bool | Awaitable[bool]] | None = None,
-        close: Callable[[T], object] | None = None,
-        drain_timeout: float | None = 30.0,
-    ) -> None: ...
-
-    @overload
-    def __init__(
-        self: ResourcePool[T],
-        factory: Callable[[], T],
-        *,
-        max_size: int,
-        min_size: int = 0,
-        acquire_timeout: float | None = None,
-        max_idle_time: float | None = None,
-        recycle_after: float | None = None,
-        validate: Callable[[T], bool | Awaitable[bool]] | None = None,
-        close: Callable[[T], object] | None = None,
-        drain_timeout: float | None = 30.0,
-    ) -> None: ...
-
-    def __init__(
-        self,
-        factory: Callable[[], Any],
-        *,
-        max_size: int,
-        min_size: int = 0,
-        acquire_timeout: float | None = None,
-        max_idle_time: float | None = None,
-        recycle_after: float | None = None,
-        validate: Callable[[T], bool | Awaitable[bool]] | None = None,
-        close: Callable[[T], object] | None = None,
-        drain_timeout: float | None = 30.0,
-    ) -> None:
-        """``drain_timeout``: how long ``dispose`` waits for lent items before closing them anyway.
-
-        Every argument is checked here, before anything is set: a bad size or duration
-        raises ``ValueError`` (``TypeError`` for a value that is not a number at all).
-        """
-        super().__init__(
-            factory,
-            max_size=max_size,
-            min_size=min_size,
-            acquire_timeout=acquire_timeout,
-            max_idle_time=max_idle_time,
-            recycle_after=recycle_after,
-            validate=validate,
-            close=close,
-            drain_timeout=drain_timeout,
-        )
 
     def __repr__(self) -> str:
         s = self.stats()
@@ -228,6 +171,8 @@ class ResourcePool(SyncPool[T], AsyncPool[T]):
 
     def acquire_item_sync(self) -> T:
         """Thread-blocking :meth:`acquire_item`, for pools whose factory is sync."""
+        # twin of acquire_item: the same steps, waiting, preparing and closing stale
+        # items the blocking way (the pool's state moves only in PoolCore's *_locked)
         if self._factory_is_async:
             raise TypeError(
                 "This pool's factory is async: use `async with pool.acquire()` "

@@ -2,6 +2,9 @@
 
 Separate from the sync side (``pool_sync``) because each waits, creates and closes in its
 own way; both move items only through ``PoolCore``'s locked bookkeeping.
+
+Twins: each ``_x_async`` method here has an ``_x_sync`` twin in ``pool_sync``; why they
+are written twice, and what they share, is said there. Change both together.
 """
 
 from __future__ import annotations
@@ -9,18 +12,14 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from injectq.resources.pool_core import PoolCore
 from injectq.resources.pool_records import (
     _DISPOSING,
-    _DONE,
-    _FAILED,
-    _GRANTED,
     _INITIALIZING,
     _NEW,
     _READY,
-    _WAITING,
     _Entry,
     _Latch,
     _retrieve,
@@ -39,20 +38,19 @@ class AsyncPool(PoolCore[T]):
     """The async path of a :class:`ResourcePool`: what ``async with pool.acquire()`` runs."""
 
     async def _initialize_async(self) -> None:
+        # the sync twin is SyncPool._initialize_sync (see pool_sync's docstring)
         while True:
             with self._lock:
-                state, latch = self._state, self._latch
-                if state is _READY:
-                    return
-                if state is _NEW:
-                    self._state = _INITIALIZING
-                    latch = self._latch = _Latch()
+                state, latch = self._begin_initialize_locked()
+            if state is _READY:
+                return
             if state is _NEW:
                 await self._detached(self._run_initialize_async(latch))
                 return
             await self._wait_latch_async(latch, raise_error=state is _INITIALIZING)
 
     async def _dispose_async(self) -> None:
+        # the sync twin is SyncPool._dispose_sync
         while True:
             with self._lock:
                 state, latch, wake = self._begin_dispose_locked()
@@ -85,22 +83,8 @@ class AsyncPool(PoolCore[T]):
             cancelled = True
             raise
         finally:
-            wake: list[_Waiter[T]] = []
-            with self._lock:
-                state = waiter.state
-                waiter.state = _DONE
-                if state is _WAITING:
-                    self._waiters.remove(waiter)
-                    if timed_out:
-                        self._timeouts += 1
-                elif state is _GRANTED and cancelled:
-                    self._regrant_locked(waiter.grant, wake)  # pass it on, never lose it
-            self._wake(wake)
-        if state is _GRANTED:
-            return waiter.grant  # granted just as the timeout hit: use it
-        if state is _FAILED:
-            raise cast("BaseException", waiter.error)
-        raise self._exhausted(time.monotonic() - start)
+            state = self._end_wait(waiter, timed_out=timed_out, interrupted=cancelled)
+        return self._waited(waiter, state, start)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         import asyncio
@@ -133,6 +117,7 @@ class AsyncPool(PoolCore[T]):
             raise
 
     async def _prepare_async(self, grant: _Entry[T] | None) -> _Entry[T]:
+        # the sync twin is SyncPool._prepare_sync
         while True:
             if grant is None:
                 return await self._create_async()
@@ -169,10 +154,7 @@ class AsyncPool(PoolCore[T]):
             if inspect.isawaitable(item):
                 item = await item
         except BaseException:
-            wake: list[_Waiter[T]] = []
-            with self._lock:
-                self._hand_locked(None, wake)
-            self._wake(wake)
+            self._creation_failed()
             raise
         return self._register(item)
 
@@ -195,6 +177,7 @@ class AsyncPool(PoolCore[T]):
                 self._after_close(freed=True)
 
     async def _wait_latch_async(self, latch: _Latch, *, raise_error: bool) -> None:
+        # the sync twin is SyncPool._wait_latch_sync
         import asyncio
 
         waiter: _Waiter[T] | None = None
@@ -215,6 +198,7 @@ class AsyncPool(PoolCore[T]):
             raise latch.error
 
     async def _run_initialize_async(self, latch: _Latch) -> None:
+        # the sync twin is SyncPool._run_initialize_sync
         import asyncio
 
         with self._lock:
@@ -234,6 +218,7 @@ class AsyncPool(PoolCore[T]):
             raise error
 
     async def _run_dispose_async(self, latch: _Latch) -> None:
+        # the sync twin is SyncPool._run_dispose_sync
         import asyncio
 
         deadline = None if self.drain_timeout is None else time.monotonic() + self.drain_timeout

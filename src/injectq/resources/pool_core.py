@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from injectq.resources.pool_records import (
     _DISPOSING,
@@ -24,6 +24,7 @@ from injectq.resources.pool_records import (
     _NEW,
     _NO_ITEM,
     _READY,
+    _WAITING,
     _check_size,
     _Entry,
     _is_async_callable,
@@ -46,6 +47,38 @@ T = TypeVar("T")
 class PoolCore(Generic[T]):
     """The configuration, state and locked bookkeeping of a :class:`ResourcePool`."""
 
+    # Two overloads for one signature: T is what the factory's awaitable gives for an
+    # async factory, what it returns for a sync one. Typing only; the body is below.
+    @overload
+    def __init__(
+        self,
+        factory: Callable[[], Awaitable[T]],
+        *,
+        max_size: int,
+        min_size: int = 0,
+        acquire_timeout: float | None = None,
+        max_idle_time: float | None = None,
+        recycle_after: float | None = None,
+        validate: Callable[[T], bool | Awaitable[bool]] | None = None,
+        close: Callable[[T], object] | None = None,
+        drain_timeout: float | None = 30.0,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        factory: Callable[[], T],
+        *,
+        max_size: int,
+        min_size: int = 0,
+        acquire_timeout: float | None = None,
+        max_idle_time: float | None = None,
+        recycle_after: float | None = None,
+        validate: Callable[[T], bool | Awaitable[bool]] | None = None,
+        close: Callable[[T], object] | None = None,
+        drain_timeout: float | None = 30.0,
+    ) -> None: ...
+
     def __init__(
         self,
         factory: Callable[[], Any],
@@ -59,7 +92,7 @@ class PoolCore(Generic[T]):
         close: Callable[[T], object] | None = None,
         drain_timeout: float | None = 30.0,
     ) -> None:
-        """Check every argument (see ``ResourcePool.__init__``), then set up an empty pool.
+        """``drain_timeout``: how long ``dispose`` waits for lent items before closing them anyway.
 
         Every argument is checked here, before anything is set: a bad size or duration
         raises ``ValueError`` (``TypeError`` for a value that is not a number at all).
@@ -207,6 +240,15 @@ class PoolCore(Generic[T]):
         waiters, latch.waiters = latch.waiters, []
         return waiters
 
+    def _begin_initialize_locked(self) -> tuple[str, _Latch]:
+        """The state an initialization found, and the latch to wait on; from "new" this
+        caller runs it (the pool is marked initializing, with a fresh latch)."""
+        state, latch = self._state, self._latch
+        if state is _NEW:
+            self._state = _INITIALIZING
+            latch = self._latch = _Latch()
+        return state, latch
+
     def _begin_dispose_locked(self) -> tuple[str | None, _Latch, list[_Waiter[T]]]:
         state, latch = self._state, self._latch
         wake: list[_Waiter[T]] = []
@@ -245,6 +287,32 @@ class PoolCore(Generic[T]):
         if busy and not entries:
             self._drain = waiter
         return entries, busy and not entries
+
+    def _end_wait(self, waiter: _Waiter[T], *, timed_out: bool, interrupted: bool) -> int:
+        """Take ``waiter`` out of the queue once its wait is over, however it ended, and
+        return the state it ended in. A grant that reached a caller who is gone
+        (``interrupted``: cancelled, KeyboardInterrupt) is passed on, never lost."""
+        wake: list[_Waiter[T]] = []
+        with self._lock:
+            state = waiter.state
+            waiter.state = _DONE
+            if state is _WAITING:
+                self._waiters.remove(waiter)
+                if timed_out:
+                    self._timeouts += 1
+            elif state is _GRANTED and interrupted:
+                self._regrant_locked(waiter.grant, wake)
+        self._wake(wake)
+        return state
+
+    def _waited(self, waiter: _Waiter[T], state: int, start: float) -> _Entry[T] | None:
+        """What a wait that ended in ``state`` gives: the grant (an entry, or None: a
+        slot to create in), else the error it failed with, else "exhausted"."""
+        if state is _GRANTED:
+            return waiter.grant  # granted just as the timeout hit: use it
+        if state is _FAILED:
+            raise cast("BaseException", waiter.error)
+        raise self._exhausted(time.monotonic() - start)
 
     # ------------------------------------------------------------- shared helpers
 
@@ -386,6 +454,13 @@ class PoolCore(Generic[T]):
             self._in_use[id(item)] = entry
         self._emit("created")
         return entry
+
+    def _creation_failed(self) -> None:
+        """Creating an item failed: its reserved slot goes to the next waiter (or is freed)."""
+        wake: list[_Waiter[T]] = []
+        with self._lock:
+            self._hand_locked(None, wake)
+        self._wake(wake)
 
     def _after_close(self, *, freed: bool) -> None:
         wake: list[_Waiter[T]] = []

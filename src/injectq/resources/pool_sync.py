@@ -2,24 +2,26 @@
 
 Separate from the async side (``pool_async``) because each waits, creates and closes in
 its own way; both move items only through ``PoolCore``'s locked bookkeeping.
+
+Twins: each ``_x_sync`` method here has an ``_x_async`` twin in ``pool_async`` (and
+``pool_async``'s ``_close_entries_async`` is ``_close_entry_sync`` for several). A ``def``
+cannot share a body with an ``async def``, so every decision about the pool's state is
+made once, in ``PoolCore``'s ``*_locked`` methods, and the twins keep only the waiting,
+creating and closing around them. A change to one twin's steps is a change to both.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from typing import TypeVar, cast
+from typing import TypeVar
 
 from injectq.resources.pool_core import PoolCore
 from injectq.resources.pool_records import (
     _DISPOSING,
-    _DONE,
-    _FAILED,
-    _GRANTED,
     _INITIALIZING,
     _NEW,
     _READY,
-    _WAITING,
     _drop,
     _Entry,
     _Latch,
@@ -44,20 +46,19 @@ class SyncPool(PoolCore[T]):
     """The sync path of a :class:`ResourcePool`: what ``with pool.acquire()`` runs."""
 
     def _initialize_sync(self) -> None:
+        # the async twin is AsyncPool._initialize_async (see the module docstring)
         while True:
             with self._lock:
-                state, latch = self._state, self._latch
-                if state is _READY:
-                    return
-                if state is _NEW:
-                    self._state = _INITIALIZING
-                    latch = self._latch = _Latch()
+                state, latch = self._begin_initialize_locked()
+            if state is _READY:
+                return
             if state is _NEW:
                 self._run_initialize_sync(latch)
                 return
             self._wait_latch_sync(latch, raise_error=state is _INITIALIZING)
 
     def _dispose_sync(self) -> None:
+        # the async twin is AsyncPool._dispose_async
         while True:
             with self._lock:
                 state, latch, wake = self._begin_dispose_locked()
@@ -75,30 +76,17 @@ class SyncPool(PoolCore[T]):
 
     def _wait_sync(self, waiter: _Waiter[T], start: float) -> _Entry[T] | None:
         assert waiter.event is not None
-        interrupted = True
+        interrupted = True  # until the wait returns: e.g. KeyboardInterrupt
         try:
             waiter.event.wait(self.acquire_timeout)
             interrupted = False
         finally:
-            wake: list[_Waiter[T]] = []
-            with self._lock:
-                state = waiter.state
-                waiter.state = _DONE
-                if state is _WAITING:
-                    self._waiters.remove(waiter)
-                    if not interrupted:
-                        self._timeouts += 1
-                elif state is _GRANTED and interrupted:
-                    self._regrant_locked(waiter.grant, wake)  # e.g. KeyboardInterrupt
-            self._wake(wake)
-        if state is _GRANTED:
-            return waiter.grant
-        if state is _FAILED:
-            raise cast("BaseException", waiter.error)
-        raise self._exhausted(time.monotonic() - start)
+            state = self._end_wait(waiter, timed_out=not interrupted, interrupted=interrupted)
+        return self._waited(waiter, state, start)
 
     def _prepare_sync(self, grant: _Entry[T] | None) -> _Entry[T]:
         """Turn a grant into a usable entry: create, or check and maybe replace."""
+        # the async twin is AsyncPool._prepare_async
         while True:
             if grant is None:
                 return self._create_sync()
@@ -131,10 +119,7 @@ class SyncPool(PoolCore[T]):
                 self._factory(), "This pool's factory is async: use `async with pool.acquire()`."
             )
         except BaseException:
-            wake: list[_Waiter[T]] = []
-            with self._lock:
-                self._hand_locked(None, wake)
-            self._wake(wake)
+            self._creation_failed()
             raise
         return self._register(item)
 
@@ -172,6 +157,7 @@ class SyncPool(PoolCore[T]):
             self._after_close(freed=True)
 
     def _wait_latch_sync(self, latch: _Latch, *, raise_error: bool) -> None:
+        # the async twin is AsyncPool._wait_latch_async
         waiter: _Waiter[T] | None = None
         with self._lock:
             if not latch.done:
@@ -184,6 +170,7 @@ class SyncPool(PoolCore[T]):
             raise latch.error
 
     def _run_initialize_sync(self, latch: _Latch) -> None:
+        # the async twin is AsyncPool._run_initialize_async
         with self._lock:
             missing = max(0, self.min_size - self._size())
             self._creating += missing
@@ -202,6 +189,7 @@ class SyncPool(PoolCore[T]):
             raise error
 
     def _run_dispose_sync(self, latch: _Latch) -> None:
+        # the async twin is AsyncPool._run_dispose_async
         deadline = None if self.drain_timeout is None else time.monotonic() + self.drain_timeout
         errors: list[Exception] = []
         try:

@@ -149,6 +149,12 @@ def _method_or_func(cls: type, target: Any, public_name: str) -> Callable[[Any],
 
 
 def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., Any]:
+    """``original`` (a resource's own initialize or dispose) wrapped so a user's call joins
+    the state machine: the state machine's own call (the initializer or disposer itself)
+    runs ``original``; any other call joins the one transition. Four wrappers (initialize
+    / dispose, sync / async) of one shape, written out: each joins in its own way, and a
+    ``def`` cannot share an ``async def``'s body. Keep their "is this our own call?"
+    tests in step."""
     # the state machine sits above this module: reached when a class is first prepared
     from injectq.resources.lifecycle import DISPOSING, INITIALIZING, state_of
 

@@ -9,16 +9,7 @@ from typing import Any
 from injectq.core.container import InjectQ
 from injectq.modules.base import Module
 
-__all__ = [
-    "Mock",
-    "MockFactory",
-    "TestModule",
-    "create_test_module",
-    "mock_factory",
-    "override_dependency",
-    "pytest_container_fixture",
-    "test_container",
-]
+# the public names are listed once, in injectq.testing's __all__
 
 
 @contextlib.contextmanager
