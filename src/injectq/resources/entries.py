@@ -146,17 +146,9 @@ class ContextEntry(ResourceState):
         return self._disposed(started, error)
 
     def _exit_sync(self, cm: Any, exc: BaseException | None) -> None:
-        """Leave a sync context manager (raises what its exit raised). A bare generator
-        (see context_enterer) that the body did not fail is finished by hand; for
-        anything else it is handed to contextlib, whose rules apply as they are."""
+        """Leave a sync context manager by contextlib's rules (raises what its exit
+        raised); a bare generator is wrapped in contextlib's manager first."""
         if type(cm) is types.GeneratorType:
-            if exc is None and self.dispose_timeout is None:
-                if next(cm, _FINISHED) is not _FINISHED:  # contextlib's words and steps
-                    try:
-                        raise RuntimeError("generator didn't stop")
-                    finally:
-                        cm.close()
-                return
             cm = _generator_cm(cm)
         _timed_call(
             functools.partial(cm.__exit__, *self._exc_args(exc)),
@@ -176,10 +168,16 @@ class ContextEntry(ResourceState):
         cm, self.cm = self.cm, None
         started = _perf()
         try:
-            self._exit_sync(cm, exc)
+            bare = type(cm) is types.GeneratorType and self.dispose_timeout is None
+            if not bare or exc is not None:
+                self._exit_sync(cm, exc)
+            elif next(cm, _FINISHED) is not _FINISHED:
+                # a bare generator (see context_enterer) that the body did not fail,
+                # finished by hand: contextlib's words and steps
+                _did_not_stop(cm)
         except BaseException as error:
             return self._finish(started, error, exc)
-        return self._finish(started, None, exc)
+        return self._disposed(started, None)
 
     def release_step(
         self, owner: Owner | None, exc: BaseException | None
@@ -234,6 +232,13 @@ class ContextEntry(ResourceState):
         return self._finish(started, None, exc)
 
 
+def _did_not_stop(gen: Any) -> NoReturn:
+    try:
+        raise RuntimeError("generator didn't stop")
+    finally:
+        gen.close()
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -254,6 +259,31 @@ def context_manager_of(factory_result: Any) -> Any:
     return factory_result
 
 
+def _entry_class(
+    label: str, monitor: ResourceMonitor, dispose_timeout: float | None, is_async: bool
+) -> type[ContextEntry]:
+    """A :class:`ContextEntry` subclass carrying what is the same for every entry of one
+    binding (as a fresh resource's state class does), so entering sets only what differs
+    (:func:`_new_entry`)."""
+    return type(
+        "ContextEntry",
+        (ContextEntry,),
+        {
+            "__module__": __name__,
+            "__qualname__": f"ContextEntry[{label}]",
+            "is_async": is_async,
+            "label": label,
+            "type_name": label,
+            "monitor": monitor,
+            "counts": monitor.type_stats(label),
+            "dispose_timeout": dispose_timeout,
+        },
+    )
+
+
+_new_object = object.__new__
+
+
 def context_enterer(
     label: str,
     monitor: ResourceMonitor,
@@ -265,14 +295,17 @@ def context_enterer(
     no init timeout) is entered by hand, ``next(gen)``, and counts into its type's
     counters held here, as a fresh resource does; anything else goes through
     :meth:`ContextEntry.enter_sync` and contextlib."""
-    counts = monitor.type_stats(label)
+    entry_cls = _entry_class(label, monitor, dispose_timeout, False)
 
     def enter(result: Any, owner: Owner) -> Any:
         if type(result) is not types.GeneratorType or init_timeout is not None or not FAST_PATHS:
             return ContextEntry.enter_sync(
                 context_manager_of(result), label, owner, init_timeout, dispose_timeout
             )
-        entry = ContextEntry(result, False, label, owner.label, monitor, dispose_timeout, counts)
+        entry: ContextEntry = _new_object(entry_cls)  # what differs per entry:
+        entry.cm, entry.scope_label = result, owner.label
+        # on the instance, though None: a class-default read costs twice (3.11)
+        entry.instance = entry.waiter = entry.holder = entry.more_holders = None
         started = _perf()
         try:
             value = next(result)
@@ -297,7 +330,7 @@ def context_aenterer(
     has none the container's defaults (they bound async calls). A bare async generator
     with no init timeout is entered with ``await gen.__anext__()``; its exit is taken
     by :meth:`ContextEntry.release_step`."""
-    counts = monitor.type_stats(label)
+    entry_cls = _entry_class(label, monitor, dispose_timeout, True)
 
     async def aenter(result: Any, owner: Owner) -> Any:
         if (
@@ -308,7 +341,10 @@ def context_aenterer(
             return await ContextEntry.enter_async(
                 context_manager_of(result), label, owner, init_timeout, dispose_timeout
             )
-        entry = ContextEntry(result, True, label, owner.label, monitor, dispose_timeout, counts)
+        entry: ContextEntry = _new_object(entry_cls)  # what differs per entry:
+        entry.cm, entry.scope_label = result, owner.label
+        # on the instance, though None: a class-default read costs twice (3.11)
+        entry.instance = entry.waiter = entry.holder = entry.more_holders = None
         started = _perf()
         scope_before = _anyio_scope()
         try:
