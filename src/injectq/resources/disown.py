@@ -37,9 +37,9 @@ class _Entry(Protocol):
 def _take_back(entry: _Entry, owner: Owner) -> bool:
     """Whether the caller must dispose ``entry``, which went live on ``owner`` after it
     closed: it is still on the stack (taken off it now), or the exit popped it while it was
-    still initializing and let go of it without disposing it (a resource state whose
-    status is live with no holder: a context entry is live from the push, so the exit's
-    pop disposed it)."""
+    still initializing and let go of it without disposing it (its status is live with no
+    holder; a context entry is pushed only once it is live, so the exit's pop disposed
+    it)."""
     with _transition:
         try:
             owner.stack.remove(entry)
