@@ -151,8 +151,9 @@ def fresh_activator_sync(
     """``act(inst, owner) -> inst``: activate a resource the container has just
     constructed, for a class whose ``initialize`` is sync (or absent). ``general(inst,
     key, owner)`` is the full path, taken (and its result returned) when the instance
-    is not fresh (``__new__`` handed back one seen before, or it has no room for the state). ``monitor`` and the default timeout are the
-    container's, the same for every scope that can own the instance. ``in_async``:
+    is not fresh (``__new__`` handed back one seen before, or it has no room for the
+    state). ``monitor`` and the default timeout are the container's, the same for every
+    scope that can own the instance. ``in_async``:
     called by async resolution, which awaits a coroutine ``act`` returns (an
     ``initialize`` that returned an awaitable: see :func:`_init_returned`)."""
     assert spec.init_async is False
