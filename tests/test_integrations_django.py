@@ -8,11 +8,8 @@ The request resource is a unit of work on a real SQLite file (tests/support/web.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +25,10 @@ from support.web import (
     Settings,
     Tracker,
     disconnect_mid_request,
-    free_socket,
     make_db,
     notes,
     open_fds,
+    server_process,
     uvicorn_server,
     wait_for,
     wsgiref_server,
@@ -156,35 +153,14 @@ def test_through_uvicorn_a_client_leaving_cancels_the_async_view(tracker: Tracke
 def test_waitress_process_closes_the_container_at_exit(tmp_path: Path) -> None:
     db = make_db(tmp_path / "app.sqlite3")
     marker = tmp_path / "disposed.txt"
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "INJECTQ_TEST_DB": str(db)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "support.django_site", str(marker), str(port)], env=env, cwd=TESTS
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/add/first", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "the server died"
-                assert time.monotonic() < deadline, "waitress did not start"
-                time.sleep(0.05)
+    with server_process(
+        "django_site", str(marker), first_get="/add/first", env={"INJECTQ_TEST_DB": str(db)}
+    ) as (url, _first):
         with httpx.Client(base_url=url, timeout=10) as client:
             assert client.get("/fail").status_code == 500
             assert client.get("/marker").text == "ok"
         assert notes(db) == ["first"]
         assert not marker.exists()
-        process.send_signal(signal.SIGINT)  # Ctrl-C
-        assert process.wait(20) is not None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
     assert marker.read_text() == "disposed"  # the container was closed at exit
 
 

@@ -6,11 +6,8 @@ The request resource is a unit of work on a real SQLite file (tests/support/web.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,10 +24,10 @@ from support.web import (
     Settings,
     Tracker,
     disconnect_mid_request,
-    free_socket,
     make_db,
     notes,
     open_fds,
+    server_process,
     sync_container,
     wait_for,
     wsgiref_server,
@@ -142,38 +139,13 @@ def test_through_a_threaded_wsgi_server(container: InjectQ, tracker: Tracker) ->
 def test_waitress_process_closes_the_container_at_exit(tmp_path: Path) -> None:
     db = make_db(tmp_path / "app.sqlite3")
     marker = tmp_path / "disposed.txt"
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "support.flask_app", str(db), str(marker), str(port)],
-        env=env,
-        cwd=TESTS,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/tag", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "the server died"
-                assert time.monotonic() < deadline, "waitress did not start"
-                time.sleep(0.05)
+    with server_process("flask_app", str(db), str(marker), first_get="/tag") as (url, _first):
         with httpx.Client(base_url=url, timeout=10) as client:
             assert client.get("/add/a").status_code == 200
             assert client.get("/fail").status_code == 500
             assert client.get("/marker").text == "ok"
         assert notes(db) == ["a"]
         assert not marker.exists()
-        process.send_signal(signal.SIGINT)  # Ctrl-C
-        assert process.wait(20) is not None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
     assert marker.read_text() == "disposed"  # the container was closed at exit
 
 

@@ -8,11 +8,8 @@ reached it, so the rows left show what each disposal was told."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +37,10 @@ from support.web import (
     Tracker,
     async_container,
     disconnect_mid_request,
-    free_socket,
     make_db,
     notes,
     open_fds,
+    server_process,
     uvicorn_server,
     wait_for,
 )
@@ -342,38 +339,17 @@ def test_through_a_real_uvicorn_server(container: InjectQ, tracker: Tracker) -> 
 def test_uvicorn_process_closes_the_container_at_shutdown(tmp_path: Path) -> None:
     db = make_db(tmp_path / "app.sqlite3")
     marker = tmp_path / "disposed.txt"
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    tests = Path(__file__).resolve().parent
-    process = subprocess.Popen(
-        [sys.executable, "-m", "support.starlette_app", str(db), str(marker), str(port)],
-        env={**os.environ, "PYTHONPATH": str(tests)},
-        cwd=tests,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                first = httpx.get(f"{url}/add/first", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, "the server died"
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.05)
+    # Ctrl-C: uvicorn runs the lifespan shutdown
+    with server_process("starlette_app", str(db), str(marker), first_get="/add/first") as (
+        url,
+        first,
+    ):
         with httpx.Client(base_url=url, timeout=10) as client:
             second = client.get("/add/second")
             assert client.get("/add/fail").status_code == 500
         assert first.json()["serial"] != second.json()["serial"]
         assert notes(db) == ["first", "second"]  # committed; the failed one rolled back
         assert not marker.exists()
-        process.send_signal(signal.SIGINT)  # Ctrl-C: uvicorn runs the lifespan shutdown
-        assert process.wait(20) is not None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
     assert marker.read_text() == "disposed"  # the lifespan shutdown closed the container
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import signal
 import socket
 import socketserver
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,10 +27,12 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import aiosqlite
+import httpx
 
 from injectq import InjectQ, resource
 
 _serials = itertools.count(1)
+TESTS = Path(__file__).resolve().parent.parent
 
 
 def open_fds(path: Path) -> int:
@@ -263,3 +268,39 @@ def wsgiref_server(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@contextlib.contextmanager
+def server_process(
+    module: str, *args: str, first_get: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, httpx.Response]]:
+    """``python -m support.<module> *args <port>`` run from tests/, a server in a process
+    of its own: yields its URL and the response to ``GET first_get`` once it answers.
+    Leaving the block stops it the way a person does, with Ctrl-C (SIGINT), and waits
+    for it to exit; a server still running after a failure is killed."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"support.{module}", *args, str(port)],
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(TESTS)},
+        cwd=TESTS,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = httpx.get(f"{url}{first_get}", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, f"the {module} server died"
+                assert time.monotonic() < deadline, f"the {module} server did not start"
+                time.sleep(0.05)
+        yield url, first
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert process.wait(20) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
