@@ -10,6 +10,7 @@ what the disposals really did.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -21,13 +22,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import aiosqlite
 import httpx
+import pytest
 
 from injectq import InjectQ, resource
 
@@ -304,3 +306,26 @@ def server_process(
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+async def cancel_requests_mid_handler(
+    app: Any, tracker: Tracker, holding: Callable[[], int], rounds: int = 10
+) -> None:
+    """``GET /hang`` on the ASGI ``app`` ``rounds`` times, each cancelled once the handler
+    holds its resources (``holding()`` above 0), as an ASGI server cancels the request's
+    task when the client goes away; repeated because where the cancellation lands
+    varies. Every request must have rolled back and closed its connection."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for n in range(1, rounds + 1):
+            request = asyncio.create_task(client.get("/hang"))
+            async with asyncio.timeout(10):
+                while holding() == 0:
+                    await asyncio.sleep(0.001)
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+            assert tracker.settled(n)
+            assert isinstance(tracker.outcomes[-1], asyncio.CancelledError)
+    assert notes(tracker.db_path) == []  # every cancelled request rolled back
+    assert open_fds(tracker.db_path) == 0
