@@ -19,11 +19,19 @@ from support.kv_server import KVServer
 from support.kv_server import kv_server as _kv_server
 from support.redis_server import RedisServer
 from support.redis_server import redis_server as _redis_server
+from support.web import Tracker, make_db
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return page_helpers.init_database(tmp_path / "app.sqlite3")
+
+
+@pytest.fixture
+def tracker(tmp_path: Path) -> Tracker:
+    """The web-framework tests' request resource log, on a fresh SQLite file (a test
+    module may override it, as the Django one does)."""
+    return Tracker(make_db(tmp_path / "app.sqlite3"))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,23 +20,14 @@ from injectq.utils.exceptions import InjectQError
 from support.web import (
     AsyncGreeter,
     AsyncUnitOfWork,
+    OutOfStock,
     RequestTag,
     Settings,
     Tracker,
     async_container,
-    make_db,
     notes,
     open_fds,
 )
-
-
-class OutOfStock(Exception):
-    pass
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
-    return Tracker(make_db(tmp_path / "app.sqlite3"))
 
 
 @pytest.fixture

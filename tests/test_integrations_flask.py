@@ -37,11 +37,6 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
-    return Tracker(make_db(tmp_path / "app.sqlite3"))
-
-
-@pytest.fixture
 def container(tracker: Tracker) -> Iterator[InjectQ]:
     c = sync_container(tracker)
     yield c

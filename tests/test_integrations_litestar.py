@@ -25,23 +25,14 @@ from injectq.integrations.litestar import InjectQPlugin
 from support.web import (
     AsyncGreeter,
     AsyncUnitOfWork,
+    OutOfStock,
     Settings,
     Tracker,
     async_container,
     cancel_requests_mid_handler,
-    make_db,
     notes,
     open_fds,
 )
-
-
-class OutOfStock(Exception):
-    pass
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
-    return Tracker(make_db(tmp_path / "app.sqlite3"))
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from injectq.utils.exceptions import InjectQError
 from support.web import (
     AsyncGreeter,
     AsyncUnitOfWork,
+    OutOfStock,
     RequestTag,
     Settings,
     Tracker,
@@ -45,15 +46,6 @@ from support.web import (
     uvicorn_server,
     wait_for,
 )
-
-
-class OutOfStock(Exception):
-    """An error the app answers itself (an exception handler)."""
-
-
-@pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
-    return Tracker(make_db(tmp_path / "app.sqlite3"))
 
 
 @pytest.fixture

@@ -13,11 +13,15 @@ from flask import Flask, Response, stream_with_context
 from injectq import Inject, InjectQ, inject, resource
 from injectq.integrations.flask import get_container, setup_flask
 
-from .web import Greeter, RequestTag, SyncUnitOfWork, Tracker, open_fds, sync_container
-
-
-class OutOfStock(Exception):
-    """An error the app answers itself (an error handler)."""
+from .web import (
+    Greeter,
+    OutOfStock,
+    RequestTag,
+    SyncUnitOfWork,
+    Tracker,
+    open_fds,
+    sync_container,
+)
 
 
 class Gate:

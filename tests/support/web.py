@@ -37,6 +37,10 @@ _serials = itertools.count(1)
 TESTS = Path(__file__).resolve().parent.parent
 
 
+class OutOfStock(Exception):
+    """An error the test apps answer themselves (an exception or error handler)."""
+
+
 def open_fds(path: Path) -> int:
     """File descriptors this process has open on ``path``."""
     target = os.path.realpath(path)
