@@ -147,19 +147,13 @@ def setup_fastapi(
     close_on_shutdown: bool = True,
     close_before_response: bool = False,
 ) -> None:
-    """Serve ``app`` from ``container``: a ``scope_name`` scope per request (resources
-    activated in it are disposed when the request ends), the container active during
-    requests and lifespan, and ``await container.aclose()`` at shutdown unless
-    ``close_on_shutdown=False``. Call it before the app starts serving.
-
-    The request scope closes once the response was sent and background tasks ran;
-    ``close_before_response=True`` closes it before the end of the response goes out
-    instead (a unit of work committed before the client sees the response; a failed
-    disposal answered with a 500), at the price of background tasks running after it.
-    Exceptions the app's exception handlers answer still reach the disposals, and a
-    ``ResourceInitializationError`` goes to the handler registered for its cause
-    (see :func:`record_handled_errors`). The same as
-    :func:`injectq.integrations.starlette.setup_starlette`."""
+    """Serve the FastAPI ``app`` from ``container``: what
+    :func:`injectq.integrations.starlette.setup_starlette` does for a Starlette app (a
+    ``scope_name`` scope per request and WebSocket connection, closed after the
+    response unless ``close_before_response=True``; handled exceptions reach the
+    disposals; ``await container.aclose()`` at shutdown unless
+    ``close_on_shutdown=False``), with the same options. Call it before the app starts
+    serving."""
     install(
         container,
         app,
