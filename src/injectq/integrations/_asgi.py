@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from injectq.core.context import active_container as _active_container
 from injectq.integrations._base import OpenScope, RequestScopes, request_error
 
 if TYPE_CHECKING:
@@ -86,25 +85,7 @@ class InjectQASGIMiddleware:
         if self.close_before_response and kind == "http":
             await self._serve_closing_early(scope, receive, send, handled)
             return
-        # RequestScopes.aenter and .aexit, inlined: this runs for every request, and their
-        # two coroutines and the OpenScope between them cost as much as the work itself
-        container = self.container
-        active = _active_container.set(container)
-        try:
-            request_scope = container.scope(self.scope_name)
-            await request_scope.__aenter__()
-            try:
-                await self.app(scope, receive, send)
-            except BaseException as exc:  # a cancelled request (the client went away) too
-                await request_scope.__aexit__(type(exc), exc, exc.__traceback__)
-                raise
-            if handled:  # answered by the app's handlers: the first still reaches the disposals
-                error = handled[0]
-                await request_scope.__aexit__(type(error), error, error.__traceback__)
-            else:
-                await request_scope.__aexit__(None, None, None)
-        finally:
-            _active_container.reset(active)
+        await self._scopes.run(handled, self.app, scope, receive, send)
 
     async def _serve_closing_early(
         self, scope: Scope, receive: Receive, send: Send, handled: list[BaseException]

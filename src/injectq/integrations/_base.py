@@ -32,6 +32,7 @@ from injectq.core.context import active_container as _active_container
 from injectq.utils.exceptions import InjectionError, InjectQError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Sequence
     from contextvars import Token
 
     from injectq.core.container import InjectQ
@@ -89,6 +90,29 @@ class RequestScopes:
             raise
         return OpenScope(scope, token)
 
+    async def run(
+        self, handled: Sequence[BaseException], call: Callable[..., Awaitable[Any]], *args: Any
+    ) -> Any:
+        """``await call(*args)`` in a new request scope with the container active: what
+        :meth:`aenter` and :meth:`aexit` do around a request that runs in one call, in one
+        coroutine (this is every request's path). The scope exits with the request's
+        error (:func:`request_error`): the exception leaving ``call`` (a cancellation when
+        the client went away, too), else the first one in ``handled``."""
+        container = self.container
+        token = _active_container.set(container)
+        try:
+            scope = container.scope(self.scope_name)
+            await scope.__aenter__()
+            try:
+                result = await call(*args)
+            except BaseException as exc:
+                await scope.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            await scope.__aexit__(*_exc_info(request_error(None, handled)))
+            return result
+        finally:
+            _active_container.reset(token)
+
     async def aexit(self, opened: OpenScope, error: BaseException | None) -> None:
         """Leave the scope, disposing what it owns in reverse order; ``error`` is what the
         request failed with (it reaches the disposals). A disposal failure is raised."""
@@ -136,7 +160,7 @@ def _exc_info(error: BaseException | None) -> tuple[Any, Any, Any]:
 
 
 def request_error(
-    propagating: BaseException | None, handled: list[BaseException]
+    propagating: BaseException | None, handled: Sequence[BaseException]
 ) -> BaseException | None:
     """What a request scope exits with: the exception leaving the app, else the first
     one the framework's handlers answered (the handler's; a later one came from its

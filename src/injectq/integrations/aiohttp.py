@@ -62,18 +62,15 @@ def get_container(request: web.Request) -> InjectQ:
     return container
 
 
+#: nothing is recorded as handled: errors the app answers come back through the
+#: middleware as exceptions (aiohttp's HTTP exceptions too)
+_NOTHING_HANDLED: tuple[BaseException, ...] = ()
+
+
 def _request_scope_middleware(scopes: RequestScopes) -> Any:
     @web.middleware
     async def injectq_request_scope(request: web.Request, handler: Handler) -> Any:
-        opened = await scopes.aenter()
-        error: BaseException | None = None
-        try:
-            return await handler(request)
-        except BaseException as exc:  # a cancelled handler (the client went away) too
-            error = exc
-            raise
-        finally:
-            await scopes.aexit(opened, error)
+        return await scopes.run(_NOTHING_HANDLED, handler, request)
 
     return injectq_request_scope
 

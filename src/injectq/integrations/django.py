@@ -118,15 +118,7 @@ class InjectQMiddleware:
     async def _acall(self, request: Any) -> Any:
         handled: list[BaseException] = []
         setattr(request, _HANDLED_ATTRIBUTE, handled)
-        opened = await self._scopes.aenter()
-        error: BaseException | None = None
-        try:
-            return await self.get_response(request)
-        except BaseException as exc:  # a cancelled request (the client went away) too
-            error = exc
-            raise
-        finally:
-            await self._scopes.aexit(opened, request_error(error, handled))
+        return await self._scopes.run(handled, self.get_response, request)
 
     def process_exception(self, request: Any, exception: Exception) -> None:
         """Record the view's exception (Django turns it into a response, so it never
