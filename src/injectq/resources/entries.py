@@ -305,7 +305,7 @@ def context_enterer(
         entry: ContextEntry = _new_object(entry_cls)  # what differs per entry:
         entry.cm, entry.scope_label = result, owner.label
         # on the instance, though None: a class-default read costs twice (3.11)
-        entry.instance = entry.waiter = entry.holder = entry.more_holders = None
+        entry.waiter = entry.holder = entry.more_holders = None
         started = _perf()
         try:
             value = next(result)
@@ -344,7 +344,7 @@ def context_aenterer(
         entry: ContextEntry = _new_object(entry_cls)  # what differs per entry:
         entry.cm, entry.scope_label = result, owner.label
         # on the instance, though None: a class-default read costs twice (3.11)
-        entry.instance = entry.waiter = entry.holder = entry.more_holders = None
+        entry.waiter = entry.holder = entry.more_holders = None
         started = _perf()
         scope_before = _anyio_scope()
         try:
