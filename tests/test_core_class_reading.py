@@ -223,7 +223,7 @@ class _FromSlottedMixin(_SlottedMixin):
 
 def test_a_slotted_base_is_read_like_any_other_base() -> None:
     from injectq.core.bindings import class_binding
-    from injectq.resources.lifecycle import is_resource_class
+    from injectq.lifecycle.machine import is_resource_class
 
     assert _FromSlottedMixin.__base__ is _SlottedMixin
     assert simple_hints(_FromSlottedMixin) == [Leaf]

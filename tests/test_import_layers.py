@@ -23,20 +23,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("utilities", ["injectq.utils"]),
     # the state machine and the counters it reports to: they import no part of the core,
     # and the core's planning and runtime call them
-    (
-        "lifecycle",
-        [
-            "injectq.resources.monitor",
-            "injectq.resources.calls",
-            "injectq.resources.states",
-            "injectq.resources.attachment",
-            "injectq.resources.disown",
-            "injectq.resources.specs",
-            "injectq.resources.lifecycle",
-            "injectq.resources.fresh",
-            "injectq.resources.entries",
-        ],
-    ),
+    ("lifecycle", ["injectq.lifecycle"]),
     (
         "registration",
         ["injectq.core.markers", "injectq.core.registry", "injectq.core.analysis"],
@@ -137,6 +124,16 @@ def _module_level_imports(module: str, path: Path) -> set[str]:
                 found.update(f"{base}.{alias.name}" for alias in node.names)
 
     visit(ast.parse(path.read_text()).body)
+    # importing ``a.b.c`` runs ``a.b``'s __init__ first (what it imports is loaded too):
+    # an import of each enclosing package, but the root's, which every module imports,
+    # and this module's own packages, which Python has begun to import before it
+    for name in list(found):
+        parts = name.split(".")
+        found.update(
+            package
+            for package in (".".join(parts[:end]) for end in range(2, len(parts)))
+            if not module.startswith(package + ".")
+        )
     return {name for name in found if name in MODULES and name != module}
 
 
@@ -182,6 +179,8 @@ def test_the_checker_sees_the_imports_it_checks() -> None:
     assert "injectq.core.planning" in GRAPH["injectq.core.resolvers"]
     assert "injectq.core.codegen" in GRAPH["injectq.core.resolvers"]
     assert "injectq.core.container" not in GRAPH["injectq.core.context"]  # TYPE_CHECKING only
+    # an import of a module is one of its package's __init__ too
+    assert "injectq.lifecycle" in GRAPH["injectq.core.scopes"]
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ A resource class, a factory whose result may be a resource (or None, or an await
 mistake) and a context factory need more than a constructor call: for each such binding
 :class:`Activation` makes, once, a *make* function (construct, check, activate) or, for
 a resource class, the state machine's per-binding *activator*
-(:func:`injectq.resources.lifecycle.fresh_activator_sync`). Generated resolvers call
+(:func:`injectq.lifecycle.machine.fresh_activator_sync`). Generated resolvers call
 them; the singleton walk calls them. The state machine itself is
-:mod:`injectq.resources.lifecycle`: this module only chooses which of its entry points
+:mod:`injectq.lifecycle.machine`: this module only chooses which of its entry points
 a binding uses.
 """
 
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from injectq.core.analysis import may_return_none
 from injectq.core.bindings import Kind, context_factory_info
-from injectq.resources.entries import context_aenterer, context_enterer
-from injectq.resources.fresh import fresh_activator_async, fresh_activator_sync
-from injectq.resources.lifecycle import (
+from injectq.lifecycle.entries import context_aenterer, context_enterer
+from injectq.lifecycle.fresh import fresh_activator_async, fresh_activator_sync
+from injectq.lifecycle.machine import (
     CREATED,
     INITIALIZING,
     LIVE,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from injectq.resources.lifecycle import current_task
+from injectq.lifecycle.machine import current_task
 from injectq.utils.exceptions import (
     CircularDependencyError,
     InjectionError,

@@ -42,8 +42,8 @@ from injectq.core.overrides import MISS as _MISS
 from injectq.core.overrides import OverrideStack
 from injectq.core.registry import _UNSET, ServiceRegistry
 from injectq.core.scopes import Scope
-from injectq.resources.lifecycle import LIVE, resource_spec
-from injectq.resources.monitor import ResourceMonitor
+from injectq.lifecycle.machine import LIVE, resource_spec
+from injectq.lifecycle.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     BindingError,
     DependencyNotFoundError,

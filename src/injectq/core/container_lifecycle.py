@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from injectq.core.bindings import SINGLETON, Kind
 from injectq.core.scopes import _raise_after_exit
-from injectq.resources.lifecycle import loop_running, resource_spec
+from injectq.lifecycle.machine import loop_running, resource_spec
 from injectq.utils.exceptions import InjectQError
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from injectq.core.bindings import Binding
     from injectq.core.scopes import Scope
-    from injectq.resources.monitor import ResourceMonitor
+    from injectq.lifecycle.monitor import ResourceMonitor
 
 __all__ = ["ContainerHost"]
 

@@ -31,7 +31,7 @@ from injectq.core.bindings import (
     class_binding,
     context_factory_info,
 )
-from injectq.resources.lifecycle import ResourceSpec, resource_spec
+from injectq.lifecycle.machine import ResourceSpec, resource_spec
 from injectq.utils.classes import class_attribute
 from injectq.utils.exceptions import (
     CircularDependencyError,

@@ -35,7 +35,7 @@ from injectq.core.claims import (
 )
 from injectq.core.codegen import FunctionBuilder, identifier
 from injectq.core.planning import Node, Value, pseudo_binding
-from injectq.resources.lifecycle import LIVE, current_task
+from injectq.lifecycle.machine import LIVE, current_task
 from injectq.utils.exceptions import ScopeError, describe_key
 
 if TYPE_CHECKING:

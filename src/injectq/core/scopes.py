@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from injectq.core._anyio import ANYIO_BACKEND, shield, shields_needed
 from injectq.core.bindings import ScopeType  # re-exported: InjectQ's import path
-from injectq.resources.lifecycle import CREATED, ResourceState, current_task
-from injectq.resources.monitor import ResourceMonitor
+from injectq.lifecycle.machine import CREATED, ResourceState, current_task
+from injectq.lifecycle.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     ResourceDisposalError,
     ResourceInitializationError,
@@ -77,7 +77,7 @@ class Scope:
         state = "closed" if self.closed else "open"
         return f"<Scope {self.label} {state}, {len(self.stack)} resource(s)>"
 
-    # -- what the resource state machine needs (see lifecycle.Owner) ---------------------
+    # -- what the resource state machine needs (see lifecycle.states.Owner) ---------------------
     @property
     def default_init_timeout(self) -> float | None:
         """The container's default ``initialize()`` timeout (async calls), or None."""

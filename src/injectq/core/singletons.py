@@ -30,7 +30,7 @@ from injectq.core.claims import (
     slot_for_claim,
 )
 from injectq.core.planning import Node, Value
-from injectq.resources.lifecycle import current_task, is_resource_class, resource_spec
+from injectq.lifecycle.machine import current_task, is_resource_class, resource_spec
 from injectq.utils.exceptions import (
     CircularDependencyError,
     DependencyNotFoundError,

@@ -18,8 +18,8 @@ from injectq.core.analysis import EMPTY, analyze
 from injectq.core.bindings import SINGLETON, TRANSIENT, Kind, context_factory_info
 from injectq.core.container import InjectQ
 from injectq.core.planning import Node
-from injectq.resources.lifecycle import resource_spec
-from injectq.resources.monitor import ResourceMonitor
+from injectq.lifecycle.machine import resource_spec
+from injectq.lifecycle.monitor import ResourceMonitor
 from injectq.utils.exceptions import (
     CircularDependencyError,
     DependencyNotFoundError,

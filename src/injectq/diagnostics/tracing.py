@@ -33,7 +33,7 @@ from injectq.core.container import InjectQ
 from injectq.utils.exceptions import describe_key
 
 if TYPE_CHECKING:
-    from injectq.resources.monitor import ResourceEvent
+    from injectq.lifecycle.monitor import ResourceEvent
 
 __all__ = ["Resolution", "ResolutionTrace"]
 

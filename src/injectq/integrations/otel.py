@@ -35,7 +35,7 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
 
 from injectq.core.container import InjectQ
-from injectq.resources.monitor import ResourceEvent, ResourceMonitor
+from injectq.lifecycle.monitor import ResourceEvent, ResourceMonitor
 
 __all__ = ["instrument"]
 

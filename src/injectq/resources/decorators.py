@@ -1,5 +1,5 @@
 """``@resource`` and ``managed_resource``: how users mark what the container must
-initialize and dispose. They only attach markers; :mod:`injectq.resources.lifecycle`
+initialize and dispose. They only attach markers; :mod:`injectq.lifecycle.machine`
 reads them when the container first sees the class or function."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from injectq.core.bindings import normalize_scope
-from injectq.resources.lifecycle import resource_spec
+from injectq.lifecycle.machine import resource_spec
 from injectq.utils.validation import check_timeout
 
 __all__ = ["managed_resource", "resource"]

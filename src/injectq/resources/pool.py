@@ -20,7 +20,7 @@ from collections.abc import Generator, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from injectq.resources.lifecycle import INITIALIZING, kind_by_result, loop_running, state_of
+from injectq.lifecycle.machine import INITIALIZING, kind_by_result, loop_running, state_of
 from injectq.resources.pool_async import AsyncPool
 from injectq.resources.pool_records import (
     _DISPOSING,
@@ -225,7 +225,7 @@ class ResourcePool(SyncPool[T], AsyncPool[T]):
     # ------------------------------------------------------------- resource protocol
     #
     # One lifecycle, whichever API drives it. ``initialize``/``dispose`` are the pool's
-    # resource methods: the state machine (lifecycle.py) joins the user's calls, the
+    # resource methods: the state machine (lifecycle/machine.py) joins the user's calls, the
     # container's and those the sync API makes into one call per activation. They are
     # sync or async per pool: a pool whose factory and ``close`` are sync runs them
     # synchronously unless an event loop runs in this thread (there, lent items come

@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
-from injectq.resources.calls import (
+from injectq.lifecycle.calls import (
     _FINISHED,
     _finish_in_this_task,
     _get_ident,
@@ -24,10 +24,10 @@ from injectq.resources.calls import (
     _timed_call,
     current_task,
 )
-from injectq.resources.disown import disown_async as _disown_async
-from injectq.resources.disown import disown_sync as _disown_sync
-from injectq.resources.lifecycle import INITIALIZING, Owner, ResourceState, _init_error
-from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
+from injectq.lifecycle.disown import disown_async as _disown_async
+from injectq.lifecycle.disown import disown_sync as _disown_sync
+from injectq.lifecycle.machine import INITIALIZING, Owner, ResourceState, _init_error
+from injectq.lifecycle.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.internals import ANYIO_BACKEND, FAST_PATHS, UNKNOWN, anyio_innermost_scope
 
 __all__ = ["ContextEntry", "context_aenterer", "context_enterer", "context_manager_of"]

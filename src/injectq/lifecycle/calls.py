@@ -1,7 +1,7 @@
 """How the state machine calls user code: which loop and task are running, a call
 bounded by a timeout, and a coroutine driven on in the task that awaits it.
 
-Below the state machine (:mod:`injectq.resources.lifecycle`), which it knows nothing of.
+Below the state machine (:mod:`injectq.lifecycle.machine`), which it knows nothing of.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from injectq.resources.calls import _get_ident, _loop_running, _me
+from injectq.lifecycle.calls import _get_ident, _loop_running, _me
 from injectq.utils.classes import class_attribute
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -156,7 +156,7 @@ def _joining_wrapper(original: Callable[..., Any], which: str) -> Callable[..., 
     ``def`` cannot share an ``async def``'s body. Keep their "is this our own call?"
     tests in step."""
     # the state machine sits above this module: reached when a class is first prepared
-    from injectq.resources.lifecycle import DISPOSING, INITIALIZING, state_of
+    from injectq.lifecycle.machine import DISPOSING, INITIALIZING, state_of
 
     if which == "initialize":
         if inspect.iscoroutinefunction(original):

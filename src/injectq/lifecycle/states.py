@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import asyncio
 
-    from injectq.resources.monitor import ResourceMonitor
+    from injectq.lifecycle.monitor import ResourceMonitor
 
 __all__ = ["CREATED", "DISPOSED", "DISPOSING", "INITIALIZING", "LIVE", "Owner"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, NoReturn, Protocol
 
-from injectq.resources.calls import _transition
-from injectq.resources.states import LIVE, Owner
+from injectq.lifecycle.calls import _transition
+from injectq.lifecycle.states import LIVE, Owner
 from injectq.utils.exceptions import ScopeError
 
 __all__ = ["disown_async", "disown_sync"]

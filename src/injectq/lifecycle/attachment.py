@@ -16,10 +16,10 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from injectq.resources.states import LIVE
+from injectq.lifecycle.states import LIVE
 
 if TYPE_CHECKING:
-    from injectq.resources.lifecycle import ResourceState
+    from injectq.lifecycle.machine import ResourceState
 
 __all__ = [
     "aside_in_use",

@@ -2,10 +2,10 @@
 
 One :class:`ResourceState` per resource *instance* walks
 created -> initializing -> live -> disposing -> disposed (and may be activated again).
-Its neighbours, each with one job: :mod:`~injectq.resources.specs` reads a resource class
-once, :mod:`~injectq.resources.calls` calls user code (timeouts, the running task),
-:mod:`~injectq.resources.fresh` is the fast path of a just-constructed instance (the same
-transitions, fewer steps), :mod:`~injectq.resources.entries` drives generator and
+Its neighbours, each with one job: :mod:`~injectq.lifecycle.specs` reads a resource class
+once, :mod:`~injectq.lifecycle.calls` calls user code (timeouts, the running task),
+:mod:`~injectq.lifecycle.fresh` is the fast path of a just-constructed instance (the same
+transitions, fewer steps), :mod:`~injectq.lifecycle.entries` drives generator and
 context-manager factories.
 
 States and entries sit on an owner's disposal stack (a scope or the container's root)
@@ -22,14 +22,14 @@ import logging
 from collections.abc import Awaitable, Coroutine
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from injectq.resources.attachment import (
+from injectq.lifecycle.attachment import (
     aside_in_use,
     aside_state,
     attached_state,
     del_attribute,
     keep_aside,
 )
-from injectq.resources.calls import (
+from injectq.lifecycle.calls import (
     _FINISHED,
     _Coroutine,
     _finish_in_this_task,
@@ -44,10 +44,10 @@ from injectq.resources.calls import (
     current_task,
     loop_running,
 )
-from injectq.resources.disown import disown_async as _disown_async
-from injectq.resources.disown import disown_sync as _disown_sync
-from injectq.resources.monitor import ResourceMonitor, ResourceTypeStats
-from injectq.resources.specs import (
+from injectq.lifecycle.disown import disown_async as _disown_async
+from injectq.lifecycle.disown import disown_sync as _disown_sync
+from injectq.lifecycle.monitor import ResourceMonitor, ResourceTypeStats
+from injectq.lifecycle.specs import (
     _STATE_ATTR,
     STATE_ATTR,
     ResourceSpec,
@@ -55,7 +55,7 @@ from injectq.resources.specs import (
     kind_by_result,
     resource_spec,
 )
-from injectq.resources.states import (
+from injectq.lifecycle.states import (
     CREATED,
     DISPOSED,
     DISPOSING,

@@ -1,7 +1,7 @@
 """Fresh activations: the hot path of every scoped and transient resource class.
 
 An instance the container has just constructed takes the same transitions as every
-other activation (:mod:`injectq.resources.lifecycle`); what is specialised here is which
+other activation (:mod:`injectq.lifecycle.machine`); what is specialised here is which
 steps run (see the section comment below).
 """
 
@@ -12,18 +12,18 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NoReturn
 
-from injectq.resources.attachment import del_attribute as _del_attribute
-from injectq.resources.attachment import set_attribute as _set_attribute
-from injectq.resources.calls import (
+from injectq.lifecycle.attachment import del_attribute as _del_attribute
+from injectq.lifecycle.attachment import set_attribute as _set_attribute
+from injectq.lifecycle.calls import (
     _get_ident,
     _me,
     _perf,
     _timed_await,
     _timed_call,
 )
-from injectq.resources.disown import disown_async as _disown_async
-from injectq.resources.disown import disown_sync as _disown_sync
-from injectq.resources.lifecycle import (
+from injectq.lifecycle.disown import disown_async as _disown_async
+from injectq.lifecycle.disown import disown_sync as _disown_sync
+from injectq.lifecycle.machine import (
     INITIALIZING,
     Owner,
     ResourceSpec,
@@ -31,8 +31,8 @@ from injectq.resources.lifecycle import (
     _async_dispose_in_sync_scope,
     _returned_awaitable,
 )
-from injectq.resources.monitor import ResourceMonitor
-from injectq.resources.specs import _STATE_ATTR
+from injectq.lifecycle.monitor import ResourceMonitor
+from injectq.lifecycle.specs import _STATE_ATTR
 from injectq.utils.internals import FAST_PATHS, own_code
 
 __all__ = ["fresh_activator_async", "fresh_activator_sync"]

@@ -316,7 +316,7 @@ class ResourceMonitor:
                 ResourceEvent("init_failed", key, resource_type, scope, duration, error=error)
             )
 
-    # -- publishing what the state machine counted (resources/lifecycle.py) -------------
+    # -- publishing what the state machine counted (lifecycle/machine.py) -------------
     # The counting itself is in the two transitions that go live and end a disposal
     # (ResourceState._succeeded and _disposed): they run per activation, and a call here
     # cost about a tenth of a request scope's time. They call these only when somebody
