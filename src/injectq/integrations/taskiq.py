@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from collections import ChainMap
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -255,13 +254,28 @@ def _resolve_annotations(func: Any, namespace: Mapping[str, Any]) -> None:
                 continue
 
 
+def _caller_locals() -> Mapping[str, Any]:
+    """The locals of the code that called our caller (the code applying a decorator).
+
+    ``inspect.currentframe()`` is the standard library's public way to the stack (no
+    private ``sys._getframe``); it returns None on an interpreter without Python stack
+    frames, and then there are no locals: the annotations are resolved against the
+    module alone, as taskiq itself would."""
+    frame = inspect.currentframe()
+    try:
+        caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+        return caller.f_locals if caller is not None else {}
+    finally:
+        del frame  # a frame kept in its own locals is a reference cycle
+
+
 def _declaring_tasks_with_locals(task: Callable[..., Any]) -> Callable[..., Any]:
     """``broker.task`` that first resolves the task's string annotations with the locals
     of the code applying the decorator (see :func:`_resolve_annotations`)."""
 
     @functools.wraps(task)
     def declare(task_name: Any = None, **labels: Any) -> Any:
-        caller = sys._getframe(1).f_locals
+        caller = _caller_locals()
         if callable(task_name):  # @broker.task
             _resolve_annotations(task_name, caller)
             return task(task_name, **labels)
@@ -269,7 +283,7 @@ def _declaring_tasks_with_locals(task: Callable[..., Any]) -> Callable[..., Any]
 
         @functools.wraps(decorate)
         def declare_with(func: Any) -> Any:
-            _resolve_annotations(func, sys._getframe(1).f_locals)
+            _resolve_annotations(func, _caller_locals())
             return decorate(func)
 
         return declare_with
