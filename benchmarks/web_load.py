@@ -150,12 +150,14 @@ def injectq_app(db_path: str) -> Any:
     return app
 
 
-def serve(variant: str, db_path: str, port: int) -> None:  # pragma: no cover - subprocess
+APPS = {"handwritten": handwritten_app, "injectq": injectq_app}
+
+
+def serve(app: Any, port: int) -> None:  # pragma: no cover - subprocess
+    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` until interrupted."""
     import uvicorn
 
     _pin(0)  # the servers share core 0 (one is loaded at a time), the load generator core 1
-
-    app = injectq_app(db_path) if variant == "injectq" else handwritten_app(db_path)
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -169,20 +171,34 @@ def serve(variant: str, db_path: str, port: int) -> None:  # pragma: no cover - 
 
 # --------------------------------------------------------------------------- load side
 class Server:
-    def __init__(self, variant: str, db_path: str) -> None:
+    """A server subprocess: ``script --serve variant db_path port``, run under the
+    ``wrapper`` command when there is one (``valgrind …``: see web_instructions.py)."""
+
+    def __init__(
+        self,
+        variant: str,
+        db_path: str,
+        *,
+        script: str = __file__,
+        wrapper: tuple[str, ...] = (),
+        startup_seconds: float = 30,
+    ) -> None:
         self.variant = variant
+        self.startup_seconds = startup_seconds
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", variant, db_path, str(self.port)],
+            [*wrapper, sys.executable, script, "--serve", variant, db_path, str(self.port)],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            stderr=subprocess.PIPE if wrapper else None,
+            text=True,
         )
 
     async def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.startup_seconds
         while True:
             try:
                 await self.stats()
@@ -201,9 +217,11 @@ class Server:
             writer.close()
         return json.loads(raw.split(b"\r\n\r\n", 1)[1])  # type: ignore[no-any-return]
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stop the server (uvicorn shuts down on SIGTERM); the wrapper's stderr, if any."""
         self.process.terminate()
-        self.process.wait(30)
+        _out, err = self.process.communicate(timeout=120)
+        return err or ""
 
 
 async def _read_response(reader: asyncio.StreamReader) -> None:
@@ -279,6 +297,19 @@ async def drained(server: Server, baseline: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(0.05)
 
 
+def create_database(prefix: str) -> str:
+    """A new SQLite file in a temporary folder with the ``items`` table the apps read."""
+    db_path = os.path.join(tempfile.mkdtemp(prefix=prefix), "bench.sqlite3")
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT)")
+        raw.executemany(
+            "INSERT INTO items (id, value) VALUES (?, ?)",
+            [(n, f"item-{n}") for n in range(1, DB_ROWS + 1)],
+        )
+    raw.close()
+    return db_path
+
+
 def _pin(core: int) -> None:
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) >= 2:
@@ -287,15 +318,7 @@ def _pin(core: int) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     _pin(1)
-    tmp = tempfile.mkdtemp(prefix="injectq-web-load-")
-    db_path = os.path.join(tmp, "bench.sqlite3")
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT)")
-        raw.executemany(
-            "INSERT INTO items (id, value) VALUES (?, ?)",
-            [(n, f"item-{n}") for n in range(1, DB_ROWS + 1)],
-        )
-    raw.close()
+    db_path = create_database("injectq-web-load-")
     servers = {name: Server(name, db_path) for name in ("handwritten", "injectq")}
     try:
         for server in servers.values():
@@ -394,7 +417,7 @@ def report(
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        serve(APPS[sys.argv[2]](sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20000)

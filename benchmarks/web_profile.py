@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
-import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -102,14 +99,7 @@ async def bytecodes(app: Any, requests: int, concurrency: int) -> collections.Co
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    db_path = os.path.join(tempfile.mkdtemp(prefix="injectq-web-profile-"), "bench.sqlite3")
-    with sqlite3.connect(db_path) as raw:
-        raw.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT)")
-        raw.executemany(
-            "INSERT INTO items (id, value) VALUES (?, ?)",
-            [(n, f"item-{n}") for n in range(1, web_load.DB_ROWS + 1)],
-        )
-    raw.close()
+    db_path = web_load.create_database("injectq-web-profile-")
     apps = {
         "hand-written": web_load.handwritten_app(db_path),
         "injectq": web_load.injectq_app(db_path),
