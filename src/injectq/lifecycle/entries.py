@@ -43,7 +43,7 @@ class ContextEntry(ResourceState):
     disposed (entering and leaving ``cm``), here. One holder (the scope it was entered
     in), so the usual exit claims it without the lock (``fresh``)."""
 
-    fresh = True
+    fresh = FAST_PATHS  # off: every claim takes the lock
     status = INITIALIZING
 
     def __init__(

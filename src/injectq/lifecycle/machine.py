@@ -165,7 +165,7 @@ class ResourceState:
     failure_observed = False
     #: one holder at a time, taken and let go by its owner's stack: the usual scope exit
     #: claims the disposal without the lock (see _claim_dispose); fresh states and
-    #: context entries
+    #: context entries, never with ``INJECTQ_FAST_PATHS=0`` (every claim takes the lock)
     fresh = False
     #: made by the container for an instance it constructed: detached again once
     #: disposed, so the instance <-> state cycle never outlives the activation
