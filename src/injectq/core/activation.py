@@ -127,7 +127,8 @@ class Activation:
         )
         st = state_of(inst, key, spec)
         if constructed and st.status == CREATED and st.holder is None:
-            st.fresh = st.detaches = True
+            st.detaches = True
+            st.fresh = FAST_PATHS  # the lock-free claim (see ResourceState.fresh)
         return st
 
     def activate_sync(

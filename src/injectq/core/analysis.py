@@ -19,6 +19,7 @@ from typing import Any, Final, NamedTuple
 
 from injectq.core.markers import EMPTY, Inject, inject_key_of
 from injectq.utils.exceptions import InjectionError
+from injectq.utils.internals import FAST_PATHS
 
 __all__ = [
     "EMPTY",
@@ -173,8 +174,11 @@ def analyze(fn: Any) -> tuple[Param, ...]:
 
     Not cached here: a container keeps what it needs in its plans, and a process-wide
     cache would keep every class it ever saw alive."""
-    params = _analyze_plain(fn)
-    return params if params is not None else _analyze_general(fn)
+    if FAST_PATHS:  # off: inspect.signature reads every signature
+        params = _analyze_plain(fn)
+        if params is not None:
+            return params
+    return _analyze_general(fn)
 
 
 _type_call: Final[Any] = type.__call__

@@ -37,6 +37,7 @@ from injectq.core.codegen import FunctionBuilder, identifier
 from injectq.core.planning import Node, Value, pseudo_binding
 from injectq.lifecycle.machine import LIVE, current_task
 from injectq.utils.exceptions import ScopeError, describe_key
+from injectq.utils.internals import FAST_PATHS
 
 if TYPE_CHECKING:
     from injectq.core.activation import Activation
@@ -442,14 +443,19 @@ class Resolvers:
                 _raise_scope_missing, node.label, node.binding.scope
             ),
         )
-        found = "            return found\n"
+        found = ["found = cache.get(KEY, NO_VALUE)", "if type(found) is not Claim:"]
         if is_async and node.spec is not None:
             # get() in this loop may have scheduled its initialization
-            found = (
-                "            if (state := pending_state(found)) is not None:\n"
-                "                await state.initialize_async(None)\n"
-                "            return found\n"
-            )
+            found += [
+                "    if (state := pending_state(found)) is not None:",
+                "        await state.initialize_async(None)",
+            ]
+        found.append("    return found")
+        # with INJECTQ_FAST_PATHS=0 the cache is looked up always
+        lookup, indent = ("    if cache:  # a new scope's is empty: nothing to look up\n", " " * 8)
+        if not FAST_PATHS:
+            lookup, indent = "", " " * 4
+        lookup += "".join(f"{indent}{line}\n" for line in found)
         name = f"{'aresolve' if is_async else 'resolve'}_{identifier(node.label)}"
         source = (
             f"{'async def' if is_async else 'def'} {name}():\n"
@@ -461,10 +467,7 @@ class Resolvers:
             "    if scope.closed:\n"
             "        raise_closed(scope)\n"
             "    cache = scope.cache\n"
-            "    if cache:  # a new scope's is empty: nothing to look up\n"
-            "        found = cache.get(KEY, NO_VALUE)\n"
-            "        if type(found) is not Claim:\n"
-            f"{found}"
+            f"{lookup}"
             f"{graph.claim_lines()}" + "\n".join(graph.lines) + f"\n    return {result}\n"
         )
         job = "async resolver" if is_async else "resolver"
@@ -511,8 +514,10 @@ class Resolvers:
         if not _USES_SCOPE(expr):
             # plain objects only: no owner is needed, and no resource or scoped instance
             # could be handed out half-disposed from a closed scope (scoped resolvers
-            # check for themselves), so skip the scope lookup
-            source = f"def {name}():\n    return {expr}\n"
+            # check for themselves), so skip the scope lookup (with INJECTQ_FAST_PATHS=0
+            # it is looked up, and a closed scope still refused only where it is used)
+            lookup = "" if FAST_PATHS else "    scope = get_scope()\n"
+            source = f"def {name}():\n{lookup}    return {expr}\n"
         else:
             source = (
                 f"def {name}():\n"

@@ -26,7 +26,7 @@ from injectq.lifecycle.calls import (
 )
 from injectq.lifecycle.disown import disown_async as _disown_async
 from injectq.lifecycle.disown import disown_sync as _disown_sync
-from injectq.lifecycle.machine import INITIALIZING, Owner, ResourceState, _init_error
+from injectq.lifecycle.machine import INITIALIZING, Owner, ResourceState
 from injectq.lifecycle.monitor import ResourceMonitor, ResourceTypeStats
 from injectq.utils.internals import ANYIO_BACKEND, FAST_PATHS, UNKNOWN, anyio_innermost_scope
 
@@ -38,12 +38,12 @@ class ContextEntry(ResourceState):
     ``__enter__`` was its initialization, ``__exit__`` is its disposal (contextlib rules).
 
     A resource state whose instance is the entered value: it goes live, is claimed and
-    is disposed through the same transitions (``_succeeded``, ``_claim_dispose``,
-    ``_disposed``), which count it; what differs is how it is initialized and
+    is disposed, or fails, through the same transitions (``_succeeded``, ``_claim_dispose``,
+    ``_disposed``, ``_failed``), which count it; what differs is how it is initialized and
     disposed (entering and leaving ``cm``), here. One holder (the scope it was entered
     in), so the usual exit claims it without the lock (``fresh``)."""
 
-    fresh = True
+    fresh = FAST_PATHS  # off: every claim takes the lock
     status = INITIALIZING
 
     def __init__(
@@ -89,15 +89,16 @@ class ContextEntry(ResourceState):
         dispose_timeout: float | None,
     ) -> Any:
         """Enter ``cm`` (a sync context manager) for ``owner`` and return its value; ``owner``
-        leaves it at its exit. A failed enter is counted and raised. (Twin: :meth:`enter_async`.)"""
+        leaves it at its exit. A failed enter is counted and raised (:meth:`_raise_failed`).
+        (Twin: :meth:`enter_async`.)"""
         # container defaults bound async calls only
         entry = cls(cm, False, label, owner.label, owner.monitor, dispose_timeout)
-        owner.monitor.record_created(label, label, owner.label)
+        entry._created()  # the general path: created, then initialized (or failed)
         started = _perf()
         try:
             value = _timed_call(cm.__enter__, init_timeout, f"{label} (enter)")
         except BaseException as exc:
-            _entry_failed(owner.monitor, label, owner.label, started, exc, created=True)
+            entry._raise_failed(_enter_error(exc), started)
         entry.instance = value
         if gone := entry._succeeded(owner, started):  # the scope exited meanwhile
             _disown_sync(entry, gone)
@@ -115,18 +116,18 @@ class ContextEntry(ResourceState):
         """The async twin of :meth:`enter_sync` for an async context manager, bounded by the
         binding's or the container's default timeout. Written twice because it awaits the
         enter (and notes the anyio scope around it); what the two share, a failed enter
-        and a success, is in ``_entry_failed`` and ``_succeeded``: keep the rest in step."""
+        and a success, is in ``_raise_failed`` and ``_succeeded``: keep the rest in step."""
         if dispose_timeout is None:
             dispose_timeout = owner.default_dispose_timeout
         entry = cls(cm, True, label, owner.label, owner.monitor, dispose_timeout)
         timeout = init_timeout if init_timeout is not None else owner.default_init_timeout
-        owner.monitor.record_created(label, label, owner.label)
+        entry._created()  # the general path: created, then initialized (or failed)
         started = _perf()
         scope_before = _anyio_scope()
         try:
             value = await _timed_await(cm.__aenter__(), timeout, f"{label} (enter)")
         except BaseException as exc:
-            _entry_failed(owner.monitor, label, owner.label, started, exc, created=True)
+            entry._raise_failed(_enter_error(exc), started)
         entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
         entry.instance = value
         if gone := entry._succeeded(owner, started):  # the scope exited meanwhile
@@ -310,7 +311,7 @@ def context_enterer(
         try:
             value = next(result)
         except BaseException as exc:
-            _entry_failed(monitor, label, owner.label, started, exc)
+            entry._raise_failed(_enter_error(exc), started, created=True)
         entry.instance = value
         if gone := entry._succeeded(owner, started, True):  # the scope exited meanwhile
             _disown_sync(entry, gone)
@@ -350,7 +351,7 @@ def context_aenterer(
         try:
             value = await result.__anext__()
         except BaseException as exc:
-            _entry_failed(monitor, label, owner.label, started, exc)
+            entry._raise_failed(_enter_error(exc), started, created=True)
         entry.shieldable = _anyio_scope() is scope_before is not UNKNOWN
         entry.instance = value
         if gone := entry._succeeded(owner, started, True):  # the scope exited meanwhile
@@ -369,27 +370,13 @@ def _anyio_scope() -> Any:
     return anyio_innermost_scope(current_task())
 
 
-def _entry_failed(
-    monitor: ResourceMonitor,
-    label: str,
-    scope_label: str,
-    started: float,
-    exc: BaseException,
-    created: bool = False,
-) -> NoReturn:
-    """Entering a context factory's result raised ``exc``: count it (and the creation,
-    unless ``created`` was recorded already), then raise it as an initialization error
-    (a cancellation or an interrupt goes through unchanged). A bare generator that
-    ended before it yielded is told in contextlib's words."""
+def _enter_error(exc: BaseException) -> BaseException:
+    """What entering a context factory's result raised, as its failed initialization
+    counts and raises it: a bare generator that ended before it yielded is told in
+    contextlib's words."""
     if type(exc) is StopIteration or type(exc) is StopAsyncIteration:
-        exc = RuntimeError("generator didn't yield")
-    if not created:
-        monitor.record_created(label, label, scope_label)
-    monitor.record_init_failed(label, label, scope_label, _perf() - started, exc)
-    if not isinstance(exc, Exception):
-        raise exc
-    error = _init_error(label, exc)
-    raise error from error.__cause__
+        return RuntimeError("generator didn't yield")
+    return exc
 
 
 async def _finish_async_generator(gen: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn
+from typing import Any
 
 from injectq.lifecycle.attachment import del_attribute as _del_attribute
 from injectq.lifecycle.attachment import set_attribute as _set_attribute
@@ -38,14 +38,6 @@ from injectq.utils.internals import FAST_PATHS, own_code
 __all__ = ["fresh_activator_async", "fresh_activator_sync"]
 
 
-def _fresh_failed(st: ResourceState, exc: BaseException, started: float) -> NoReturn:
-    """A fresh activation's ``initialize`` raised ``exc``: count its creation (a fresh
-    activation counts it only with success), then fail as every activation does."""
-    assert st.monitor is not None
-    st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-    st._raise_failed(exc, started)
-
-
 def _init_returned(
     st: ResourceState, result: Awaitable[Any], owner: Owner, started: float, in_async: bool
 ) -> Any:
@@ -56,16 +48,14 @@ def _init_returned(
     task, as ``get()`` does any async initialization (DESIGN §3.2): the instance is
     handed out initializing, and ``aget``, ``initialize()`` or the scope's exit join it.
     With no loop it cannot be awaited: the activation fails, saying to use ``aget``."""
-    assert st.monitor is not None
+    st._created()  # not live in one step: created now, then live (or failed) as any state
     if in_async:
-        st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
         return st._finish_init_async(result, owner, started)
-    if st._finish_as_task(result, owner, started):
-        st.monitor.record_created(st.label, st.spec.type_name, st.scope_label)
-        return st.instance
-    if inspect.iscoroutine(result):
-        result.close()  # never to be awaited: no "never awaited" warning
-    _fresh_failed(st, _returned_awaitable(st.label), started)
+    if not st._finish_as_task(result, owner, started):
+        if inspect.iscoroutine(result):
+            result.close()  # never to be awaited: no "never awaited" warning
+        st._raise_failed(_returned_awaitable(st.label), started)
+    return st.instance
 
 
 # -------------------------------------------------------------------- fresh activations
@@ -199,7 +189,7 @@ def fresh_activator_sync(
                 else:
                     result = _timed_call(functools.partial(init, inst), init_timeout, what, st)
             except BaseException as exc:
-                _fresh_failed(st, exc, started)
+                st._raise_failed(exc, started, created=True)
             if result is not None and inspect.isawaitable(result):  # async by result (§3a)
                 return _init_returned(st, result, owner, started, in_async)
         if gone := st._succeeded(owner, started, True):
@@ -274,7 +264,7 @@ def fresh_activator_async(
             else:
                 await _timed_await(init(inst), init_timeout, what)
         except BaseException as exc:
-            _fresh_failed(st, exc, started)
+            st._raise_failed(exc, started, created=True)
         if gone := st._succeeded(owner, started, True):
             await _disown_async(st, gone)
         return inst

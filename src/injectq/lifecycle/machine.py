@@ -165,7 +165,7 @@ class ResourceState:
     failure_observed = False
     #: one holder at a time, taken and let go by its owner's stack: the usual scope exit
     #: claims the disposal without the lock (see _claim_dispose); fresh states and
-    #: context entries
+    #: context entries, never with ``INJECTQ_FAST_PATHS=0`` (every claim takes the lock)
     fresh = False
     #: made by the container for an instance it constructed: detached again once
     #: disposed, so the instance <-> state cycle never outlives the activation
@@ -227,7 +227,7 @@ class ResourceState:
             if self.spec.dispose_timeout is None and self.spec.dispose_async is not False:
                 self.dispose_timeout = owner.default_dispose_timeout
             self.scope_label = owner.label
-            self.monitor.record_created(self.label, self.spec.type_name, owner.label)
+            self._created()
             if self.status == LIVE:  # no initialize(): live from creation, counted as such
                 self._succeeded(None, _perf())
 
@@ -347,16 +347,32 @@ class ResourceState:
             waiter.set_result(None)
         return owner if owner is not None and owner.closed else None
 
-    def _raise_failed(self, exc: BaseException, started: float) -> NoReturn:
+    def _created(self) -> None:
+        """The monitor's count of a creation, here only: a state bound to its first owner
+        (:meth:`bind_owner`), or a fresh activation that does not go live in one step (its
+        initialization failed, or returned an awaitable). A fresh activation that does
+        goes live as ``activated`` (:meth:`_succeeded`): one count for the two."""
+        monitor = self.monitor
+        if monitor is not None and monitor.enabled:
+            self.counts.created += 1
+            if monitor._subscribers:
+                monitor.publish_created(self)
+
+    def _raise_failed(self, exc: BaseException, started: float, created: bool = False) -> NoReturn:
         """The initialization raised ``exc``: record it (:meth:`_failed`), then raise it as a
         ``ResourceInitializationError`` (the original as its cause; an error that already
         is one keeps its own). A cancellation or an interrupt goes through unchanged."""
-        error = self._failed(exc, started)
+        error = self._failed(exc, started, created)
         if not isinstance(exc, Exception):
             raise exc
         raise error from error.__cause__
 
-    def _failed(self, exc: BaseException, started: float) -> ResourceInitializationError:
+    def _failed(
+        self, exc: BaseException, started: float, created: bool = False
+    ) -> ResourceInitializationError:
+        """The transition of a failed initialization, for every activation (context
+        entries and fresh activations included): back to created, the waiters told, and
+        counted. ``created``: a fresh activation, whose creation is counted with it."""
         error = _init_error(self.label, exc)
         with _transition:
             self.status = CREATED
@@ -364,10 +380,14 @@ class ResourceState:
             waiter, self.waiter = self.waiter, None
             if self.kept_aside:
                 aside_in_use.discard(self)  # idle: goes with its last user
-        if self.monitor is not None:
-            self.monitor.record_init_failed(
-                self.label, self.spec.type_name, self.scope_label, _perf() - started, exc
-            )
+        if created:
+            self._created()
+        # the monitor's count of a failed initialization, here only
+        monitor = self.monitor
+        if monitor is not None and monitor.enabled:
+            self.counts.init_errors += 1
+            if monitor._subscribers:
+                monitor.publish_init_failed(self, _perf() - started, exc)
         self.failure_observed = waiter is not None
         if waiter is not None:
             # the initializer being cancelled or interrupted is not a failure of the

@@ -1,10 +1,10 @@
 """Lifecycle metrics: always on, cheap enough to never turn off.
 
 The monitor owns the counters (one :class:`ResourceTypeStats` per type) and the
-subscribers. Creations and failed initializations are counted here; an activation going
-live and a disposal are counted by the state machine's own transitions
-(``ResourceState._succeeded`` / ``_disposed``) into the counters the state holds, with no
-call per transition. Counting is a few integer increments and one ``perf_counter`` delta
+subscribers. It counts nothing itself: every count is written by the state machine's
+transition that makes it (``ResourceState._created``, ``_succeeded``, ``_failed``,
+``_disposed`` in :mod:`injectq.lifecycle.machine`) into the counters the state holds,
+with no call per transition; the monitor is called only to publish. Counting is a few integer increments and one ``perf_counter`` delta
 per transition; event records are only built when somebody subscribed, so an unobserved
 container pays almost nothing.
 """
@@ -229,19 +229,16 @@ class ResourceMonitor:
 
         return unsubscribe
 
-    # -- recording (called by the state machine) -------------------------------------
-    def _entry(self, resource_type: str) -> ResourceTypeStats:
+    # -- the counters the state machine writes ---------------------------------------
+    def type_stats(self, resource_type: str) -> ResourceTypeStats:
+        """The running counters of one type, for a resource state or context entry that
+        keeps them to count into (no look-up per event): the same object for the
+        monitor's life, since :meth:`reset` zeroes it in place."""
         stats = self._stats.get(resource_type)
         if stats is None:
             with self._lock:
                 stats = self._stats.setdefault(resource_type, ResourceTypeStats())
         return stats
-
-    def type_stats(self, resource_type: str) -> ResourceTypeStats:
-        """The running counters of one type, for a resource state or context entry that
-        keeps them to count into (no look-up per event): the same object for the
-        monitor's life, since :meth:`reset` zeroes it in place."""
-        return self._entry(resource_type)
 
     def watch_pool(self, pool: ResourcePool[Any], name: str | None = None) -> Callable[[], None]:
         """Publish ``pool``'s events (``pool_acquired`` with the wait time, ``pool_created``,
@@ -296,39 +293,45 @@ class ResourceMonitor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def record_created(self, key: str, resource_type: str, scope: str) -> None:
-        """Count the creation of a ``resource_type`` instance, and publish it to subscribers."""
-        if not self.enabled:
-            return
-        self._entry(resource_type).created += 1
-        if self._subscribers:
-            self._publish(ResourceEvent("created", key, resource_type, scope))
-
-    def record_init_failed(
-        self, key: str, resource_type: str, scope: str, duration: float, error: BaseException
-    ) -> None:
-        """Count a failed initialization (``error``, after ``duration`` seconds), and publish it."""
-        if not self.enabled:
-            return
-        self._entry(resource_type).init_errors += 1
-        if self._subscribers:
-            self._publish(
-                ResourceEvent("init_failed", key, resource_type, scope, duration, error=error)
-            )
-
     # -- publishing what the state machine counted (lifecycle/machine.py) -------------
-    # The counting itself is in the two transitions that go live and end a disposal
-    # (ResourceState._succeeded and _disposed): they run per activation, and a call here
+    # The counting itself is in the transitions (ResourceState._created, _succeeded,
+    # _failed, _disposed): going live and disposing run per activation, and a call here
     # cost about a tenth of a request scope's time. They call these only when somebody
     # subscribed. ``activation``: a resource state or a context entry (its label, type
     # name and scope label name the event).
+    def publish_created(self, activation: Any) -> None:
+        """Publish the creation of an activation."""
+        self._publish(
+            ResourceEvent("created", activation.label, activation.type_name, activation.scope_label)
+        )
+
     def publish_live(self, activation: Any, duration: float, created: bool) -> None:
         """Publish an activation that went live after ``duration`` seconds (``created``:
         created in the same step, so a ``created`` event first)."""
-        key, type_name, scope = activation.label, activation.type_name, activation.scope_label
         if created:
-            self._publish(ResourceEvent("created", key, type_name, scope))
-        self._publish(ResourceEvent("initialized", key, type_name, scope, duration))
+            self.publish_created(activation)
+        self._publish(
+            ResourceEvent(
+                "initialized",
+                activation.label,
+                activation.type_name,
+                activation.scope_label,
+                duration,
+            )
+        )
+
+    def publish_init_failed(self, activation: Any, duration: float, error: BaseException) -> None:
+        """Publish a failed initialization (``error``, after ``duration`` seconds)."""
+        self._publish(
+            ResourceEvent(
+                "init_failed",
+                activation.label,
+                activation.type_name,
+                activation.scope_label,
+                duration,
+                error=error,
+            )
+        )
 
     def publish_disposed(
         self, activation: Any, duration: float, lifetime: float, error: BaseException | None

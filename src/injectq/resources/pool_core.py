@@ -36,6 +36,7 @@ from injectq.utils.exceptions import (
     ResourceDisposalError,
     ResourceExhaustedError,
 )
+from injectq.utils.internals import FAST_PATHS
 from injectq.utils.validation import check_timeout
 
 if TYPE_CHECKING:  # annotations only: asyncio is imported where async code runs
@@ -146,41 +147,56 @@ class PoolCore(Generic[T]):
     def _size(self) -> int:
         return len(self._idle) + len(self._in_use) + self._creating + self._closing
 
-    def _fast_checkout(self) -> Any:
-        """An idle item when nothing needs checking, timing or waiting for; else
-        ``_NO_ITEM`` (the caller takes the full path). The common case in a warm pool."""
-        if (
-            self._state is not _READY
-            or self._validate is not None
-            or self.max_idle_time is not None
-            or self.recycle_after is not None
-            or self._listeners
-        ):
-            return _NO_ITEM
-        with self._lock:
-            if self._waiters or not self._idle or self._state is not _READY:
-                return _NO_ITEM
-            entry = self._idle.pop()
-            self._in_use[id(entry.item)] = entry
-            self._acquired += 1  # waited 0 s: nothing to add to the wait totals
-        return entry.item
+    # The checkout and return shortcuts (PoolCheckout takes them first), chosen once:
+    # with INJECTQ_FAST_PATHS=0 there are none, and every checkout and return takes
+    # the general path (acquire_item / release and their twins).
+    if FAST_PATHS:
 
-    def _fast_return(self, item: T) -> bool:
-        """Put an item straight back when nobody waits and nothing must close it."""
-        if self.recycle_after is not None or self._listeners:
+        def _fast_checkout(self) -> Any:
+            """An idle item when nothing needs checking, timing or waiting for; else
+            ``_NO_ITEM`` (the caller takes the full path). The common case in a warm pool."""
+            if (
+                self._state is not _READY
+                or self._validate is not None
+                or self.max_idle_time is not None
+                or self.recycle_after is not None
+                or self._listeners
+            ):
+                return _NO_ITEM
+            with self._lock:
+                if self._waiters or not self._idle or self._state is not _READY:
+                    return _NO_ITEM
+                entry = self._idle.pop()
+                self._in_use[id(entry.item)] = entry
+                self._acquired += 1  # waited 0 s: nothing to add to the wait totals
+            return entry.item
+
+        def _fast_return(self, item: T) -> bool:
+            """Put an item straight back when nobody waits and nothing must close it."""
+            if self.recycle_after is not None or self._listeners:
+                return False
+            with self._lock:
+                if self._waiters or self._drain is not None:
+                    return False
+                key = id(item)
+                entry = self._in_use.get(key)
+                if entry is None or entry.item is not item or entry.generation != self._generation:
+                    return False
+                del self._in_use[key]
+                if self.max_idle_time is not None:
+                    entry.last_used = time.monotonic()
+                self._idle.append(entry)
+            return True
+
+    else:
+
+        def _fast_checkout(self) -> Any:
+            """``_NO_ITEM``: the general path for every checkout."""
+            return _NO_ITEM
+
+        def _fast_return(self, item: T) -> bool:
+            """False: the general path for every return."""
             return False
-        with self._lock:
-            if self._waiters or self._drain is not None:
-                return False
-            key = id(item)
-            entry = self._in_use.get(key)
-            if entry is None or entry.item is not item or entry.generation != self._generation:
-                return False
-            del self._in_use[key]
-            if self.max_idle_time is not None:
-                entry.last_used = time.monotonic()
-            self._idle.append(entry)
-        return True
 
     def _checkout_locked(
         self, loop: asyncio.AbstractEventLoop | None

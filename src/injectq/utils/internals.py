@@ -2,10 +2,29 @@
 
 Each use is here for a measured reason (said next to it), is gated on the interpreter
 versions it was measured on, and has a plain standard-library fallback. Setting the
-environment variable ``INJECTQ_FAST_PATHS=0`` selects every fallback, and turns off the
-specialised fast paths of the resource state machine and the compiler too (they ask
-:data:`FAST_PATHS`), so the test suite runs both ways (``.ci/run`` does) and a suspected
-fast-path bug can be checked by switching them off.
+environment variable ``INJECTQ_FAST_PATHS=0`` selects every fallback here (``own_code``,
+``asyncio_lookups``; the anyio readers are no fast paths and stay), and turns off every
+specialised path that asks :data:`FAST_PATHS`, each chosen once, at import or when its
+function is built (docs/design.md says why each exists):
+
+- ``lifecycle/fresh.py``: the per-binding activators of a just-constructed instance
+  (the compiler is handed the general activation);
+- ``lifecycle/entries.py``: a bare generator factory entered and finished by hand
+  (contextlib drives every context factory);
+- ``lifecycle/machine.py``: the lock-free disposal claim of fresh states and context
+  entries (``ResourceState.fresh`` is never set, also in ``core/activation.py``), and
+  an async disposal's first step taken by hand (``release_step``);
+- ``core/activation.py``: factory-result types remembered as needing no checks;
+- ``core/singletons.py``: the singleton walk's reading of a signature as its classes;
+- ``core/analysis.py``: signatures read from the code object (``inspect.signature``
+  reads every one);
+- ``core/resolvers.py``: generated code that skips the cache lookup in an empty scope
+  and the scope lookup of a plain transient;
+- ``resources/pool_core.py``: the pool's checkout and return shortcuts.
+
+So the test suite runs both ways (``.ci/run`` does; ``tests/test_fast_paths.py`` checks
+that the paths really differ), and a suspected fast-path bug can be checked by switching
+them off.
 
 Nothing here imports asyncio or anyio: they are looked up in ``sys.modules`` when a caller
 already needs them (``import injectq`` stays light for sync programs).
