@@ -156,9 +156,9 @@ def run_docstring(example: Example) -> str | None:
     if ContainerContext.get_current() is not active:
         left.append("left a container active (use `with c.context():`)")
     left += [
-        f"left {c!r} with live resources {list(c.get_all_resources())} (close it)"
+        f"left {c!r} with live resources {names} (close it)"
         for c in set(container_module._live_containers) - before
-        if c.get_all_resources()
+        if (names := [getattr(key, "__qualname__", key) for key in c.get_all_resources()])
     ]
     test.globs.clear()
     return "\n".join(left) or None
