@@ -54,13 +54,14 @@ def transient(cls: C, container: InjectQ | None = None) -> C:
 
     Examples:
         >>> from injectq import InjectQ, transient
-        >>> with InjectQ() as container, container.context():
+        >>> container = InjectQ()
+        >>> with container.context():  # registered in this container
         ...     @transient
         ...     class Command:
         ...         pass
-        ...     same = container.get(Command) is container.get(Command)
-        >>> same
+        >>> container.get(Command) is container.get(Command)
         False
+        >>> container.close()
     """
     return _register(cls, TRANSIENT, container, decorator="@transient")  # type: ignore[no-any-return]
 
