@@ -189,3 +189,16 @@ docstrings = Sybil(
     name="docstrings",
 )
 pytest_collect_file = SybilCollection((pages, web_pages, docstrings)).pytest()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n``, each file's tests run on one worker (``--dist loadfile``), not one by
+    one: a page's examples share one namespace, in page order, and a worker given only the
+    later ones would miss the names the earlier ones define. A ``--dist`` other than
+    ``load`` (``-n``'s default) is kept."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    return LoadFileScheduling(config, log)
