@@ -12,6 +12,11 @@
   (a database, an HTTP server, a key-value server) and run in tests/test_page_examples.py,
   which reads them with Sybil's lexers.
 - ``<!-- skip: next -->`` and ``<!-- clear-namespace -->`` are Sybil's own directives.
+
+The ``>>>`` examples in the docstrings of ``src/injectq`` run here too, one test per
+docstring, each in a fresh copy of its module's namespace (Sybil imports the module at
+its first example; collecting only reads the source). An example must leave nothing
+behind: no default or active container, no container with live resources.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sybil import Example, Sybil
+from sybil import Document, Example, Region, Sybil
 from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.markdown import (
     ClearNamespaceParser,
@@ -35,6 +40,7 @@ from sybil.parsers.markdown import (
     PythonCodeBlockParser,
     SkipParser,
 )
+from sybil.sybil import SybilCollection
 
 OUTPUT_KEY = "__printed__"
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -119,6 +125,45 @@ def doc_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     root.setLevel(level)
 
 
+class DocstringParser:
+    """A docstring's ``>>>`` examples as one region: they run together, as one test."""
+
+    def __call__(self, document: Document) -> Iterator[Region]:
+        found = list(doctest.DocTestParser._EXAMPLE_RE.finditer(document.text))  # type: ignore[attr-defined]
+        if found:
+            text = document.text[found[0].start() : found[-1].end()]
+            yield Region(found[0].start(), found[-1].end(), text, run_docstring)
+
+
+def run_docstring(example: Example) -> str | None:
+    """Run a docstring's examples in a fresh copy of the module's namespace, then check
+    that they left no container behind: not the default, not an active one, and none
+    that still holds live resources."""
+    from injectq import ContainerContext
+    from injectq.core import container as container_module
+
+    default, active = container_module._default_container, ContainerContext.get_current()
+    before = set(container_module._live_containers)
+    test = doctest.DocTestParser().get_doctest(
+        example.parsed, dict(example.namespace), example.path, example.path, example.line - 1
+    )
+    runner = doctest.DocTestRunner(optionflags=DOCTEST_FLAGS)
+    report = io.StringIO()
+    runner.run(test, out=report.write, clear_globs=False)
+    left = [report.getvalue()] if runner.failures else []
+    if container_module._default_container is not default:
+        left.append("made the process-wide default container (use a fresh InjectQ())")
+    if ContainerContext.get_current() is not active:
+        left.append("left a container active (use `with c.context():`)")
+    left += [
+        f"left {c!r} with live resources {names} (close it)"
+        for c in set(container_module._live_containers) - before
+        if (names := [getattr(key, "__qualname__", key) for key in c.get_all_resources()])
+    ]
+    test.globs.clear()
+    return "\n".join(left) or None
+
+
 OUTPUT = CodeBlockParser("output", check_output)
 pages = Sybil(
     parsers=[PythonParser(), OUTPUT, SkipParser(), ClearNamespaceParser()],
@@ -134,4 +179,26 @@ web_pages = Sybil(
     fixtures=["tmp_path"],
     name="web",
 )
-pytest_collect_file = (pages + web_pages).pytest()
+docstrings = Sybil(
+    parsers=[DocstringParser()],
+    # the integrations' examples would need their web frameworks: those run in the
+    # integration pages and tests instead
+    patterns=["src/injectq/*.py", "src/injectq/*/*.py"],
+    excludes=["src/injectq/integrations/*"],
+    fixtures=["doc_sandbox"],
+    name="docstrings",
+)
+pytest_collect_file = SybilCollection((pages, web_pages, docstrings)).pytest()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n``, each file's tests run on one worker (``--dist loadfile``), not one by
+    one: a page's examples share one namespace, in page order, and a worker given only the
+    later ones would miss the names the earlier ones define. A ``--dist`` other than
+    ``load`` (``-n``'s default) is kept."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    return LoadFileScheduling(config, log)

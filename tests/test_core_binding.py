@@ -200,7 +200,8 @@ def test_callable_bound_with_bind_is_a_factory_with_injected_params() -> None:
 def test_callable_set_with_setitem_is_a_factory() -> None:
     c = InjectQ()
     c["url"] = "u"
-    c[Repo] = lambda db: Repo(db)  # a factory; its unannotated 'db' is fed by the key 'db'
+    # a factory (not the class); its unannotated 'db' is fed by the key 'db'
+    c[Repo] = lambda db: Repo(db)  # noqa: PLW0108
     c["db"] = Db("named")
     assert c.get(Repo).db.url == "named"
 
@@ -250,7 +251,7 @@ def test_factories_honour_any_lifetime(scope: str) -> None:
 
 def test_scoped_factory() -> None:
     c = InjectQ()
-    c.bind_factory(NoInit, lambda: NoInit(), scope="request")
+    c.bind_factory(NoInit, lambda: NoInit(), scope="request")  # noqa: PLW0108  (a function, not a class)
     with c.scope("request"):
         a = c.get(NoInit)
         assert c.get(NoInit) is a
@@ -261,7 +262,7 @@ def test_scoped_factory() -> None:
 def test_bind_factory_is_transient_by_default_and_injects() -> None:
     c = InjectQ()
     c["url"] = "bf"
-    c.bind_factory(Db, lambda url: Db(url))
+    c.bind_factory(Db, lambda url: Db(url))  # noqa: PLW0108  (an unannotated 'url', fed by name)
     a, b = c.get(Db), c.get(Db)
     assert a is not b and a.url == "bf"
 

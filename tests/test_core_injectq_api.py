@@ -89,7 +89,7 @@ def test_container_context_use_sets_and_restores() -> None:
         with ContainerContext.use(second):
             assert InjectQ.get_instance() is second
         assert ContainerContext.get_current() is first
-    with pytest.raises(ValueError), ContainerContext.use(first):
+    with pytest.raises(ValueError, match="body"), ContainerContext.use(first):
         raise ValueError("body")
     assert ContainerContext.get_current() is None
 

@@ -158,7 +158,7 @@ def test_failing_module_does_not_rebuild_untouched_singletons() -> None:
             binder.bind_instance("url", "changed")
             raise ValueError("nope")
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nope"):
         c.install_module(Failing())
     assert c.get(Db) is db
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_diagnostics_page_shows_the_demos_graph_as_injectq_draws_it() -> None:
     page = (ROOT / "docs/diagnostics.md").read_text()
-    shown = re.search(r"```mermaid\n(.*?)```", page, re.S)
+    shown = re.search(r"```mermaid\n(.*?)```", page, re.DOTALL)
     assert shown is not None
     drawn = subprocess.run(
         [sys.executable, "-m", "injectq", "graph", "injectq.cli.demo:app"],

@@ -5,9 +5,11 @@ block fails when its interpreter exits with an error."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from sybil import Sybil
 from sybil.example import SybilFailure
 
@@ -63,3 +65,69 @@ def test_a_web_page_block_fails_when_its_interpreter_fails(tmp_path: Path) -> No
     results = outcomes(page(tmp_path, text), rules.web_pages, tmp_path=tmp_path)
     assert results[:2] == [None, None]
     assert results[2] is not None and "exited with 3" in results[2]
+
+
+DOCSTRINGS = '''"""A module whose docstring examples the runner checks."""
+
+from injectq import InjectQ, resource
+
+OPENED: list[InjectQ] = []
+
+
+@resource
+class Resource:
+    def dispose(self) -> None:
+        pass
+
+
+def right() -> None:
+    """
+    >>> with InjectQ() as c:
+    ...     c.bind(Resource, Resource)
+    ...     c.get(Resource) is c.get(Resource)
+    True
+    """
+
+
+def wrong() -> None:
+    """
+    >>> 1 + 1
+    3
+    """
+
+
+def uses_the_default() -> None:
+    """
+    >>> InjectQ.get_instance() is not None
+    True
+    """
+
+
+def leaves_a_resource_open() -> None:
+    """
+    >>> c = InjectQ()
+    >>> OPENED.append(c)
+    >>> c.bind(Resource, Resource)
+    >>> _ = c.get(Resource)
+    """
+'''
+
+
+def test_a_docstring_example_fails_when_it_fails_or_leaves_a_container_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from injectq.core import container as container_module
+
+    # the default the third example makes is dropped again after this test
+    monkeypatch.setattr(container_module, "_default_container", None)
+    monkeypatch.syspath_prepend(tmp_path)
+    module = tmp_path / "docstring_examples_sample.py"
+    module.write_text(DOCSTRINGS)
+    monkeypatch.delitem(sys.modules, module.stem, raising=False)
+    results = outcomes(module, docs_conftest().docstrings)
+    for opened in sys.modules[module.stem].OPENED:  # the examples' namespace shares the list
+        opened.close()
+    assert results[0] is None
+    assert results[1] is not None and "Expected:\n    3\nGot:\n    2" in results[1]
+    assert results[2] is not None and "default container" in results[2]
+    assert results[3] is not None and "live resources ['Resource']" in results[3]

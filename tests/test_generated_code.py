@@ -61,7 +61,7 @@ def test_a_constructor_failing_two_levels_deep_shows_the_generated_line(
         c.bind(cls, cls, scope=lifetime)
     error = _failure(c, None if lifetime == "transient" else "request")
     formatted = "".join(traceback.format_exception(error))
-    print(formatted)  # pytest -s shows what a user sees
+    print(formatted)  # noqa: T201  (pytest -s shows what a user sees)
     [filename] = _generated_frames(error.__traceback__)
     assert filename.startswith("<injectq resolver Service #")
     assert f'File "{filename}", line ' in formatted
@@ -134,17 +134,17 @@ def test_every_generated_function_has_a_filename_of_its_own() -> None:
 
 def test_user_names_that_match_the_generated_codes_own_names_do_not_shadow_them() -> None:
     # classes named like the generated code's locals and helpers
-    class scope:
+    class scope:  # noqa: N801  (named like the generated code's locals: the point)
         pass
 
     class Claim:
         pass
 
-    class cache:
+    class cache:  # noqa: N801  (likewise)
         def __init__(self, s: scope, claim: Claim) -> None:
             self.s, self.claim = s, claim
 
-    class type:
+    class type:  # noqa: A001, N801  (likewise, and shadowing the builtin too)
         def __init__(self, c: cache) -> None:
             self.c = c
 

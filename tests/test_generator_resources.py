@@ -222,7 +222,7 @@ def test_a_generator_with_timeouts_still_works(tmp_path: Path) -> None:
     events: list[str] = []
 
     def log_file() -> Iterator[Any]:
-        with open(tmp_path / "log.txt", "w") as f:
+        with (tmp_path / "log.txt").open("w") as f:
             events.append("open")
             yield f
         events.append("close")

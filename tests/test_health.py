@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +66,14 @@ DB = Path()
 
 
 @pytest.fixture(autouse=True)
-def db(tmp_path: Path) -> Iterator[Path]:
+def db(tmp_path: Path) -> Path:
     global DB
     DB = tmp_path / "health.sqlite3"
     with sqlite3.connect(DB) as conn:
         conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
         conn.executemany("INSERT INTO users VALUES (?)", [(1,), (2,), (3,)])
     conn.close()
-    yield DB
+    return DB
 
 
 # -- resources ----------------------------------------------------------------------------

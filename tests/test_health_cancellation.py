@@ -12,7 +12,6 @@ import asyncio
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,14 @@ GUARD = 10.0  # seconds a report may take before the test calls it hung (never r
 
 
 @pytest.fixture(autouse=True)
-def db(tmp_path: Path) -> Iterator[Path]:
+def db(tmp_path: Path) -> Path:
     global DB
     DB = tmp_path / "health.sqlite3"
     with sqlite3.connect(DB) as conn:
         conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
         conn.executemany("INSERT INTO users VALUES (?)", [(1,), (2,), (3,)])
     conn.close()
-    yield DB
+    return DB
 
 
 @resource

@@ -590,7 +590,7 @@ async def test_without_setup_the_errors_say_what_to_do(stats: Stats) -> None:
     assert "No InjectQ container attached" in answers[0]
 
 
-# --------------------------------------------------------------------------- imports, types
+# --------------------------------------------------------------------------- lazy loading, types
 def test_importing_injectq_does_not_import_fastmcp() -> None:
     code = (
         "import sys, injectq, injectq.integrations\n"

@@ -28,11 +28,11 @@ DB = Path()
 
 
 @pytest.fixture(autouse=True)
-def db(tmp_path: Path) -> Iterator[Path]:
+def db(tmp_path: Path) -> Path:
     global DB
     DB = tmp_path / "otel.sqlite3"
     sqlite3.connect(DB).close()
-    yield DB
+    return DB
 
 
 @resource(scope="request")

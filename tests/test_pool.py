@@ -892,7 +892,7 @@ async def test_sync_acquire_while_a_task_of_this_loop_starts_the_pool_fails_clea
 
 def test_stats_and_listeners(db: Path) -> None:
     events: list[str] = []
-    listener: Callable[..., None] = lambda event, pool, **info: events.append(event)
+    listener: Callable[..., None] = lambda event, pool, **info: events.append(event)  # noqa: E731  (one line)
     pool = ResourcePool(lambda: sqlite3.connect(db), max_size=2)
     pool._listeners.append(listener)
     with pool.acquire():

@@ -22,7 +22,10 @@ def test_a_server_is_stopped_when_its_block_ends(tmp_path: Path) -> None:
         assert server.command("PING") == b"+PONG\r\n"
         process, port = server.process, server.port
     assert process.poll() is not None  # the process has exited
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", port), timeout=2),
+    ):
         pass
 
 

@@ -100,7 +100,7 @@ def test_body_exception_is_thrown_into_the_generator() -> None:
     c = InjectQ()
     c.bind("guarded", guarded)
     boom = ValueError("boom")
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="boom") as info:
         with c.scope("request"):
             c.get("guarded")
             raise boom

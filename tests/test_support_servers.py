@@ -56,7 +56,7 @@ async def test_kv_server_protocol_and_connection_tracking(kv_server):
     assert kv_server.data == {"greeting": "hello world"}
     assert await conn.delete("greeting") == 1
     assert await conn.delete("greeting") == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="line breaks"):
         await conn.set("k", "two\nlines")
     conn.close()  # sync, as the page calls it
     await conn.wait_closed()
@@ -152,7 +152,7 @@ async def test_sqlite_pool_acquire_release_close(page_env):
     assert await waiter is a
     pool.release(a)
     pool.release(b)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not acquired from this pool"):
         pool.release(b)
     assert (await a.execute("SELECT count(*) AS n FROM users")) == [{"n": 3}]
     await pool.close()

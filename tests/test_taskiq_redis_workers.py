@@ -117,9 +117,9 @@ def assert_balanced(per_worker: dict[int, dict[str, int]]) -> None:
 
 
 def report(name: str, per_worker: dict[int, dict[str, int]], sent: int) -> None:
-    print(f"\n{name}: sent={sent}")
+    print(f"\n{name}: sent={sent}")  # noqa: T201  (the spread, for pytest -s)
     for pid, counts in sorted(per_worker.items()):
-        print(f"  worker {pid}: {counts}")
+        print(f"  worker {pid}: {counts}")  # noqa: T201
 
 
 def test_two_workers_run_every_task_in_its_own_scope(redis: RedisServer, tmp_path: Path) -> None:

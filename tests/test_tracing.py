@@ -131,8 +131,8 @@ def test_only_the_blocks_own_context_records() -> None:
     def other_thread() -> None:
         started.set()
         finish.wait(5)
-        for _ in range(50):  # resolves while the block is active, in another context
-            outside.append(c.get(Repo))
+        # resolves while the block is active, in another context
+        outside.extend(c.get(Repo) for _ in range(50))
 
     thread = threading.Thread(target=other_thread)
     thread.start()

@@ -41,6 +41,7 @@ def read_ratios(page: str) -> tuple[list[str], dict[str, dict[str, float]]]:
 
 
 def draw(libraries: list[str], ratios: dict[str, dict[str, float]]) -> str:
+    """The plot as SVG: per scenario, a bar per library, its time over the hand-written floor."""
     import matplotlib as mpl
 
     mpl.use("Agg")
@@ -72,6 +73,7 @@ def draw(libraries: list[str], ratios: dict[str, dict[str, float]]) -> str:
 
 
 def on_files(files: Any, config: Any) -> Any:
+    """MkDocs' files event: adds the plot, drawn from the Benchmarks page, to the site."""
     from mkdocs.structure.files import File
 
     page = (Path(config["docs_dir"]) / "benchmarks.md").read_text(encoding="utf-8")

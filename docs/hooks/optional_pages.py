@@ -21,6 +21,7 @@ def _keep(entry: Any, docs_dir: Path) -> bool:
 
 
 def on_config(config: Any) -> Any:
+    """MkDocs' config event: drops the nav entries of optional pages not written yet."""
     docs_dir = Path(config["docs_dir"])
     config["nav"] = [entry for entry in config["nav"] if _keep(entry, docs_dir)]
     return config

@@ -20,7 +20,7 @@ from .web import Greeter, RequestTag, SyncUnitOfWork, Tracker, open_fds, sync_co
 
 # --------------------------------------------------------------------------- settings
 DEBUG = False
-SECRET_KEY = "injectq-tests"
+SECRET_KEY = "injectq-tests"  # noqa: S105  (Django requires one; a local test site)
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = __name__
 MIDDLEWARE = ["injectq.integrations.django.InjectQMiddleware"]

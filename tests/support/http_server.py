@@ -153,7 +153,7 @@ class HTTPServer:
             }
 
 
-class BaseURL(str):
+class BaseURL(str):  # noqa: SLOT000  (it has a `server`: a str subclass cannot slot it)
     """The server's base URL (a plain ``str``) that also carries the server, for its stats."""
 
     server: HTTPServer

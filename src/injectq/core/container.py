@@ -99,7 +99,35 @@ class _Ready(dict[Any, Any]):
 
 
 class InjectQ:
-    """A dependency-injection container that owns the lifecycle of what it creates."""
+    """A dependency-injection container that owns the lifecycle of what it creates.
+
+    ``bind`` maps a key (a class, a string) to a class, a factory or an instance; ``get``
+    builds what a key asks for, its constructor's parameters resolved by their
+    annotations. A binding's lifetime is ``"singleton"`` (the default: one per container),
+    ``"transient"`` (one per ``get``) or a scope's name (one per ``with c.scope(name):``
+    block). Resources are initialized when first built and disposed, in reverse order,
+    when their scope ends or the container closes (``close()``, or leaving ``with
+    InjectQ() as c:``).
+
+    Examples:
+        >>> from injectq import InjectQ
+        >>> class Settings:
+        ...     url = "sqlite:///:memory:"
+        >>> class Session:
+        ...     def __init__(self, settings: Settings) -> None:
+        ...         self.settings = settings
+        >>> with InjectQ() as container:
+        ...     container.bind(Settings, Settings)
+        ...     container.bind(Session, Session, scope="request")
+        ...     with container.scope("request"):
+        ...         first, again = container.get(Session), container.get(Session)
+        ...     with container.scope("request"):
+        ...         other = container.get(Session)
+        >>> first is again, first is other  # one Session per request scope
+        (True, False)
+        >>> first.settings is other.settings  # one Settings per container
+        True
+    """
 
     def __init__(
         self,
@@ -615,7 +643,27 @@ class InjectQ:
 
     # ------------------------------------------------------------------ scopes
     def scope(self, name: Any = "request") -> Scope:
-        """A new scope: ``with c.scope("request"):`` or ``async with c.scope("request"):``."""
+        """A new scope: ``with c.scope("request"):`` or ``async with c.scope("request"):``.
+
+        Inside the block, bindings of that scope's name give one instance per block; at
+        its end the resources activated in it are disposed, in reverse order.
+
+        Examples:
+            >>> from injectq import InjectQ, resource
+            >>> @resource
+            ... class Transaction:
+            ...     def initialize(self) -> None:
+            ...         self.open = True
+            ...     def dispose(self) -> None:
+            ...         self.open = False
+            >>> with InjectQ() as container:
+            ...     container.bind(Transaction, Transaction, scope="request")
+            ...     with container.scope("request"):
+            ...         tx = container.get(Transaction)
+            ...         inside = tx.open, tx is container.get(Transaction)
+            >>> inside, tx.open  # one per scope, disposed when the scope ends
+            ((True, True), False)
+        """
         if type(name) is str and name not in _LIFETIMES:  # the common case, checked cheaply
             return Scope(self, name)
         scope_name = normalize_scope(name)
@@ -687,7 +735,32 @@ class InjectQ:
 
     def close(self) -> None:
         """Dispose everything the container owns (singletons, root-owned transients),
-        in reverse order. Async disposals run on a private loop when no loop is running."""
+        in reverse order. Async disposals run on a private loop when no loop is running.
+
+        ``with InjectQ() as container:`` closes it at the end of the block. A closed
+        container can still be used: what it builds next is new.
+
+        Examples:
+            >>> from injectq import InjectQ, resource
+            >>> closed = []
+            >>> @resource
+            ... class Database:
+            ...     def dispose(self) -> None:
+            ...         closed.append("Database")
+            >>> @resource
+            ... class Repository:
+            ...     def __init__(self, db: Database) -> None:
+            ...         self.db = db
+            ...     def dispose(self) -> None:
+            ...         closed.append("Repository")
+            >>> container = InjectQ()
+            >>> container.bind(Repository, Repository)
+            >>> container.bind(Database, Database)
+            >>> repo = container.get(Repository)
+            >>> container.close()
+            >>> closed  # the dependent first, then what it depends on
+            ['Repository', 'Database']
+        """
         _lifecycle.close(self)
 
     async def aclose(self) -> None:
@@ -709,7 +782,28 @@ class InjectQ:
     async def start(self, *keys: Any) -> None:
         """Initialize singleton resources eagerly, dependencies first; on failure
         dispose what was started (reverse order) and raise. The graph is validated
-        first (:meth:`validate`): a broken graph raises before anything starts."""
+        first (:meth:`validate`): a broken graph raises before anything starts.
+
+        With ``keys``, only those (and what they depend on) are started.
+
+        Examples:
+            >>> import asyncio
+            >>> from injectq import InjectQ, resource
+            >>> @resource
+            ... class Cache:
+            ...     async def initialize(self) -> None:
+            ...         self.data = {"ready": True}
+            ...     async def dispose(self) -> None:
+            ...         self.data.clear()
+            >>> async def main() -> dict[str, bool]:
+            ...     async with InjectQ() as container:
+            ...         container.bind(Cache, Cache)
+            ...         await container.start()  # initialized now, not at the first get
+            ...         cache = await container.aget(Cache)
+            ...         return dict(cache.data)
+            >>> asyncio.run(main())
+            {'ready': True}
+        """
         await _lifecycle.start(self, keys)
 
     def start_sync(self, *keys: Any) -> None:

@@ -23,7 +23,17 @@ active_container: ContextVar[InjectQ | None] = ContextVar("injectq.container", d
 
 
 class ContainerContext:
-    """Which container ``InjectQ.get_instance()`` and ``@inject`` use in this context."""
+    """Which container ``InjectQ.get_instance()`` and ``@inject`` use in this context.
+
+    Examples:
+        >>> from injectq import ContainerContext, InjectQ
+        >>> container = InjectQ()
+        >>> with ContainerContext.use(container):
+        ...     active = InjectQ.get_instance() is container
+        >>> active, ContainerContext.get_current()
+        (True, None)
+        >>> container.close()
+    """
 
     @staticmethod
     def get_current() -> InjectQ | None:

@@ -56,6 +56,18 @@ class Inject(metaclass=_InjectMeta):
 
     Outside ``@inject`` the marker resolves lazily on first attribute access from the
     active container (``InjectQ.get_instance()``), as InjectQ does.
+
+    Examples:
+        >>> from injectq import Inject, InjectQ, inject
+        >>> class Clock:
+        ...     def now(self) -> str:
+        ...         return "12:00"
+        >>> @inject
+        ... def report(title: str, clock: Clock = Inject[Clock]) -> str:
+        ...     return f"{title} at {clock.now()}"
+        >>> with InjectQ() as container, container.context():
+        ...     report("backup")
+        'backup at 12:00'
     """
 
     __slots__ = ("_injectq_key", "_injectq_value")

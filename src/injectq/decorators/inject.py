@@ -84,6 +84,29 @@ def inject(func: Any = None, /, *, container: InjectQ | None = None) -> Any:
 
     Without ``container=`` the container is looked up at call time: the one active in this
     context (``with c.context():``), else the process-wide default.
+
+    Examples:
+        >>> from injectq import InjectQ, inject
+        >>> class Greeter:
+        ...     def greet(self, name: str) -> str:
+        ...         return f"hello {name}"
+        >>> @inject
+        ... def welcome(name: str, greeter: Greeter) -> str:
+        ...     return greeter.greet(name)
+        >>> with InjectQ() as container, container.context():
+        ...     welcome("ada")  # name given, greeter injected
+        'hello ada'
+
+        Naming the container instead:
+
+        >>> container = InjectQ()
+        >>> container.bind_instance("greeting", "hi")
+        >>> @inject(container=container)
+        ... def hello(greeting: str) -> str:
+        ...     return greeting
+        >>> hello(), hello("hey")  # what the caller passes wins
+        ('hi', 'hey')
+        >>> container.close()
     """
     if func is None:
         return lambda f: _wrap(f, container)

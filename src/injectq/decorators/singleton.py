@@ -31,12 +31,38 @@ def _register(
 
 
 def singleton(cls: C, container: InjectQ | None = None) -> C:
-    """Register ``cls`` as a singleton: one instance per container."""
+    """Register ``cls`` as a singleton: one instance per container.
+
+    Like the other lifetime decorators it binds the class in the active container
+    (``with c.context():``), else in the process-wide default.
+
+    Examples:
+        >>> from injectq import InjectQ, singleton
+        >>> with InjectQ() as container, container.context():
+        ...     @singleton
+        ...     class Config:
+        ...         pass
+        ...     same = container.get(Config) is container.get(Config)
+        >>> same
+        True
+    """
     return _register(cls, SINGLETON, container, decorator="@singleton")  # type: ignore[no-any-return]
 
 
 def transient(cls: C, container: InjectQ | None = None) -> C:
-    """Register ``cls`` as transient: a new instance for every resolution."""
+    """Register ``cls`` as transient: a new instance for every resolution.
+
+    Examples:
+        >>> from injectq import InjectQ, transient
+        >>> container = InjectQ()
+        >>> with container.context():  # registered in this container
+        ...     @transient
+        ...     class Command:
+        ...         pass
+        >>> container.get(Command) is container.get(Command)
+        False
+        >>> container.close()
+    """
     return _register(cls, TRANSIENT, container, decorator="@transient")  # type: ignore[no-any-return]
 
 
@@ -49,6 +75,20 @@ def scoped(scope_name: Any = "request", container: InjectQ | None = None) -> Any
 
     ``@scoped("session")`` names the scope; bare ``@scoped`` and ``@scoped()`` mean
     ``@scoped("request")``, the scope web integrations open per request.
+
+    Examples:
+        >>> from injectq import InjectQ, scoped
+        >>> with InjectQ() as container, container.context():
+        ...     @scoped("session")
+        ...     class Cart:
+        ...         pass
+        ...     with container.scope("session"):
+        ...         first = container.get(Cart)
+        ...         same = first is container.get(Cart)
+        ...     with container.scope("session"):
+        ...         other = container.get(Cart)
+        >>> same, first is other  # one per session scope
+        (True, False)
     """
     if callable(scope_name):  # bare @scoped: the class came in place of a name
         return _register(scope_name, "request", container, decorator="@scoped")
@@ -63,7 +103,23 @@ def scoped(scope_name: Any = "request", container: InjectQ | None = None) -> Any
 def register_as(
     service_type: Any, scope: str = SINGLETON, container: InjectQ | None = None
 ) -> Callable[[C], C]:
-    """Register the decorated class as the implementation of ``service_type``."""
+    """Register the decorated class as the implementation of ``service_type``.
+
+    Examples:
+        >>> from abc import ABC, abstractmethod
+        >>> from injectq import InjectQ, register_as
+        >>> class Storage(ABC):
+        ...     @abstractmethod
+        ...     def save(self, data: str) -> str: ...
+        >>> with InjectQ() as container, container.context():
+        ...     @register_as(Storage)
+        ...     class MemoryStorage(Storage):
+        ...         def save(self, data: str) -> str:
+        ...             return f"saved {data}"
+        ...     saved = container.get(Storage).save("x")
+        >>> saved
+        'saved x'
+    """
     name = normalize_scope(scope)
 
     def decorator(cls: C) -> C:

@@ -161,6 +161,26 @@ class ResourceMonitor:
 
     ``container.resource_monitor`` is the container's monitor; ``snapshot()`` (also
     ``container.resource_metrics()``) returns plain dicts safe to serialise.
+
+    Examples:
+        >>> from injectq import InjectQ, resource
+        >>> @resource
+        ... class Session:
+        ...     def dispose(self) -> None:
+        ...         pass
+        >>> with InjectQ() as container:
+        ...     container.bind(Session, Session, scope="request")
+        ...     seen = []
+        ...     stop = container.resource_monitor.subscribe(lambda event: seen.append(event.kind))
+        ...     for _ in range(2):
+        ...         with container.scope("request"):
+        ...             _ = container.get(Session)
+        ...     stop()  # unsubscribes
+        ...     metrics = container.resource_metrics()["Session"]
+        >>> seen[:3]
+        ['created', 'initialized', 'disposed']
+        >>> metrics["created"], metrics["disposed"], metrics["active"]
+        (2, 2, 0)
     """
 
     def __init__(self, *, enabled: bool = True) -> None:
@@ -365,6 +385,27 @@ def logging_subscriber(
 
     Failures are logged at ``WARNING``, lifecycle events at ``level`` and pool events
     (which can be many) at ``DEBUG``.
+
+    Examples:
+        >>> import logging, sys
+        >>> from injectq import InjectQ, logging_subscriber, resource
+        >>> log = logging.getLogger("example.resources")
+        >>> handler = logging.StreamHandler(sys.stdout)
+        >>> log.addHandler(handler)
+        >>> log.setLevel(logging.INFO)
+        >>> @resource
+        ... class Session:
+        ...     def initialize(self) -> None:
+        ...         pass
+        >>> with InjectQ() as container:
+        ...     stop = container.resource_monitor.subscribe(logging_subscriber(log))
+        ...     container.bind(Session, Session, scope="request")
+        ...     with container.scope("request"):
+        ...         _ = container.get(Session)
+        created Session [Session] scope=request
+        initialized Session [Session] scope=request in ... ms
+        disposed Session [Session] scope=request...
+        >>> log.removeHandler(handler)
     """
     target = logger or _log
 

@@ -21,7 +21,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Module(ABC):
-    """Subclass and implement ``configure(binder)``; ``binder`` is the container."""
+    """Subclass and implement ``configure(binder)``; ``binder`` is the container.
+
+    Examples:
+        >>> from injectq import InjectQ, Module
+        >>> class Cache:
+        ...     pass
+        >>> class CacheModule(Module):
+        ...     def configure(self, binder: InjectQ) -> None:
+        ...         binder.bind(Cache, Cache)
+        ...         binder.bind_instance("cache_size", 128)
+        >>> with InjectQ(modules=[CacheModule()]) as container:
+        ...     size = container.get("cache_size")
+        >>> size
+        128
+    """
 
     @abstractmethod
     def configure(self, binder: InjectQ) -> None:
@@ -30,7 +44,20 @@ class Module(ABC):
 
 
 class SimpleModule(Module):
-    """Fluent bindings: ``SimpleModule().bind(A, AImpl).bind_instance("url", "...")``."""
+    """Fluent bindings: ``SimpleModule().bind(A, AImpl).bind_instance("url", "...")``.
+
+    Examples:
+        >>> from injectq import InjectQ, SimpleModule
+        >>> class Mailer:
+        ...     def __init__(self, smtp_host: str) -> None:
+        ...         self.smtp_host = smtp_host
+        >>> module = SimpleModule().bind_instance("smtp_host", "localhost").bind(Mailer, Mailer)
+        >>> with InjectQ() as container:
+        ...     container.install_module(module)
+        ...     host = container.get(Mailer).smtp_host
+        >>> host
+        'localhost'
+    """
 
     def __init__(self) -> None:
         self._steps: list[Callable[[InjectQ], None]] = []
@@ -93,7 +120,25 @@ def provider(func: Any = None, /, *, scope: str = TRANSIENT) -> Any:
 
 
 class ProviderModule(Module):
-    """A module whose ``@provider`` methods are bound as factories of their return types."""
+    """A module whose ``@provider`` methods are bound as factories of their return types.
+
+    Examples:
+        >>> from injectq import InjectQ, ProviderModule, provider
+        >>> class Settings:
+        ...     debug = True
+        >>> class Logger:
+        ...     def __init__(self, verbose: bool) -> None:
+        ...         self.verbose = verbose
+        >>> class LoggingModule(ProviderModule):
+        ...     @provider(scope="singleton")
+        ...     def logger(self, settings: Settings) -> Logger:
+        ...         return Logger(verbose=settings.debug)
+        >>> with InjectQ(modules=[LoggingModule()]) as container:
+        ...     verbose = container.get(Logger).verbose
+        ...     one = container.get(Logger) is container.get(Logger)
+        >>> verbose, one
+        (True, True)
+    """
 
     def configure(self, binder: InjectQ) -> None:
         """Bind each ``@provider`` method as the factory of its return annotation; a
@@ -119,7 +164,19 @@ class ProviderModule(Module):
 
 class ConfigurationModule(Module):
     """Binds each ``{key: value}`` pair as an instance (string keys feed parameters of
-    that name)."""
+    that name).
+
+    Examples:
+        >>> from injectq import ConfigurationModule, InjectQ
+        >>> class Server:
+        ...     def __init__(self, host: str, port: int) -> None:
+        ...         self.address = f"{host}:{port}"
+        >>> config = ConfigurationModule({"host": "127.0.0.1", "port": 8080})
+        >>> with InjectQ(modules=[config]) as container:
+        ...     address = container.get(Server).address
+        >>> address
+        '127.0.0.1:8080'
+    """
 
     def __init__(self, config: Mapping[Any, Any]) -> None:
         self.config = dict(config)

@@ -108,6 +108,44 @@ def resource(
     activation. On a generator, async generator or context-manager function (with
     parentheses, ``@resource()``): code before ``yield`` is initialization, code after it
     is disposal.
+
+    Examples:
+        A class: the container calls ``initialize()`` when it builds one and
+        ``dispose()`` when its owner (here the container) closes.
+
+        >>> import sqlite3
+        >>> from injectq import InjectQ, resource
+        >>> @resource
+        ... class Database:
+        ...     def initialize(self) -> None:
+        ...         self.conn = sqlite3.connect(":memory:")
+        ...     def dispose(self) -> None:
+        ...         self.conn.close()
+        >>> container = InjectQ()
+        >>> container.bind(Database, Database)
+        >>> container.get(Database).conn.execute("SELECT 1").fetchone()
+        (1,)
+        >>> container.close()  # Database.dispose() runs here
+
+        A generator function, one connection per request scope:
+
+        >>> from collections.abc import Iterator
+        >>> @resource()
+        ... def connect() -> Iterator[sqlite3.Connection]:
+        ...     conn = sqlite3.connect(":memory:")
+        ...     yield conn
+        ...     conn.close()
+        >>> with InjectQ() as container:
+        ...     container.bind(sqlite3.Connection, connect, scope="request")
+        ...     with container.scope("request"):
+        ...         conn = container.get(sqlite3.Connection)
+        ...         answer = conn.execute("SELECT 2").fetchone()
+        >>> answer
+        (2,)
+        >>> conn.execute("SELECT 2")  # closed when the scope ended
+        Traceback (most recent call last):
+        ...
+        sqlite3.ProgrammingError: Cannot operate on a closed database.
     """
     _check_timeouts(init_timeout, dispose_timeout)
     options = {"scope": scope, "init_timeout": init_timeout, "dispose_timeout": dispose_timeout}
@@ -152,7 +190,26 @@ def managed_resource(
 ) -> Callable[[type[T]], type[T]]:
     """Class decorator naming the initialize/dispose steps: callables taking the
     instance (sync or async) or method names. The working version of the page's
-    decorator: it never replaces ``__init__``."""
+    decorator: it never replaces ``__init__``.
+
+    For a class whose steps have other names than ``initialize`` and ``dispose``.
+
+    Examples:
+        >>> from injectq import InjectQ, managed_resource
+        >>> @managed_resource(initialize_func="connect", dispose_func="disconnect")
+        ... class Client:
+        ...     connected = False
+        ...     def connect(self) -> None:
+        ...         self.connected = True
+        ...     def disconnect(self) -> None:
+        ...         self.connected = False
+        >>> with InjectQ() as container:
+        ...     container.bind(Client, Client)
+        ...     client = container.get(Client)
+        ...     during = client.connected
+        >>> during, client.connected
+        (True, False)
+    """
     _check_timeouts(init_timeout, dispose_timeout)
 
     def decorator(cls: type[T]) -> type[T]:

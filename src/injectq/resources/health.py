@@ -266,6 +266,26 @@ class ResourceHealthChecker:
     {"status", "latency_ms", "error", "details"}}`` keyed by binding name (a class's
     qualname or the string key; ``Name#2``, ``Name#3`` for further live instances of
     one key, e.g. in nested scopes).
+
+    Examples:
+        >>> import sqlite3
+        >>> from injectq import InjectQ, ResourceHealthChecker, resource
+        >>> @resource
+        ... class Database:
+        ...     def initialize(self) -> None:
+        ...         # sync checks run in worker threads
+        ...         self.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        ...     def health_check(self) -> dict[str, int]:
+        ...         (tables,) = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        ...         return {"tables": tables}
+        ...     def dispose(self) -> None:
+        ...         self.conn.close()
+        >>> with InjectQ() as container:
+        ...     container.bind(Database, Database)
+        ...     _ = container.get(Database)
+        ...     report = ResourceHealthChecker(container, timeout=2.0).check_all_resources_sync()
+        >>> report["Database"]["status"], report["Database"]["details"]
+        ('healthy', {'tables': 0})
     """
 
     def __init__(self, container: InjectQ, *, timeout: float = 5.0, fallbacks: bool = True) -> None:

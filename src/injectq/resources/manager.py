@@ -58,7 +58,18 @@ async def async_managed_resource(
 
     ``async with async_managed_resource(factory, cleanup) as r:`` creates ``r`` with
     ``factory()`` and, on exit (also on error or cancellation), calls ``cleanup(r)``.
-    Either may be sync or async (an awaitable result is awaited)."""
+    Either may be sync or async (an awaitable result is awaited).
+
+    Examples:
+        >>> import asyncio, sqlite3
+        >>> from injectq import async_managed_resource
+        >>> async def main() -> tuple[int]:
+        ...     connect = lambda: sqlite3.connect(":memory:")
+        ...     async with async_managed_resource(connect, sqlite3.Connection.close) as conn:
+        ...         return conn.execute("SELECT 1").fetchone()
+        >>> asyncio.run(main())
+        (1,)
+    """
     created = factory()
     if inspect.isawaitable(created):
         created = await created

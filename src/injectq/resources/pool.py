@@ -104,6 +104,34 @@ class ResourcePool(SyncPool[T], AsyncPool[T]):
 
     The pool is itself a resource (``initialize`` fills ``min_size`` items, ``dispose``
     closes them all), so a container can own it like any other singleton.
+
+    Examples:
+        ``with pool.acquire()`` in threads (``async with`` in tasks) lends an item and
+        takes it back at the end of the block:
+
+        >>> import sqlite3
+        >>> from injectq import ResourcePool
+        >>> pool = ResourcePool(lambda: sqlite3.connect(":memory:"), max_size=2)
+        >>> with pool.acquire() as conn:
+        ...     conn.execute("SELECT 1").fetchone()
+        (1,)
+        >>> pool.stats().idle, pool.stats().in_use
+        (1, 0)
+        >>> pool.dispose_sync()  # closes every item
+
+        Owned by a container, which fills it at ``start_sync()`` and closes it at the end:
+
+        >>> from injectq import InjectQ
+        >>> class Database(ResourcePool[sqlite3.Connection]):
+        ...     def __init__(self) -> None:
+        ...         super().__init__(lambda: sqlite3.connect(":memory:"), max_size=4, min_size=2)
+        >>> with InjectQ() as container:
+        ...     container.bind(Database, Database)
+        ...     container.start_sync()
+        ...     pool = container.get(Database)
+        ...     opened = pool.stats().idle
+        >>> opened, pool.stats().size
+        (2, 0)
     """
 
     _is_injectq_resource = True

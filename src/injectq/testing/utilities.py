@@ -16,7 +16,19 @@ from injectq.modules.base import Module
 def override_dependency(
     service_type: Any, value: Any, container: InjectQ | None = None
 ) -> Iterator[Any]:
-    """Override ``service_type`` in ``container`` (default: the active one) for a block."""
+    """Override ``service_type`` in ``container`` (default: the active one) for a block.
+
+    Examples:
+        >>> from injectq import InjectQ
+        >>> from injectq.testing import override_dependency
+        >>> with InjectQ() as container:
+        ...     container.bind_instance("api_url", "https://api.example.com")
+        ...     with override_dependency("api_url", "http://127.0.0.1:8000", container):
+        ...         during = container.get("api_url")
+        ...     after = container.get("api_url")
+        >>> during, after
+        ('http://127.0.0.1:8000', 'https://api.example.com')
+    """
     target = container if container is not None else InjectQ.get_instance()
     with target.override(service_type, value) as overridden:
         yield overridden
@@ -24,7 +36,19 @@ def override_dependency(
 
 @contextlib.contextmanager
 def test_container(modules: list[Module] | None = None) -> Iterator[InjectQ]:  # noqa: PT028  # a helper of InjectQ's API, not a test
-    """A fresh container, active for the block and closed after it."""
+    """A fresh container, active for the block and closed after it.
+
+    Examples:
+        >>> from injectq import InjectQ, inject
+        >>> from injectq.testing import test_container
+        >>> @inject
+        ... def greeting(name: str) -> str:
+        ...     return f"hello {name}"
+        >>> with test_container() as container:
+        ...     container.bind_instance("name", "test")
+        ...     greeting()
+        'hello test'
+    """
     with InjectQ.test_mode() as container:
         for module in modules or ():
             container.install_module(module)
