@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import sqlite3
 import sys
 import warnings
 from collections.abc import Iterator
@@ -56,20 +55,9 @@ from wireup.integration import starlette as wireup_starlette
 
 import web_load  # the app, the load generator and the server runner, beside this script
 from injectq import InjectQ, resource
-from web_load import Counter, Database, _proc_stats, _read_row
+from web_load import Counter, Database, _proc_stats, _read_row, connection
 
 CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
-
-
-def _connect(db_path: str) -> Iterator[Database]:
-    """The request's connection, as every variant's generator opens and closes it."""
-    conn = sqlite3.connect(db_path, check_same_thread=False, factory=Database)
-    Counter.live += 1
-    try:
-        yield conn
-    finally:
-        conn.close()
-        Counter.live -= 1
 
 
 async def _respond(request: Request, conn: Database) -> PlainTextResponse:
@@ -88,7 +76,7 @@ def _app(db_path: str, item: Any) -> Starlette:
 def scope_only_app(db_path: str) -> Starlette:
     @resource()
     def database() -> Iterator[Database]:
-        yield from _connect(db_path)
+        yield from connection(db_path)
 
     container = InjectQ()
     container.bind(Database, database, scope="request")
@@ -104,7 +92,7 @@ def dishka_app(db_path: str) -> Starlette:
     class Connections(Provider):
         @provide(scope=Scope.REQUEST)
         def database(self) -> Iterator[Database]:
-            yield from _connect(db_path)
+            yield from connection(db_path)
 
     @dishka_starlette.inject
     async def item(request: Request, conn: FromDishka[Database]) -> PlainTextResponse:
@@ -120,7 +108,7 @@ def dishka_app(db_path: str) -> Starlette:
 def wireup_app(db_path: str) -> Starlette:
     @injectable(lifetime="scoped")
     def database() -> Iterator[Database]:
-        yield from _connect(db_path)
+        yield from connection(db_path)
 
     @wireup_starlette.inject
     async def item(request: Request, conn: Injected[Database]) -> PlainTextResponse:

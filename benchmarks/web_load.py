@@ -120,16 +120,22 @@ def handwritten_app(db_path: str) -> Any:
     return Starlette(routes=[Route("/item/{key}", item), Route("/stats", stats)])
 
 
+def connection(db_path: str) -> Iterator[Database]:
+    """The request's connection, opened and closed as every container's generator does
+    (web_instructions.py serves it from dishka and wireup too)."""
+    conn = sqlite3.connect(db_path, check_same_thread=False, factory=Database)
+    Counter.live += 1
+    try:
+        yield conn
+    finally:
+        conn.close()
+        Counter.live -= 1
+
+
 def injectq_app(db_path: str) -> Any:
     @resource()
     def database() -> Iterator[Database]:
-        conn = sqlite3.connect(db_path, check_same_thread=False, factory=Database)
-        Counter.live += 1
-        try:
-            yield conn
-        finally:
-            conn.close()
-            Counter.live -= 1
+        yield from connection(db_path)
 
     container = InjectQ()
     container.bind(Database, database, scope="request")
