@@ -534,9 +534,10 @@ class Resolvers:
         node = self.planner.plan(key)
         if not node.needs_async:
             sync, complete = self.root_resolver(key)
-            if node.spec is None and node.binding.kind is not Kind.FACTORY:
+            if FAST_PATHS and node.spec is None and node.binding.kind is not Kind.FACTORY:
                 # nothing it makes carries a resource state to initialize (a context
                 # factory's value comes back entered): the sync resolver's value as is
+                # (with INJECTQ_FAST_PATHS=0 the state check below runs for every key)
                 async def resolve_plain() -> Any:
                     return sync()
 

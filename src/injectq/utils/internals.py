@@ -19,7 +19,8 @@ function is built (docs/design.md says why each exists):
 - ``core/analysis.py``: signatures read from the code object (``inspect.signature``
   reads every one);
 - ``core/resolvers.py``: generated code that skips the cache lookup in an empty scope
-  and the scope lookup of a plain transient;
+  and the scope lookup of a plain transient, and ``aget`` of a key whose values carry
+  no resource state returning the sync resolver's value without the state check;
 - ``resources/pool_core.py``: the pool's checkout and return shortcuts.
 
 So the test suite runs both ways (``.ci/run`` does; ``tests/test_fast_paths.py`` checks
