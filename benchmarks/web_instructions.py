@@ -54,7 +54,6 @@ from wireup import Injected, create_async_container, injectable
 from wireup.integration import starlette as wireup_starlette
 
 import web_load  # the app, the load generator and the server runner, beside this script
-from injectq import InjectQ, resource
 from web_load import Counter, Database, _proc_stats, _read_row, connection
 
 CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
@@ -74,12 +73,7 @@ def _app(db_path: str, item: Any) -> Starlette:
 
 
 def scope_only_app(db_path: str) -> Starlette:
-    @resource()
-    def database() -> Iterator[Database]:
-        yield from connection(db_path)
-
-    container = InjectQ()
-    container.bind(Database, database, scope="request")
+    container = web_load.request_container(db_path)
 
     async def item(request: Request) -> PlainTextResponse:
         async with container.scope("request"):

@@ -132,13 +132,21 @@ def connection(db_path: str) -> Iterator[Database]:
         Counter.live -= 1
 
 
-def injectq_app(db_path: str) -> Any:
+def request_container(db_path: str) -> InjectQ:
+    """A container with the request's connection bound request-scoped (a ``@resource``
+    generator): what injectq's variants share."""
+
     @resource()
     def database() -> Iterator[Database]:
         yield from connection(db_path)
 
     container = InjectQ()
     container.bind(Database, database, scope="request")
+    return container
+
+
+def injectq_app(db_path: str) -> Any:
+    container = request_container(db_path)
 
     @inject
     async def item(request: Request, conn: Database = Inject[Database]) -> PlainTextResponse:
